@@ -1,0 +1,103 @@
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+  type Relation,
+} from 'typeorm';
+import { Connection, type ConnectionError } from './connection.entity.ts';
+
+export const JOB_KINDS = ['create', 'refresh', 'update'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export const JOB_STATUSES = ['queued', 'running', 'awaiting-challenge', 'succeeded', 'failed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** A connection with a job in one of these states is busy: it cannot be updated or deleted. */
+export const ACTIVE_JOB_STATUSES = ['queued', 'running', 'awaiting-challenge'] as const satisfies readonly JobStatus[];
+
+export const STEP_TITLES = ['verify-credentials', 'retrieve-accounts', 'retrieve-transactions'] as const;
+export type StepTitle = (typeof STEP_TITLES)[number];
+export const STEP_STATUSES = ['pending', 'in-progress', 'success', 'failed'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+/** Basiq's job step. */
+export interface JobStep {
+  title: StepTitle;
+  status: StepStatus;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  error: ConnectionError | null;
+}
+
+const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+
+/**
+ * The asynchronous work on a connection. These rows are the queue itself: what users see is what workers claim.
+ */
+@Entity('jobs')
+@Check('ck_jobs_kind', `"kind" IN (${sqlList(JOB_KINDS)})`)
+@Check('ck_jobs_status', `"status" IN (${sqlList(JOB_STATUSES)})`)
+// At most one job per connection is queued or running: the database enforces it.
+@Index('uq_jobs_one_active_per_connection', ['connectionId'], {
+  unique: true,
+  where: `"status" IN (${sqlList(ACTIVE_JOB_STATUSES)})`,
+})
+@Index('ix_jobs_claimable', ['runAt'], { where: `"status" = 'queued'` })
+@Index('ix_jobs_app_connection', ['appId', 'connectionId', 'createdAt'])
+export class Job {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_jobs' })
+  id: string;
+
+  @Column({ type: 'uuid' })
+  appId: string;
+
+  @Column({ type: 'uuid' })
+  connectionId: string;
+
+  @ManyToOne(() => Connection, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'connection_id', foreignKeyConstraintName: 'fk_jobs_connection' })
+  connection?: Relation<Connection>;
+
+  @Column({ type: 'varchar', length: 16 })
+  kind: JobKind;
+
+  @Column({ type: 'varchar', length: 32, default: 'queued' })
+  status: JobStatus;
+
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  steps: JobStep[];
+
+  /** Why the job failed, when it did. */
+  @Column({ type: 'jsonb', nullable: true })
+  error: ConnectionError | null;
+
+  @Column({ type: 'integer', default: 0 })
+  attempts: number;
+
+  /** Not claimable before this time (retry backoff, provider rate limits). */
+  @Column({ type: 'timestamptz', precision: 3 })
+  runAt: Date;
+
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  lockedBy: string | null;
+
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  lockedUntil: Date | null;
+
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz', precision: 3 })
+  updatedAt: Date;
+
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  startedAt: Date | null;
+
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  finishedAt: Date | null;
+}

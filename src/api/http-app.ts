@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import express, { type Express } from 'express';
+import type { DataSource } from 'typeorm';
+import type { Logger } from '../logger.ts';
+import type { Services } from '../services.ts';
+import { appRouter } from './app-router.ts';
+import { contextFactory } from './context.ts';
+
+export interface HttpAppOptions {
+  services: Services;
+  db: DataSource;
+  logger: Logger;
+}
+
+/** The express app: request ids, health, readiness and the tRPC API at /trpc. */
+export function createHttpApp({ services, db, logger }: HttpAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('x-request-id', requestId);
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  let migrationsVerified = false;
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await db.query('SELECT 1');
+      // Pending migrations only disappear, so one clean check is enough for the life of the process.
+      if (!migrationsVerified) migrationsVerified = !(await db.showMigrations());
+      if (!migrationsVerified) {
+        res.status(503).json({ status: 'unavailable', reason: 'migrations pending' });
+        return;
+      }
+      res.json({ status: 'ready' });
+    } catch (error) {
+      logger.warn({ err: error }, 'readiness check failed');
+      res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
+    }
+  });
+
+  app.use(
+    '/trpc',
+    createExpressMiddleware({
+      router: appRouter,
+      createContext: contextFactory(services, logger),
+      maxBodySize: 1024 * 1024,
+      onError({ error, ctx, path }) {
+        if (error.code === 'INTERNAL_SERVER_ERROR') {
+          (ctx?.logger ?? logger).error({ err: error.cause ?? error, path }, 'internal error');
+        }
+      },
+    }),
+  );
+
+  return app;
+}

@@ -1,0 +1,35 @@
+import {
+  createConnectionInput,
+  deleteAllConnectionsInput,
+  deleteConnectionInput,
+  getConnectionInput,
+  listConnectionsInput,
+  updateConnectionInput,
+} from '../../connections/connection.schemas.ts';
+import { appProcedure, router } from '../trpc.ts';
+
+export const connectionsRouter = router({
+  create: appProcedure
+    .input(createConnectionInput)
+    .mutation(({ ctx, input }) => ctx.services.connections.create(ctx.app.id, input)),
+
+  get: appProcedure
+    .input(getConnectionInput)
+    .query(({ ctx, input }) => ctx.services.connections.get(ctx.app.id, input.id)),
+
+  list: appProcedure
+    .input(listConnectionsInput)
+    .query(({ ctx, input }) => ctx.services.connections.list(ctx.app.id, input)),
+
+  update: appProcedure
+    .input(updateConnectionInput)
+    .mutation(({ ctx, input }) => ctx.services.connections.update(ctx.app.id, input)),
+
+  delete: appProcedure
+    .input(deleteConnectionInput)
+    .mutation(({ ctx, input }) => ctx.services.connections.delete(ctx.app.id, input.id)),
+
+  deleteAll: appProcedure
+    .input(deleteAllConnectionsInput)
+    .mutation(({ ctx, input }) => ctx.services.connections.deleteAll(ctx.app.id, input.userId)),
+});

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { presentInstitution } from '../../institutions/institution.presenter.ts';
+import { appProcedure, router } from '../trpc.ts';
+
+export const institutionsRouter = router({
+  list: appProcedure
+    .input(
+      z
+        .strictObject({
+          country: z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code').optional(),
+          search: z.string().trim().min(1).max(100).optional(),
+        })
+        .default({}),
+    )
+    .query(async ({ ctx, input }) => (await ctx.services.institutions.list(input)).map(presentInstitution)),
+
+  get: appProcedure
+    .input(z.strictObject({ id: z.string().trim().min(1).max(32) }))
+    .query(async ({ ctx, input }) => presentInstitution(await ctx.services.institutions.get(input.id))),
+});

@@ -1,0 +1,50 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { AppError } from '../errors.ts';
+import type { ApiContext } from './context.ts';
+import { appErrorToTRPC, describeIssues, schemaIssues } from './error-map.ts';
+
+const t = initTRPC.context<ApiContext>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error, ctx }) {
+    const issues =
+      error.cause instanceof AppError ? (error.cause.details.issues ?? null) : error.code === 'BAD_REQUEST' ? schemaIssues(error.cause) : null;
+    const details = error.cause instanceof AppError ? { ...error.cause.details, issues: undefined } : undefined;
+    const internal = error.code === 'INTERNAL_SERVER_ERROR';
+    return {
+      ...shape,
+      // A real fault shows only its request id; the cause is in the log under the same id.
+      message: internal ? `Internal error (request id ${ctx?.requestId ?? 'unknown'})` : issues ? describeIssues(issues) : shape.message,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        requestId: ctx?.requestId,
+        issues,
+        details: details && Object.values(details).some((v) => v !== undefined) ? details : null,
+      },
+    };
+  },
+});
+
+/** Domain errors leave as their tRPC code; everything else stays an internal error. */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AppError) throw appErrorToTRPC(result.error.cause);
+  return result;
+});
+
+const authenticate = t.middleware(async ({ ctx, next }) => {
+  const match = /^Bearer\s+(\S+)$/i.exec(ctx.authorization ?? '');
+  const app = match ? await ctx.services.apps.authenticate(match[1]!) : null;
+  if (!app) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key (Authorization: Bearer csk_…)' });
+  }
+  return next({ ctx: { ...ctx, app, logger: ctx.logger.child({ appId: app.id }) } });
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure.use(mapErrors);
+/** Every tenant procedure: `ctx.app` is the calling app. */
+export const appProcedure = publicProcedure.use(authenticate);

@@ -1,0 +1,68 @@
+import { Application } from '../../entities/index.ts';
+import type { Deps } from '../deps.ts';
+import { AppError } from '../errors.ts';
+import { hashApiKey, issueApiKey, looksLikeApiKey } from '../security/api-key.ts';
+
+export interface AppSummary {
+  id: string;
+  name: string;
+  apiKeyPrefix: string;
+  createdAt: Date;
+  keyRotatedAt: Date | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const summary = (a: Application): AppSummary => ({
+  id: a.id,
+  name: a.name,
+  apiKeyPrefix: a.apiKeyPrefix,
+  createdAt: a.createdAt,
+  keyRotatedAt: a.keyRotatedAt,
+});
+
+/** Client apps and their API keys. Keys are returned only when issued; only their hash is stored. */
+export class AppService {
+  constructor(private readonly deps: Deps) {}
+
+  private get repo() {
+    return this.deps.db.getRepository(Application);
+  }
+
+  async create(name: string): Promise<{ app: AppSummary; apiKey: string }> {
+    const trimmed = name.trim();
+    if (!trimmed || trimmed.length > 200) throw AppError.validation(['name'], 'must be 1 to 200 characters');
+    const issued = issueApiKey();
+    const app = await this.repo.save(
+      this.repo.create({ name: trimmed, apiKeyHash: issued.hash, apiKeyPrefix: issued.displayPrefix, keyRotatedAt: null }),
+    );
+    return { app: summary(app), apiKey: issued.key };
+  }
+
+  async list(): Promise<AppSummary[]> {
+    return (await this.repo.find({ order: { createdAt: 'ASC' } })).map(summary);
+  }
+
+  async count(): Promise<number> {
+    return this.repo.count();
+  }
+
+  /** Issues a new key; the old one stops working at once. */
+  async rotateKey(id: string): Promise<{ app: AppSummary; apiKey: string }> {
+    if (!UUID.test(id)) throw AppError.notFound('app', id);
+    const issued = issueApiKey();
+    const result = await this.repo.update(
+      { id },
+      { apiKeyHash: issued.hash, apiKeyPrefix: issued.displayPrefix, keyRotatedAt: this.deps.clock.now() },
+    );
+    if (!result.affected) throw AppError.notFound('app', id);
+    return { app: summary(await this.repo.findOneByOrFail({ id })), apiKey: issued.key };
+  }
+
+  /** The app a presented key belongs to, or null. */
+  async authenticate(presentedKey: string): Promise<AppSummary | null> {
+    if (!looksLikeApiKey(presentedKey)) return null;
+    const app = await this.repo.findOneBy({ apiKeyHash: hashApiKey(presentedKey) });
+    return app ? summary(app) : null;
+  }
+}

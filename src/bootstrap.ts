@@ -1,0 +1,24 @@
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import { openDatabase, type OpenDatabase } from './db/open-database.ts';
+import type { Deps } from './deps.ts';
+import type { Logger } from './logger.ts';
+import { CredentialCipher, loadOrCreateDevKey } from './security/credential-cipher.ts';
+import { createServices, type Services } from './services.ts';
+
+export interface Runtime {
+  deps: Deps;
+  services: Services;
+  database: OpenDatabase;
+}
+
+/** Config → database (migrated) → services: what the service, the CLI and the benchmarks all start from. */
+export async function bootstrap(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Runtime> {
+  const keys = config.CREDENTIALS_KEYS ?? [loadOrCreateDevKey(config.DATA_DIR)];
+  const cipher = new CredentialCipher(keys);
+  const database = await openDatabase(config, logger, { migrate: true });
+  const deps: Deps = { db: database.db, clock, cipher, logger };
+  const services = createServices(deps);
+  await services.institutions.seedBuiltIns();
+  return { deps, services, database };
+}

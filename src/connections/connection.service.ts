@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { Institution, type Connection, type Dataset, type Job } from '../../entities/index.ts';
+import type { Deps } from '../deps.ts';
+import { AppError, ErrorCode, type FieldIssue } from '../errors.ts';
+import { activeJobsByConnection, enqueueJob } from '../jobs/job.queue.ts';
+import { presentJob, type JobView } from '../jobs/job.presenter.ts';
+import { NEW_CONNECTION } from './connection.lifecycle.ts';
+import { presentConnection, type ConnectionView } from './connection.presenter.ts';
+import { ConnectionRepository } from './connection.repository.ts';
+import type { CreateConnectionInput, ListConnectionsInput, UpdateConnectionInput } from './connection.schemas.ts';
+
+/** The rules for connections: what may be created, changed and deleted, and when. */
+export class ConnectionService {
+  constructor(private readonly deps: Deps) {}
+
+  async create(appId: string, input: CreateConnectionInput): Promise<{ connection: ConnectionView; job: JobView }> {
+    const institution = await this.deps.db.getRepository(Institution).findOneBy({ id: input.institutionId });
+    if (!institution) throw AppError.validation(['institutionId'], `no institution ${input.institutionId}`);
+    if (institution.status === 'unavailable') {
+      throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institution.id} is unavailable; try again later`);
+    }
+    throwIfAny([
+      ...checkDatasets(institution, input.datasets),
+      ...checkCredentials(institution, input.credentials, true),
+      ...checkRefreshInterval(institution, input.refreshIntervalMinutes),
+    ]);
+
+    const id = randomUUID();
+    const sealed = input.credentials ? this.deps.cipher.seal(input.credentials, credentialBinding(appId, id)) : null;
+    return this.deps.db.transaction(async (manager) => {
+      const connection = await new ConnectionRepository(manager).insert({
+        id,
+        appId,
+        userId: input.userId,
+        institutionId: institution.id,
+        method: institution.method,
+        serviceProvider: institution.providerKey,
+        reference: null,
+        name: input.name ?? null,
+        scopes: input.scopes ?? null,
+        datasets: input.datasets ?? null,
+        ...NEW_CONNECTION,
+        autoRefresh: input.autoRefresh ?? true,
+        refreshIntervalMinutes: input.refreshIntervalMinutes ?? Math.max(1440, institution.minRefreshIntervalMinutes),
+        credentialsCiphertext: sealed?.ciphertext ?? null,
+        credentialsKeyId: sealed?.keyId ?? null,
+      });
+      const job = await enqueueJob(manager, {
+        appId,
+        connectionId: id,
+        kind: 'create',
+        datasets: effectiveDatasets(connection, institution),
+        runAt: this.deps.clock.now(),
+      });
+      return { connection: presentConnection(connection), job: presentJob(job) };
+    });
+  }
+
+  async get(appId: string, id: string): Promise<ConnectionView> {
+    const found = await new ConnectionRepository(this.deps.db.manager).findOne(appId, id);
+    if (!found) throw AppError.notFound('connection', id);
+    return presentConnection(found);
+  }
+
+  async list(appId: string, input: ListConnectionsInput): Promise<{ items: ConnectionView[]; nextCursor: string | null }> {
+    const page = await new ConnectionRepository(this.deps.db.manager).list(appId, input);
+    return { items: page.items.map(presentConnection), nextCursor: page.nextCursor };
+  }
+
+  /**
+   * Changes a connection's settings. Refused while a job is queued or running (finAPI's rule), and when `version`
+   * is given but stale. New credentials are verified by an `update` job queued in the same transaction.
+   */
+  async update(appId: string, input: UpdateConnectionInput): Promise<{ connection: ConnectionView; job: JobView | null }> {
+    return this.deps.db.transaction(async (manager) => {
+      const repo = new ConnectionRepository(manager);
+      const current = await repo.lockOne(appId, input.id);
+      if (!current) throw AppError.notFound('connection', input.id);
+      if (input.version !== undefined && input.version !== current.version) {
+        throw new AppError(
+          ErrorCode.CONFLICT,
+          `connection ${input.id} is at version ${current.version}, not ${input.version}; reload it and retry`,
+          { currentVersion: current.version },
+        );
+      }
+      await throwIfBusy(manager, appId, [input.id]);
+
+      const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });
+      throwIfAny([
+        ...checkDatasets(institution, input.datasets),
+        ...(input.credentials !== undefined ? checkCredentials(institution, input.credentials, false) : []),
+        ...checkRefreshInterval(institution, input.refreshIntervalMinutes),
+      ]);
+
+      const patch: Partial<Connection> = {};
+      if (input.name !== undefined) patch.name = input.name;
+      if (input.scopes !== undefined) patch.scopes = input.scopes;
+      if (input.datasets !== undefined) patch.datasets = input.datasets;
+      if (input.autoRefresh !== undefined) patch.autoRefresh = input.autoRefresh;
+      if (input.refreshIntervalMinutes !== undefined) patch.refreshIntervalMinutes = input.refreshIntervalMinutes;
+      if (input.credentials !== undefined) {
+        const sealed = this.deps.cipher.seal(input.credentials, credentialBinding(appId, input.id));
+        patch.credentialsCiphertext = sealed.ciphertext;
+        patch.credentialsKeyId = sealed.keyId;
+      }
+      const connection = Object.keys(patch).length ? await repo.update(appId, input.id, patch) : current;
+
+      let job: Job | null = null;
+      if (input.credentials !== undefined) {
+        job = await enqueueJob(manager, {
+          appId,
+          connectionId: input.id,
+          kind: 'update',
+          datasets: effectiveDatasets(connection, institution),
+          runAt: this.deps.clock.now(),
+        });
+      }
+      return { connection: presentConnection(connection), job: job && presentJob(job) };
+    });
+  }
+
+  /** Deletes a connection (and, through the schema, its jobs). Refused while busy. */
+  async delete(appId: string, id: string): Promise<{ id: string }> {
+    return this.deps.db.transaction(async (manager) => {
+      const repo = new ConnectionRepository(manager);
+      if (!(await repo.lockOne(appId, id))) throw AppError.notFound('connection', id);
+      await throwIfBusy(manager, appId, [id]);
+      await repo.deleteByIds(appId, [id]);
+      return { id };
+    });
+  }
+
+  /** Deletes every connection of a user, or none: if any is busy the CONFLICT names them and nothing is deleted. */
+  async deleteAll(appId: string, userId: string): Promise<{ deletedIds: string[] }> {
+    return this.deps.db.transaction(async (manager) => {
+      const repo = new ConnectionRepository(manager);
+      const ids = await repo.lockIdsByUser(appId, userId);
+      await throwIfBusy(manager, appId, ids);
+      await repo.deleteByIds(appId, ids);
+      return { deletedIds: ids };
+    });
+  }
+}
+
+/** Additional authenticated data for a connection's credentials: the ciphertext only opens on its own row. */
+export const credentialBinding = (appId: string, connectionId: string) => `${appId}:${connectionId}`;
+
+function effectiveDatasets(connection: Pick<Connection, 'datasets'>, institution: Institution): Dataset[] {
+  return connection.datasets ?? institution.datasets;
+}
+
+async function throwIfBusy(manager: EntityManager, appId: string, connectionIds: string[]): Promise<void> {
+  const active = await activeJobsByConnection(manager, appId, connectionIds);
+  if (active.size === 0) return;
+  const busy = [...active.keys()].sort();
+  throw new AppError(
+    ErrorCode.CONFLICT,
+    `connection${busy.length > 1 ? 's' : ''} ${busy.join(', ')} ${busy.length > 1 ? 'have' : 'has'} a job queued or running; retry when it finishes`,
+    { busyConnectionIds: busy, jobIds: busy.map((id) => active.get(id)!.id) },
+  );
+}
+
+function throwIfAny(issues: FieldIssue[]): void {
+  if (issues.length === 0) return;
+  const error = AppError.validation(issues[0]!.path, issues[0]!.message);
+  error.details.issues = issues;
+  throw error;
+}
+
+function checkDatasets(institution: Institution, datasets: Dataset[] | null | undefined): FieldIssue[] {
+  if (!datasets) return [];
+  return datasets.flatMap((d, i) =>
+    institution.datasets.includes(d)
+      ? []
+      : [{ path: ['datasets', i], message: `${d} is not offered by ${institution.id} (offers ${institution.datasets.join(', ')})` }],
+  );
+}
+
+/** Credentials against the institution's fields: every required one present and non-empty, none unknown. */
+function checkCredentials(
+  institution: Institution,
+  credentials: Record<string, string> | undefined,
+  creating: boolean,
+): FieldIssue[] {
+  const fields = institution.credentialFields;
+  const required = fields.filter((f) => f.required);
+  if (credentials === undefined) {
+    return creating && required.length
+      ? [{ path: ['credentials'], message: `${institution.id} requires ${required.map((f) => f.name).join(', ')}` }]
+      : [];
+  }
+  const known = new Set(fields.map((f) => f.name));
+  return [
+    ...required
+      .filter((f) => !credentials[f.name]?.trim())
+      .map((f) => ({ path: ['credentials', f.name], message: `required by ${institution.id} (${f.label})` })),
+    ...Object.keys(credentials)
+      .filter((k) => !known.has(k))
+      .map((k) => ({
+        path: ['credentials', k],
+        message: `not a credential of ${institution.id} (expects ${[...known].join(', ') || 'none'})`,
+      })),
+  ];
+}
+
+function checkRefreshInterval(institution: Institution, minutes: number | undefined): FieldIssue[] {
+  return minutes !== undefined && minutes < institution.minRefreshIntervalMinutes
+    ? [{ path: ['refreshIntervalMinutes'], message: `${institution.id} allows at least ${institution.minRefreshIntervalMinutes} minutes` }]
+    : [];
+}

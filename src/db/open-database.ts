@@ -1,0 +1,58 @@
+import path from 'node:path';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { createDataSource } from './data-source.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+
+export interface OpenDatabase {
+  db: DataSource;
+  /** Whether the embedded server was used. */
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * DATABASE_URL when set; otherwise the embedded PostgreSQL in DATA_DIR/pg (started, or joined if another local
+ * process already runs it). Migrations are applied when `migrate` is set.
+ */
+export async function openDatabase(config: Config, logger: Logger, options: { migrate: boolean }): Promise<OpenDatabase> {
+  let url = config.DATABASE_URL;
+  let stopEmbedded: (() => Promise<void>) | null = null;
+  if (!url) {
+    const started = Date.now();
+    const pg = await startEmbeddedPostgres({
+      databaseDir: path.join(config.DATA_DIR, 'pg'),
+      port: config.EMBEDDED_PG_PORT,
+      database: 'connections',
+      persistent: true,
+      onLog: (line) => logger.debug({ component: 'embedded-postgres' }, line),
+    });
+    url = pg.url;
+    stopEmbedded = pg.stop;
+    logger.info(
+      { dataDir: path.resolve(config.DATA_DIR), port: config.EMBEDDED_PG_PORT, reused: pg.reused, ms: Date.now() - started },
+      pg.reused ? 'joined the embedded PostgreSQL already running on DATA_DIR' : 'embedded PostgreSQL started',
+    );
+  }
+  const db = createDataSource({ url, poolSize: config.DB_POOL_SIZE });
+  try {
+    await db.initialize();
+    if (options.migrate) {
+      const applied = await db.runMigrations({ transaction: 'each' });
+      if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    }
+  } catch (error) {
+    if (db.isInitialized) await db.destroy();
+    await stopEmbedded?.();
+    throw error;
+  }
+  return {
+    db,
+    embedded: stopEmbedded !== null,
+    async close() {
+      if (db.isInitialized) await db.destroy();
+      await stopEmbedded?.();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import type { CredentialField, Dataset, Institution } from '../../entities/index.ts';
+
+type SeedInstitution = Omit<Institution, 'createdAt' | 'updatedAt'>;
+
+const ALL: Dataset[] = ['BANK_ACCOUNT', 'BANK_BALANCE', 'BANK_TRANSACTION', 'USER_INFO'];
+
+const loginAndPassword: CredentialField[] = [
+  { name: 'loginId', label: 'Login ID', secret: false, required: true },
+  { name: 'password', label: 'Password', secret: true, required: true },
+  { name: 'securityCode', label: 'Security code', secret: true, required: false },
+];
+
+/**
+ * The built-in institutions, upserted on every start so code and database agree. All are served by the sandbox
+ * provider; the loginId chooses the scripted outcome (README, "Sandbox institutions").
+ */
+export const BUILT_IN_INSTITUTIONS: SeedInstitution[] = [
+  {
+    id: 'AU00000',
+    name: 'Hooli Bank (Sandbox)',
+    country: 'AU',
+    providerKey: 'sandbox',
+    method: 'built-in',
+    providerUrl: null,
+    bankCode: null,
+    datasets: ALL,
+    credentialFields: loginAndPassword,
+    minRefreshIntervalMinutes: 60,
+    status: 'operational',
+  },
+  {
+    id: 'AU00001',
+    name: 'Pied Piper Credit Union (Sandbox)',
+    country: 'AU',
+    providerKey: 'sandbox',
+    method: 'built-in',
+    providerUrl: null,
+    bankCode: null,
+    datasets: ['BANK_ACCOUNT', 'BANK_BALANCE', 'BANK_TRANSACTION'],
+    credentialFields: loginAndPassword,
+    minRefreshIntervalMinutes: 240,
+    status: 'operational',
+  },
+  {
+    // finAPI's demo bank: importable with no credentials at all.
+    id: 'DE00000',
+    name: 'finAPI Demo Bank (Sandbox)',
+    country: 'DE',
+    providerKey: 'sandbox',
+    method: 'built-in',
+    providerUrl: null,
+    bankCode: '00000000',
+    datasets: ALL,
+    credentialFields: [
+      { name: 'loginId', label: 'Online banking user ID', secret: false, required: false },
+      { name: 'password', label: 'PIN', secret: true, required: false },
+    ],
+    minRefreshIntervalMinutes: 15,
+    status: 'operational',
+  },
+  {
+    id: 'GB00000',
+    name: 'Sandbox Building Society',
+    country: 'GB',
+    providerKey: 'sandbox',
+    method: 'built-in',
+    providerUrl: null,
+    bankCode: null,
+    datasets: ['BANK_ACCOUNT', 'BANK_BALANCE', 'BANK_TRANSACTION'],
+    credentialFields: [
+      { name: 'loginId', label: 'Customer number', secret: false, required: true },
+      { name: 'password', label: 'Passcode', secret: true, required: true },
+    ],
+    minRefreshIntervalMinutes: 60,
+    status: 'operational',
+  },
+];

@@ -1,0 +1,18 @@
+import { AppService } from './apps/app.service.ts';
+import { ConnectionService } from './connections/connection.service.ts';
+import type { Deps } from './deps.ts';
+import { InstitutionService } from './institutions/institution.service.ts';
+
+export interface Services {
+  apps: AppService;
+  institutions: InstitutionService;
+  connections: ConnectionService;
+}
+
+export function createServices(deps: Deps): Services {
+  return {
+    apps: new AppService(deps),
+    institutions: new InstitutionService(deps),
+    connections: new ConnectionService(deps),
+  };
+}
