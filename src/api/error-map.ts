@@ -20,12 +20,16 @@ export function appErrorToTRPC(error: AppError): TRPCError {
 export function schemaIssues(cause: unknown): FieldIssue[] | null {
   const issues = (cause as { issues?: unknown } | null)?.issues;
   if (!Array.isArray(issues)) return null;
-  return issues.map((i: { path?: unknown[]; message?: string }) => ({
-    path: (i.path ?? []).map((p) =>
-      typeof p === 'object' && p !== null && 'key' in p ? ((p as { key: string | number }).key) : (p as string | number),
-    ),
-    message: i.message ?? 'invalid',
-  }));
+  return issues.flatMap((i: { path?: unknown[]; message?: string; code?: string; keys?: string[] }) => {
+    const path = (i.path ?? []).map((p) =>
+      typeof p === 'object' && p !== null && 'key' in p ? (p as { key: string | number }).key : (p as string | number),
+    );
+    // An unknown key is an issue of the object; name the key itself, so the client sees which field to remove.
+    if (i.code === 'unrecognized_keys' && Array.isArray(i.keys)) {
+      return i.keys.map((k) => ({ path: [...path, k], message: 'unknown field' }));
+    }
+    return [{ path, message: i.message ?? 'invalid' }];
+  });
 }
 
 export function describeIssues(issues: FieldIssue[]): string {

@@ -54,6 +54,8 @@ export function createHttpApp({ services, db, logger }: HttpAppOptions): Express
       router: appRouter,
       createContext: contextFactory(services, logger),
       maxBodySize: 1024 * 1024,
+      // A list filtered by 1,000 ids does not fit in a URL: clients may send queries as POST (httpLink's methodOverride).
+      allowMethodOverride: true,
       onError({ error, ctx, path }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           (ctx?.logger ?? logger).error({ err: error.cause ?? error, path }, 'internal error');

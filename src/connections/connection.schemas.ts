@@ -4,7 +4,7 @@ import { CONNECTION_STATES, CONNECTION_STATUSES, DATASETS, INSTITUTION_METHODS }
 // Input schemas for the connections API. They live in the domain (not the transport) because they are the rules
 // of what a connection may hold; the router only attaches them.
 
-const noControlChars = /^[^\u0000-\u001f\u007f]*$/;
+export const noControlChars = /^[^\u0000-\u001f\u007f]*$/;
 
 export const connectionIdSchema = z.uuid({ message: 'must be a connection id (uuid)' });
 export const userIdSchema = z
@@ -13,7 +13,10 @@ export const userIdSchema = z
   .min(1, 'must not be empty')
   .max(255)
   .regex(noControlChars, 'must not contain control characters');
-export const institutionIdSchema = z.string().trim().min(1).max(32);
+export const institutionIdSchema = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be an institution id such as AU00000');
 
 const credentialsSchema = z
   .record(
@@ -22,7 +25,10 @@ const credentialsSchema = z
   )
   .refine((c) => Object.keys(c).length <= 20, 'at most 20 credential fields');
 
-const scopesSchema = z.array(z.string().trim().min(1).max(200)).max(100).nullable();
+const scopesSchema = z
+  .array(z.string().trim().min(1).max(200).regex(noControlChars, 'must not contain control characters'))
+  .max(100)
+  .nullable();
 
 const datasetsSchema = z
   .array(z.enum(DATASETS))

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { institutionIdSchema, noControlChars } from '../../connections/connection.schemas.ts';
 import { presentInstitution } from '../../institutions/institution.presenter.ts';
 import { appProcedure, router } from '../trpc.ts';
 
@@ -8,13 +9,13 @@ export const institutionsRouter = router({
       z
         .strictObject({
           country: z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code').optional(),
-          search: z.string().trim().min(1).max(100).optional(),
+          search: z.string().trim().min(1).max(100).regex(noControlChars, 'must not contain control characters').optional(),
         })
         .default({}),
     )
     .query(async ({ ctx, input }) => (await ctx.services.institutions.list(input)).map(presentInstitution)),
 
   get: appProcedure
-    .input(z.strictObject({ id: z.string().trim().min(1).max(32) }))
+    .input(z.strictObject({ id: institutionIdSchema }))
     .query(async ({ ctx, input }) => presentInstitution(await ctx.services.institutions.get(input.id))),
 });

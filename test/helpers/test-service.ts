@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
+import { expect } from 'vitest';
+import type { AppRouter } from '../../src/api/app-router.ts';
+import { createHttpApp } from '../../src/api/http-app.ts';
+import { systemClock, type Clock } from '../../src/clock.ts';
+import type { Deps } from '../../src/deps.ts';
+import { createLogger } from '../../src/logger.ts';
+import { CredentialCipher } from '../../src/security/credential-cipher.ts';
+import { createServices, type Services } from '../../src/services.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
+
+export type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
+
+export interface TestService {
+  database: TestDatabase;
+  deps: Deps;
+  services: Services;
+  /** Base URL of the running express app. */
+  url: string;
+  /** A @trpc/client talking to the service over real HTTP with the given API key. */
+  client(apiKey?: string, options?: ClientOptions): Client;
+  close(): Promise<void>;
+}
+
+/**
+ * The real service (express + tRPC + domain) on a random loopback port, over this test file's own database.
+ */
+export async function startTestService(options: { clock?: Clock } = {}): Promise<TestService> {
+  const database = await createTestDatabase();
+  const deps: Deps = {
+    db: database.db,
+    clock: options.clock ?? systemClock,
+    cipher: new CredentialCipher([{ id: 'test1', key: randomBytes(32) }]),
+    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+  };
+  const services = createServices(deps);
+  await services.institutions.seedBuiltIns();
+  const app = createHttpApp({ services, db: database.db, logger: deps.logger });
+  const server = await new Promise<import('node:http').Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    database,
+    deps,
+    services,
+    url,
+    client: (apiKey?: string, options?: ClientOptions) => createClient(url, apiKey, options),
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await database.drop();
+    },
+  };
+}
+
+export interface ClientOptions {
+  /** Send queries as POST, for inputs too large for a URL. */
+  methodOverride?: 'POST';
+}
+
+export function createClient(url: string, apiKey?: string, options: ClientOptions = {}): Client {
+  return createTRPCClient<AppRouter>({
+    links: [
+      httpLink({
+        url: `${url}/trpc`,
+        methodOverride: options.methodOverride,
+        transformer: superjson,
+        headers: () => (apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+      }),
+    ],
+  });
+}
+
+export type ClientError = TRPCClientError<AppRouter>;
+
+/** Awaits a call that must fail, and returns the error as the client sees it. */
+export async function rejection(promise: Promise<unknown>): Promise<ClientError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(TRPCClientError);
+    return error as ClientError;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}

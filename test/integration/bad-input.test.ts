@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionInput, createTestApp, settleJobs, type TestApp } from '../helpers/factories.ts';
+import { rejection, startTestService, type TestService } from '../helpers/test-service.ts';
+
+// Bad input on every mutation: BAD_REQUEST naming the field, never a 500, and the database exactly as it was.
+
+let service: TestService;
+let app: TestApp;
+let idleId: string;
+
+beforeAll(async () => {
+  service = await startTestService();
+  app = await createTestApp(service);
+  idleId = (await app.client.connections.create.mutate(connectionInput({ userId: 'bad-input-user' }))).connection.id;
+  await settleJobs(service, [idleId]);
+});
+afterAll(() => service.close());
+
+/** A fingerprint of every row the API can write. */
+async function fingerprint(): Promise<string> {
+  const [row] = await service.database.db.query(`
+    SELECT (SELECT coalesce(md5(string_agg(c::text, '|' ORDER BY c.id)), '') FROM connections c) AS connections,
+           (SELECT coalesce(md5(string_agg(j::text, '|' ORDER BY j.id)), '') FROM jobs j) AS jobs,
+           (SELECT coalesce(md5(string_agg(a::text, '|' ORDER BY a.id)), '') FROM applications a) AS apps`);
+  return JSON.stringify(row);
+}
+
+type Case = [name: string, call: () => Promise<unknown>, path: (string | number)[]];
+
+const long = 'x'.repeat(300);
+const cases: Case[] = [
+  // connections.create
+  ['create: userId missing', () => app.client.connections.create.mutate({ institutionId: 'AU00000' } as never), ['userId']],
+  ['create: userId empty', () => app.client.connections.create.mutate(connectionInput({ userId: '  ' })), ['userId']],
+  ['create: userId with a NUL byte', () => app.client.connections.create.mutate(connectionInput({ userId: 'a\u0000b' })), ['userId']],
+  ['create: institutionId wrong type', () => app.client.connections.create.mutate(connectionInput({ institutionId: 42 as never })), ['institutionId']],
+  ['create: institutionId with a NUL byte', () => app.client.connections.create.mutate(connectionInput({ institutionId: 'AU\u0000' })), ['institutionId']],
+  ['create: unknown dataset', () => app.client.connections.create.mutate(connectionInput({ datasets: ['BANK_ACCOUNT', 'CARDS' as never] })), ['datasets', 1]],
+  ['create: empty datasets', () => app.client.connections.create.mutate(connectionInput({ datasets: [] })), ['datasets']],
+  ['create: repeated datasets', () => app.client.connections.create.mutate(connectionInput({ datasets: ['BANK_ACCOUNT', 'BANK_ACCOUNT'] })), ['datasets']],
+  ['create: refresh interval too short', () => app.client.connections.create.mutate(connectionInput({ refreshIntervalMinutes: 5 })), ['refreshIntervalMinutes']],
+  ['create: refresh interval not an integer', () => app.client.connections.create.mutate(connectionInput({ refreshIntervalMinutes: 60.5 })), ['refreshIntervalMinutes']],
+  ['create: credential value not a string', () => app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'a', password: 1 as never } })), ['credentials', 'password']],
+  ['create: credential value too long', () => app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'a', password: 'p'.repeat(2000) } })), ['credentials', 'password']],
+  ['create: scope with a control character', () => app.client.connections.create.mutate(connectionInput({ scopes: ['ok', 'bad\u0007'] })), ['scopes', 1]],
+  ['create: name too long', () => app.client.connections.create.mutate(connectionInput({ name: long })), ['name']],
+  ['create: autoRefresh not a boolean', () => app.client.connections.create.mutate(connectionInput({ autoRefresh: 'yes' as never })), ['autoRefresh']],
+  ['create: unknown field', () => app.client.connections.create.mutate({ ...connectionInput(), dataholder: 'AU00000' } as never), ['dataholder']],
+  ['create: missing required credential', () => app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'x' } })), ['credentials', 'password']],
+  // connections.update
+  ['update: id not a uuid', () => app.client.connections.update.mutate({ id: 'abc', name: 'x' }), ['id']],
+  ['update: name empty', () => app.client.connections.update.mutate({ id: idleId, name: '' }), ['name']],
+  ['update: version 0', () => app.client.connections.update.mutate({ id: idleId, name: 'x', version: 0 }), ['version']],
+  ['update: unknown dataset', () => app.client.connections.update.mutate({ id: idleId, datasets: ['NOPE' as never] }), ['datasets', 0]],
+  ['update: interval above 30 days', () => app.client.connections.update.mutate({ id: idleId, refreshIntervalMinutes: 50_000 }), ['refreshIntervalMinutes']],
+  ['update: unknown credential (valid shape)', () => app.client.connections.update.mutate({ id: idleId, credentials: { loginId: 'a', password: 'b', otp: '1' } }), ['credentials', 'otp']],
+  ['update: unknown field', () => app.client.connections.update.mutate({ id: idleId, status: 'ACTIVE' } as never), ['status']],
+  // connections.delete
+  ['delete: id missing', () => app.client.connections.delete.mutate({} as never), ['id']],
+  ['delete: id not a uuid', () => app.client.connections.delete.mutate({ id: "1' OR '1'='1" }), ['id']],
+  // connections.deleteAll
+  ['deleteAll: userId missing', () => app.client.connections.deleteAll.mutate({} as never), ['userId']],
+  ['deleteAll: userId too long', () => app.client.connections.deleteAll.mutate({ userId: long }), ['userId']],
+];
+
+describe('bad input on every mutation', () => {
+  it.each(cases)('%s → BAD_REQUEST at the field, nothing written', async (_name, call, path) => {
+    const before = await fingerprint();
+    const error = await rejection(call());
+    expect(error.data?.code).toBe('BAD_REQUEST');
+    expect(error.data?.httpStatus).toBe(400);
+    expect(error.data?.issues?.map((i) => i.path)).toContainEqual(path);
+    expect(error.message).toContain(path.length ? String(path[0]) : '');
+    expect(await fingerprint()).toBe(before);
+  });
+
+  it('a query with bad input is BAD_REQUEST too (not a 500)', async () => {
+    for (const call of [
+      () => app.client.connections.get.query({ id: 'not-a-uuid' }),
+      () => app.client.institutions.get.query({ id: 'AU\u0000' }),
+      () => app.client.institutions.list.query({ search: '\u0000' }),
+      () => app.client.connections.list.query({ filter: { status: 'LIVE' as never } }),
+    ]) {
+      expect((await rejection(call())).data?.code).toBe('BAD_REQUEST');
+    }
+  });
+});
