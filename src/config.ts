@@ -25,12 +25,21 @@ const credentialKeys = z
       }
       keys.push({ id, key });
     }
+    const ids = keys.map((k) => k.id);
+    const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (duplicate) {
+      ctx.addIssue({ code: 'custom', message: `key id "${duplicate}" appears twice; every key needs its own id` });
+      return z.NEVER;
+    }
     if (keys.length === 0) {
       ctx.addIssue({ code: 'custom', message: 'at least one key is required when set' });
       return z.NEVER;
     }
     return keys;
   });
+
+export const ROLE_NAMES = ['api', 'worker'] as const;
+export type Role = (typeof ROLE_NAMES)[number];
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -45,10 +54,35 @@ const schema = z.object({
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   CREDENTIALS_KEYS: credentialKeys.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  CREATE_DEMO_APP: boolean.default(true),
+  /** Defaults to on, except in production, where a key printed to the logs is a key leaked. */
+  CREATE_DEMO_APP: boolean.optional(),
+  ROLES: z
+    .string()
+    .default('api,worker')
+    .transform((v, ctx) => {
+      const roles = v.split(',').map((r) => r.trim()).filter(Boolean);
+      const bad = roles.filter((r) => !ROLE_NAMES.includes(r as Role));
+      if (bad.length || roles.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of ${ROLE_NAMES.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}` });
+        return z.NEVER;
+      }
+      return [...new Set(roles)] as Role[];
+    }),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  PROVIDER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  JOB_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  JOB_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  JOB_BACKOFF_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(2_000),
+  JOB_BACKOFF_MAX_MS: z.coerce.number().int().min(1).max(86_400_000).default(300_000),
+  PROVIDER_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(2_000),
+  PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  PLUGIN_PROVIDER_TOKEN: z.string().min(1).optional(),
+  SANDBOX_PLUGIN_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:4010'),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
-export type Config = z.output<typeof schema>;
+export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP'> & { CREATE_DEMO_APP: boolean };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -69,5 +103,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (result.data.NODE_ENV === 'production' && !result.data.CREDENTIALS_KEYS) {
     throw new ConfigError(['CREDENTIALS_KEYS: required when NODE_ENV=production (dev mode generates a key into DATA_DIR)']);
   }
-  return result.data;
+  return { ...result.data, CREATE_DEMO_APP: result.data.CREATE_DEMO_APP ?? result.data.NODE_ENV !== 'production' };
 }

@@ -9,7 +9,7 @@ const t = initTRPC.context<ApiContext>().create({
   errorFormatter({ shape, error, ctx }) {
     const issues =
       error.cause instanceof AppError ? (error.cause.details.issues ?? null) : error.code === 'BAD_REQUEST' ? schemaIssues(error.cause) : null;
-    const details = error.cause instanceof AppError ? { ...error.cause.details, issues: undefined } : undefined;
+    const { issues: _issues, ...details } = error.cause instanceof AppError ? error.cause.details : {};
     const internal = error.code === 'INTERNAL_SERVER_ERROR';
     return {
       ...shape,
@@ -21,7 +21,7 @@ const t = initTRPC.context<ApiContext>().create({
         path: shape.data.path,
         requestId: ctx?.requestId,
         issues,
-        details: details && Object.values(details).some((v) => v !== undefined) ? details : null,
+        details: Object.keys(details).length ? details : null,
       },
     };
   },

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -39,7 +40,7 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
   try {
     await db.initialize();
     if (options.migrate) {
-      const applied = await db.runMigrations({ transaction: 'each' });
+      const applied = await withMigrationLock(url, () => db.runMigrations({ transaction: 'each' }));
       if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
     }
   } catch (error) {
@@ -55,4 +56,23 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
       await stopEmbedded?.();
     },
   };
+}
+
+/** Any key will do, as long as every process uses the same one. */
+const MIGRATION_LOCK_KEY = 7_248_311_001;
+
+/**
+ * Replicas that start together must not apply the same migration twice (TypeORM takes no lock): the first holds a
+ * session-level advisory lock while it migrates, the others wait for it and then find nothing pending.
+ */
+export async function withMigrationLock<T>(url: string, fn: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    return await fn();
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+    await client.end();
+  }
 }

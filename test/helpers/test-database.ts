@@ -30,7 +30,8 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
   const name = `cs_test_${pid}_${randomBytes(6).toString('hex')}`;
   await admin((c) => c.query(options.empty ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`));
   const url = withDatabase(inject('pgAdminUrl'), name);
-  const db = createDataSource({ url, poolSize: 10, logging: ['error'] });
+  // Tests assert on errors they provoke; TypeORM's own logging of them is noise.
+  const db = createDataSource({ url, poolSize: 10, logging: false });
   await db.initialize();
   return {
     name,

@@ -26,6 +26,23 @@ describe('config', () => {
     expect(() => loadConfig({ CREDENTIALS_KEYS: `short:${randomBytes(16).toString('base64')}` })).toThrow(/CREDENTIALS_KEYS/);
   });
 
+  it('refuses a key id used twice (it would encrypt with one key and decrypt with another)', () => {
+    const k = () => randomBytes(32).toString('base64');
+    expect(() => loadConfig({ CREDENTIALS_KEYS: `k1:${k()},k1:${k()}` })).toThrow(/k1.*twice/);
+  });
+
+  it('creates the demo app by default, except in production', () => {
+    expect(loadConfig({}).CREATE_DEMO_APP).toBe(true);
+    const production = loadConfig({ NODE_ENV: 'production', CREDENTIALS_KEYS: `p:${randomBytes(32).toString('base64')}` });
+    expect(production.CREATE_DEMO_APP).toBe(false);
+    expect(loadConfig({ CREATE_DEMO_APP: 'false' }).CREATE_DEMO_APP).toBe(false);
+  });
+
+  it('parses ROLES and names a role it does not know', () => {
+    expect(loadConfig({ ROLES: 'worker' }).ROLES).toEqual(['worker']);
+    expect(() => loadConfig({ ROLES: 'api,cook' })).toThrow(/ROLES.*cook/);
+  });
+
   it('requires real credential keys in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/CREDENTIALS_KEYS/);
   });
