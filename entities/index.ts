@@ -1,12 +1,18 @@
+import { Account } from './account.entity.ts';
 import { Application } from './application.entity.ts';
 import { Connection } from './connection.entity.ts';
 import { Institution } from './institution.entity.ts';
 import { Job } from './job.entity.ts';
+import { ProviderPause } from './provider-pause.entity.ts';
+import { Transaction } from './transaction.entity.ts';
 
+export * from './account.entity.ts';
 export * from './application.entity.ts';
 export * from './connection.entity.ts';
 export * from './institution.entity.ts';
 export * from './job.entity.ts';
+export * from './provider-pause.entity.ts';
+export * from './transaction.entity.ts';
 
 /** Every table the service owns; the DataSource registers exactly these. */
-export const entities = [Application, Institution, Connection, Job];
+export const entities = [Application, Institution, Connection, Job, Account, Transaction, ProviderPause];

@@ -34,6 +34,14 @@ export interface JobStep {
   error: ConnectionError | null;
 }
 
+export interface JobChallenge {
+  /** The provider's handle for the challenge. */
+  id: string;
+  message: string;
+  type: 'TEXT' | 'DECOUPLED' | 'IMAGE';
+  expiresAt: Date;
+}
+
 const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
 /**
@@ -48,6 +56,7 @@ const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(
   where: `"status" IN (${sqlList(ACTIVE_JOB_STATUSES)})`,
 })
 @Index('ix_jobs_claimable', ['runAt'], { where: `"status" = 'queued'` })
+@Index('ix_jobs_lease', ['lockedUntil'], { where: `"status" = 'running'` })
 @Index('ix_jobs_app_connection', ['appId', 'connectionId', 'createdAt'])
 export class Job {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_jobs' })
@@ -66,6 +75,10 @@ export class Job {
   @Column({ type: 'varchar', length: 16 })
   kind: JobKind;
 
+  /** The institution's provider, so rate limits and per-provider concurrency apply at claim time. */
+  @Column({ type: 'varchar', length: 64 })
+  providerKey: string;
+
   @Column({ type: 'varchar', length: 32, default: 'queued' })
   status: JobStatus;
 
@@ -76,8 +89,24 @@ export class Job {
   @Column({ type: 'jsonb', nullable: true })
   error: ConnectionError | null;
 
+  /** Claims of this job so far (every run, whatever its outcome). */
   @Column({ type: 'integer', default: 0 })
   attempts: number;
+
+  /** Transient failures so far; the job fails when they reach the configured bound. */
+  @Column({ type: 'integer', default: 0 })
+  failures: number;
+
+  /** The provider's challenge while the job is awaiting-challenge (finAPI's multi-step authentication). */
+  @Column({ type: 'jsonb', nullable: true })
+  challenge: JobChallenge | null;
+
+  /** The user's answer, encrypted like credentials, until the runner hands it to the provider. */
+  @Column({ type: 'bytea', nullable: true, select: false })
+  challengeResponseCiphertext: Buffer | null;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  challengeResponseKeyId: string | null;
 
   /** Not claimable before this time (retry backoff, provider rate limits). */
   @Column({ type: 'timestamptz', precision: 3 })

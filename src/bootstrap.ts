@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import { openDatabase, type OpenDatabase } from './db/open-database.ts';
 import type { Deps } from './deps.ts';
 import type { Logger } from './logger.ts';
+import { ProviderRegistry } from './providers/provider-registry.ts';
 import { CredentialCipher, loadOrCreateDevKey } from './security/credential-cipher.ts';
 import { createServices, type Services } from './services.ts';
 
@@ -10,6 +11,7 @@ export interface Runtime {
   deps: Deps;
   services: Services;
   database: OpenDatabase;
+  providers: ProviderRegistry;
 }
 
 /** Config → database (migrated) → services: what the service, the CLI and the benchmarks all start from. */
@@ -19,6 +21,9 @@ export async function bootstrap(config: Config, logger: Logger, clock: Clock = s
   const database = await openDatabase(config, logger, { migrate: true });
   const deps: Deps = { db: database.db, clock, cipher, logger };
   const services = createServices(deps);
-  await services.institutions.seedBuiltIns();
-  return { deps, services, database };
+  await services.institutions.seed(config.SANDBOX_PLUGIN_URL);
+  const providers = new ProviderRegistry({
+    http: { connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS, timeoutMs: config.PROVIDER_TIMEOUT_MS, token: config.PLUGIN_PROVIDER_TOKEN },
+  });
+  return { deps, services, database, providers };
 }

@@ -1,12 +1,13 @@
 import type { Server } from 'node:http';
 import { createHttpApp } from './api/http-app.ts';
 import { bootstrap } from './bootstrap.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { JobRunner } from './jobs/job-runner.ts';
 import { createLogger } from './logger.ts';
 
-// Boot: config → database → API → graceful stop.
+// Boot: config → database → roles (api, worker) → graceful stop.
 
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (error) {
@@ -23,24 +24,51 @@ const runtime = await bootstrap(config, logger).catch((error: unknown) => {
   process.exit(1);
 });
 
-if (config.CREATE_DEMO_APP && (await runtime.services.apps.count()) === 0) {
-  const { app, apiKey } = await runtime.services.apps.create('demo');
-  // Printed once, on stdout, for the person who just ran `npm start`; only its hash is stored.
-  console.log(`\nCreated app "demo" (${app.id}). Its API key, shown only this once:\n\n  ${apiKey}\n`);
+let server: Server | null = null;
+if (config.ROLES.includes('api')) {
+  if (config.CREATE_DEMO_APP && (await runtime.services.apps.count()) === 0) {
+    const { app, apiKey } = await runtime.services.apps.create('demo');
+    // Printed once, on stdout, for the person who just ran `npm start`; only its hash is stored.
+    console.log(`\nCreated app "demo" (${app.id}). Its API key, shown only this once:\n\n  ${apiKey}\n`);
+  }
+  const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger });
+  server = app.listen(config.PORT, config.HOST, () => {
+    logger.info({ port: config.PORT, host: config.HOST, roles: config.ROLES }, `connections service listening on http://${config.HOST}:${config.PORT}`);
+  });
 }
 
-const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger });
-const server: Server = app.listen(config.PORT, config.HOST, () => {
-  logger.info({ port: config.PORT, host: config.HOST }, `connections service listening on http://${config.HOST}:${config.PORT}`);
-});
+let runner: JobRunner | null = null;
+let challengeSweep: NodeJS.Timeout | null = null;
+if (config.ROLES.includes('worker')) {
+  runner = new JobRunner(runtime.deps, runtime.providers, {
+    concurrency: config.WORKER_CONCURRENCY,
+    perProviderConcurrency: config.PROVIDER_CONCURRENCY,
+    leaseMs: config.JOB_LEASE_MS,
+    pollMs: config.JOB_POLL_MS,
+    maxFailures: config.JOB_MAX_FAILURES,
+    backoffBaseMs: config.JOB_BACKOFF_BASE_MS,
+    backoffMaxMs: config.JOB_BACKOFF_MAX_MS,
+  });
+  await runner.start();
+  // Unanswered challenges fail their jobs once they expire.
+  challengeSweep = setInterval(() => {
+    runtime.services.jobs.expireChallenges().catch((error: unknown) => logger.error({ err: error }, 'challenge expiry sweep failed'));
+  }, 5_000);
+  logger.info({ workerId: runner.workerId, concurrency: config.WORKER_CONCURRENCY }, 'job worker started');
+}
 
 let stopping = false;
 async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'stopping');
-  server.close();
-  server.closeAllConnections();
+  if (challengeSweep) clearInterval(challengeSweep);
+  if (server) {
+    server.close();
+    server.closeIdleConnections();
+  }
+  await runner?.stop(config.SHUTDOWN_GRACE_MS);
+  server?.closeAllConnections();
   await runtime.database.close();
   process.exit(0);
 }

@@ -50,7 +50,7 @@ export class ConnectionRepository {
     if (f?.method) qb.andWhere('c.method IN (:...method)', { method: f.method });
     if (input.cursor) {
       const after = decodeCursor(input.cursor);
-      qb.andWhere('(c.created_at, c.id) > (:afterAt, :afterId)', { afterAt: after.createdAt, afterId: after.id });
+      qb.andWhere('(c.created_at, c.id) > (:afterAt, :afterId)', { afterAt: after.at, afterId: after.id });
     }
     const rows = await qb
       .orderBy('c.created_at', 'ASC')
@@ -59,7 +59,7 @@ export class ConnectionRepository {
       .getMany();
     const items = rows.slice(0, input.limit);
     const last = items.at(-1);
-    return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last) : null };
+    return { items, nextCursor: rows.length > input.limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null };
   }
 
   async insert(connection: Partial<Connection>): Promise<Connection> {

@@ -5,7 +5,7 @@ import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode, type FieldIssue } from '../errors.ts';
 import { activeJobsByConnection, enqueueJob } from '../jobs/job.queue.ts';
 import { presentJob, type JobView } from '../jobs/job.presenter.ts';
-import { NEW_CONNECTION } from './connection.lifecycle.ts';
+import { NEW_CONNECTION, snapshotOf, transition } from './connection.lifecycle.ts';
 import { presentConnection, type ConnectionView } from './connection.presenter.ts';
 import { ConnectionRepository } from './connection.repository.ts';
 import type { CreateConnectionInput, ListConnectionsInput, UpdateConnectionInput } from './connection.schemas.ts';
@@ -50,6 +50,7 @@ export class ConnectionService {
         appId,
         connectionId: id,
         kind: 'create',
+        providerKey: institution.providerKey,
         datasets: effectiveDatasets(connection, institution),
         runAt: this.deps.clock.now(),
       });
@@ -93,7 +94,7 @@ export class ConnectionService {
         ...checkRefreshInterval(institution, input.refreshIntervalMinutes),
       ]);
 
-      const patch: Partial<Connection> = {};
+      const patch: Partial<Connection> = input.credentials !== undefined ? transition(snapshotOf(current), { type: 'credentials-updated' }, this.deps.clock.now()) : {};
       if (input.name !== undefined) patch.name = input.name;
       if (input.scopes !== undefined) patch.scopes = input.scopes;
       if (input.datasets !== undefined) patch.datasets = input.datasets;
@@ -112,11 +113,69 @@ export class ConnectionService {
           appId,
           connectionId: input.id,
           kind: 'update',
+          providerKey: institution.providerKey,
           datasets: effectiveDatasets(connection, institution),
           runAt: this.deps.clock.now(),
         });
       }
       return { connection: presentConnection(connection), job: job && presentJob(job) };
+    });
+  }
+
+  /**
+   * Starts a refresh, or returns the job already queued or running with `alreadyRunning: true` (Basiq's behaviour).
+   * Refused (PRECONDITION_FAILED) when only the user can fix the connection: retrying known-bad credentials would
+   * only lock the user out at the bank.
+   */
+  async refresh(appId: string, id: string): Promise<RefreshResult> {
+    return this.deps.db.transaction(async (manager) => {
+      const connection = await new ConnectionRepository(manager).lockOne(appId, id);
+      if (!connection) throw AppError.notFound('connection', id);
+      const active = (await activeJobsByConnection(manager, appId, [id])).get(id);
+      if (active) return { connectionId: id, job: presentJob(active), alreadyRunning: true };
+      const blocked = refreshBlockedBecause(connection);
+      if (blocked) throw new AppError(ErrorCode.PRECONDITION_FAILED, `connection ${id}: ${blocked}`, { reason: blocked });
+      return { connectionId: id, job: presentJob(await this.enqueueRefresh(manager, connection)), alreadyRunning: false };
+    });
+  }
+
+  /**
+   * One refresh per connection of the user that is not busy; busy ones report their in-flight job, and those only
+   * the user can fix are listed in `skipped` with the reason.
+   */
+  async refreshAll(appId: string, userId: string): Promise<{ jobs: RefreshResult[]; skipped: { connectionId: string; reason: string }[] }> {
+    return this.deps.db.transaction(async (manager) => {
+      const repo = new ConnectionRepository(manager);
+      const ids = await repo.lockIdsByUser(appId, userId);
+      const active = await activeJobsByConnection(manager, appId, ids);
+      const jobs: RefreshResult[] = [];
+      const skipped: { connectionId: string; reason: string }[] = [];
+      for (const id of ids) {
+        const inFlight = active.get(id);
+        if (inFlight) {
+          jobs.push({ connectionId: id, job: presentJob(inFlight), alreadyRunning: true });
+          continue;
+        }
+        const connection = (await repo.findOne(appId, id))!;
+        const blocked = refreshBlockedBecause(connection);
+        if (blocked) skipped.push({ connectionId: id, reason: blocked });
+        else jobs.push({ connectionId: id, job: presentJob(await this.enqueueRefresh(manager, connection)), alreadyRunning: false });
+      }
+      return { jobs, skipped };
+    });
+  }
+
+  /** Queues a refresh of a connection whose row lock the caller holds (used by the API and the scheduler). */
+  async enqueueRefresh(manager: EntityManager, connection: Connection): Promise<Job> {
+    const institution = await manager.getRepository(Institution).findOneByOrFail({ id: connection.institutionId });
+    return enqueueJob(manager, {
+      appId: connection.appId,
+      connectionId: connection.id,
+      // A connection that never completed is still being created.
+      kind: connection.connectedAt ? 'refresh' : 'create',
+      providerKey: institution.providerKey,
+      datasets: effectiveDatasets(connection, institution),
+      runAt: this.deps.clock.now(),
     });
   }
 
@@ -141,6 +200,20 @@ export class ConnectionService {
       return { deletedIds: ids };
     });
   }
+}
+
+export interface RefreshResult {
+  connectionId: string;
+  job: JobView;
+  alreadyRunning: boolean;
+}
+
+/** Why only the user can move this connection on, or null. */
+function refreshBlockedBecause(c: Connection): string | null {
+  if (c.status === 'DISCONNECTED') return 'access was revoked at the institution; give new credentials with connections.update';
+  if (c.status === 'EXPIRED') return 'the consent has expired; renew it with connections.update';
+  if (c.userActionRequired) return `the user must act first (${c.error?.code ?? 'credentials'}); give new credentials with connections.update`;
+  return null;
 }
 
 /** Additional authenticated data for a connection's credentials: the ciphertext only opens on its own row. */

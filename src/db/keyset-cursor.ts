@@ -1,16 +1,16 @@
 import { AppError } from '../errors.ts';
 
 /**
- * Opaque cursors for keyset pagination on (created_at, id). The timestamp is stored at millisecond precision
+ * Opaque cursors for keyset pagination on (a timestamp, id). The timestamp is stored at millisecond precision
  * (timestamptz(3)), so the JavaScript Date round-trips exactly and no row is skipped or repeated at a page edge.
  */
 export interface KeysetPosition {
-  createdAt: Date;
+  at: Date;
   id: string;
 }
 
 export function encodeCursor(pos: KeysetPosition): string {
-  return Buffer.from(JSON.stringify([pos.createdAt.toISOString(), pos.id])).toString('base64url');
+  return Buffer.from(JSON.stringify([pos.at.toISOString(), pos.id])).toString('base64url');
 }
 
 export function decodeCursor(cursor: string, field: (string | number)[] = ['cursor']): KeysetPosition {
@@ -18,9 +18,9 @@ export function decodeCursor(cursor: string, field: (string | number)[] = ['curs
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2) {
       const [at, id] = parsed as unknown[];
-      const createdAt = new Date(String(at));
-      if (!Number.isNaN(createdAt.getTime()) && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)) {
-        return { createdAt, id };
+      const date = new Date(String(at));
+      if (typeof at === 'string' && !Number.isNaN(date.getTime()) && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)) {
+        return { at: date, id };
       }
     }
   } catch {

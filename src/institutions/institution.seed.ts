@@ -11,10 +11,30 @@ const loginAndPassword: CredentialField[] = [
 ];
 
 /**
- * The built-in institutions, upserted on every start so code and database agree. All are served by the sandbox
- * provider; the loginId chooses the scripted outcome (README, "Sandbox institutions").
+ * The seeded institutions, upserted on every start so code and database agree. The built-in ones are served by the
+ * sandbox provider in process; AU00100 is the same sandbox behind the plug-in HTTP protocol (`npm run
+ * provider:sandbox`). The loginId chooses the scripted outcome (README, "Trying the sandbox").
  */
-export const BUILT_IN_INSTITUTIONS: SeedInstitution[] = [
+export function seededInstitutions(sandboxPluginUrl: string): SeedInstitution[] {
+  return [
+    ...BUILT_IN_INSTITUTIONS,
+    {
+      id: 'AU00100',
+      name: 'Plug-in Sandbox Bank (HTTP)',
+      country: 'AU',
+      providerKey: 'sandbox-plugin',
+      method: 'plug-in',
+      providerUrl: sandboxPluginUrl,
+      bankCode: null,
+      datasets: ALL,
+      credentialFields: loginAndPassword,
+      minRefreshIntervalMinutes: 60,
+      status: 'operational',
+    },
+  ];
+}
+
+const BUILT_IN_INSTITUTIONS: SeedInstitution[] = [
   {
     id: 'AU00000',
     name: 'Hooli Bank (Sandbox)',

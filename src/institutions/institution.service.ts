@@ -1,7 +1,7 @@
 import { Institution } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
-import { BUILT_IN_INSTITUTIONS } from './institution.seed.ts';
+import { seededInstitutions } from './institution.seed.ts';
 
 export interface InstitutionQuery {
   country?: string;
@@ -36,8 +36,8 @@ export class InstitutionService {
     return found;
   }
 
-  /** Upserts the built-in institutions; safe to run on every start and from many replicas at once. */
-  async seedBuiltIns(): Promise<void> {
-    await this.repo.upsert(BUILT_IN_INSTITUTIONS, { conflictPaths: ['id'] });
+  /** Upserts the seeded institutions; safe to run on every start and from many replicas at once. */
+  async seed(sandboxPluginUrl: string): Promise<void> {
+    await this.repo.upsert(seededInstitutions(sandboxPluginUrl), { conflictPaths: ['id'] });
   }
 }

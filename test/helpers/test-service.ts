@@ -10,6 +10,8 @@ import type { Deps } from '../../src/deps.ts';
 import { createLogger } from '../../src/logger.ts';
 import { CredentialCipher } from '../../src/security/credential-cipher.ts';
 import { createServices, type Services } from '../../src/services.ts';
+import { JobRunner, type JobRunnerOptions } from '../../src/jobs/job-runner.ts';
+import { ProviderRegistry } from '../../src/providers/provider-registry.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 export type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
@@ -20,6 +22,8 @@ export interface TestService {
   services: Services;
   /** Base URL of the running express app. */
   url: string;
+  /** A job runner on this service's database (sandbox retry-after 1 s, fast backoff unless overridden). */
+  runner(options?: Partial<JobRunnerOptions>): JobRunner;
   /** A @trpc/client talking to the service over real HTTP with the given API key. */
   client(apiKey?: string, options?: ClientOptions): Client;
   close(): Promise<void>;
@@ -28,7 +32,7 @@ export interface TestService {
 /**
  * The real service (express + tRPC + domain) on a random loopback port, over this test file's own database.
  */
-export async function startTestService(options: { clock?: Clock } = {}): Promise<TestService> {
+export async function startTestService(options: { clock?: Clock; sandboxPluginUrl?: string } = {}): Promise<TestService> {
   const database = await createTestDatabase();
   const deps: Deps = {
     db: database.db,
@@ -37,7 +41,7 @@ export async function startTestService(options: { clock?: Clock } = {}): Promise
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   };
   const services = createServices(deps);
-  await services.institutions.seedBuiltIns();
+  await services.institutions.seed(options.sandboxPluginUrl ?? 'http://127.0.0.1:9/unused');
   const app = createHttpApp({ services, db: database.db, logger: deps.logger });
   const server = await new Promise<import('node:http').Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -49,6 +53,15 @@ export async function startTestService(options: { clock?: Clock } = {}): Promise
     services,
     url,
     client: (apiKey?: string, options?: ClientOptions) => createClient(url, apiKey, options),
+    runner: (runnerOptions?: Partial<JobRunnerOptions>) =>
+      new JobRunner(deps, new ProviderRegistry({ http: { connectTimeoutMs: 500, timeoutMs: 2_000 } }), {
+        concurrency: 8,
+        leaseMs: 10_000,
+        maxFailures: 3,
+        backoffBaseMs: 1_000,
+        backoffMaxMs: 4_000,
+        ...runnerOptions,
+      }),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -20,7 +20,7 @@ describe('API keys', () => {
 
 describe('keyset cursor', () => {
   it('round-trips millisecond timestamps exactly', () => {
-    const pos = { createdAt: new Date('2026-03-04T05:06:07.089Z'), id: '6f1c1a3e-9a57-4b8e-8a55-0f0e4a6e1c2b' };
+    const pos = { at: new Date('2026-03-04T05:06:07.089Z'), id: '6f1c1a3e-9a57-4b8e-8a55-0f0e4a6e1c2b' };
     expect(decodeCursor(encodeCursor(pos))).toEqual(pos);
   });
 

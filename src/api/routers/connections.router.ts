@@ -25,6 +25,14 @@ export const connectionsRouter = router({
     .input(updateConnectionInput)
     .mutation(({ ctx, input }) => ctx.services.connections.update(ctx.app.id, input)),
 
+  refresh: appProcedure
+    .input(getConnectionInput)
+    .mutation(({ ctx, input }) => ctx.services.connections.refresh(ctx.app.id, input.id)),
+
+  refreshAll: appProcedure
+    .input(deleteAllConnectionsInput)
+    .mutation(({ ctx, input }) => ctx.services.connections.refreshAll(ctx.app.id, input.userId)),
+
   delete: appProcedure
     .input(deleteConnectionInput)
     .mutation(({ ctx, input }) => ctx.services.connections.delete(ctx.app.id, input.id)),

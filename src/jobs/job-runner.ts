@@ -1,0 +1,464 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import {
+  Connection,
+  Institution,
+  type ConnectionError,
+  type Dataset,
+  type Job,
+  type JobStep,
+  type StepTitle,
+} from '../../entities/index.ts';
+import { FinancialDataRepository } from '../accounts/financial-data.repository.ts';
+import { recordExtraction, snapshotOf, transition, type FailureEffect } from '../connections/connection.lifecycle.ts';
+import { ConnectionRepository } from '../connections/connection.repository.ts';
+import { credentialBinding } from '../connections/connection.service.ts';
+import type { Deps } from '../deps.ts';
+import { ChallengeRequired, type Provider, type ProviderContext, type ProviderSession } from '../providers/provider.ts';
+import type { ProviderRegistry } from '../providers/provider-registry.ts';
+import { backoffMs, CONSENT_LAPSED, decideFailure, exhausted } from './job-failure.ts';
+import { JOBS_CHANNEL } from './job.queue.ts';
+import { JobRepository, LeaseLost } from './job.repository.ts';
+
+export interface JobRunnerOptions {
+  /** Jobs this process runs at once. */
+  concurrency: number;
+  /** Jobs of one provider this process runs at once. */
+  perProviderConcurrency: number;
+  /** How long a claim lasts without renewal; a dead worker's jobs are taken over after this. */
+  leaseMs: number;
+  /** Poll interval when no notification arrives. */
+  pollMs: number;
+  /** Transient failures before a job fails. */
+  maxFailures: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** How far back a refresh re-reads transactions before the last success (pending ones post late). */
+  transactionOverlapMs: number;
+  workerId?: string;
+}
+
+export const DEFAULT_RUNNER_OPTIONS: JobRunnerOptions = {
+  concurrency: 4,
+  perProviderConcurrency: 4,
+  leaseMs: 30_000,
+  pollMs: 1_000,
+  maxFailures: 5,
+  backoffBaseMs: 2_000,
+  backoffMaxMs: 300_000,
+  transactionOverlapMs: 7 * 24 * 3_600_000,
+};
+
+const STEP_DATASETS: Record<StepTitle, Dataset[]> = {
+  'verify-credentials': ['USER_INFO'],
+  'retrieve-accounts': ['BANK_ACCOUNT', 'BANK_BALANCE'],
+  'retrieve-transactions': ['BANK_TRANSACTION'],
+};
+
+/**
+ * Claims jobs and runs their steps through the connection's provider. Knows no particular provider. Any number of
+ * runners, in any number of processes, may share one database.
+ */
+export class JobRunner {
+  readonly workerId: string;
+  private readonly options: JobRunnerOptions;
+  private readonly jobs: JobRepository;
+  private readonly inFlight = new Map<string, { providerKey: string; done: Promise<void> }>();
+  private running = false;
+  private wakeUp: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private listener: pg.Client | null = null;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly providers: ProviderRegistry,
+    options: Partial<JobRunnerOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_RUNNER_OPTIONS, ...options };
+    this.workerId = this.options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.jobs = new JobRepository(deps.db);
+  }
+
+  /** Starts claiming: on every NOTIFY of a new job, when a slot frees up, and every pollMs. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.listen();
+    this.loopDone = this.loop();
+  }
+
+  /**
+   * Stops claiming, waits up to `graceMs` for jobs in flight, then hands the rest back to the queue so another
+   * worker takes them at once (without waiting for their leases to run out).
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loopDone;
+    const all = Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
+    await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
+    if (this.inFlight.size) {
+      const released = await this.jobs.releaseAll(this.workerId, this.deps.clock.now());
+      this.deps.logger.warn({ released }, 'released unfinished jobs to the queue');
+    }
+    await this.listener?.end().catch(() => {});
+    this.listener = null;
+  }
+
+  /** Claims what fits and runs it to the end; for tests and tools that want no background loop. */
+  async runOnce(): Promise<number> {
+    const claimed = await this.claim();
+    await Promise.all(claimed.map((job) => this.execute(job)));
+    return claimed.length;
+  }
+
+  /** Runs until no job is due (jobs that wait on time or a user stay queued). */
+  async drain(maxRounds = 1000): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxRounds; i++) {
+      const n = await this.runOnce();
+      if (n === 0) return total;
+      total += n;
+    }
+    return total;
+  }
+
+  get activeJobs(): number {
+    return this.inFlight.size;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let claimed: Job[] = [];
+      try {
+        claimed = await this.claim();
+      } catch (error) {
+        this.deps.logger.error({ err: error }, 'claiming jobs failed');
+      }
+      for (const job of claimed) {
+        const done = this.execute(job).finally(() => {
+          this.inFlight.delete(job.id);
+          this.wakeUp?.();
+        });
+        this.inFlight.set(job.id, { providerKey: job.providerKey, done });
+      }
+      if (!this.running) break;
+      if (claimed.length > 0 && this.inFlight.size < this.options.concurrency) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.pollMs);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeUp = null;
+    }
+  }
+
+  private async claim(): Promise<Job[]> {
+    const perProvider = new Map<string, number>();
+    for (const f of this.inFlight.values()) perProvider.set(f.providerKey, (perProvider.get(f.providerKey) ?? 0) + 1);
+    const full = [...perProvider].filter(([, n]) => n >= this.options.perProviderConcurrency).map(([k]) => k);
+    const claimed = await this.jobs.claim({
+      workerId: this.workerId,
+      limit: this.options.concurrency - this.inFlight.size,
+      leaseMs: this.options.leaseMs,
+      now: this.deps.clock.now(),
+      excludeProviders: full,
+    });
+    // One claim may return several jobs of a provider with few free slots: hand the excess straight back.
+    const kept: Job[] = [];
+    for (const job of claimed) {
+      const n = perProvider.get(job.providerKey) ?? 0;
+      if (n < this.options.perProviderConcurrency) {
+        perProvider.set(job.providerKey, n + 1);
+        kept.push(job);
+      } else {
+        await this.deps.db.query(`UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE id = $1 AND locked_by = $2`, [job.id, this.workerId]);
+      }
+    }
+    return kept;
+  }
+
+  private async listen(): Promise<void> {
+    const options = this.deps.db.options as { url?: string };
+    if (!options.url) return; // polling alone still works
+    const client = new pg.Client({ connectionString: options.url });
+    client.on('notification', () => this.wakeUp?.());
+    client.on('error', (error) => this.deps.logger.warn({ err: error }, 'job notification listener failed; polling only'));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${JOBS_CHANNEL}`);
+      this.listener = client;
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'could not LISTEN for jobs; polling only');
+    }
+  }
+
+  /** Runs one claimed job, renewing its lease while it runs. Never throws. */
+  private async execute(job: Job): Promise<void> {
+    const log = this.deps.logger.child({ jobId: job.id, connectionId: job.connectionId, appId: job.appId });
+    let leaseHeld = true;
+    const renew = setInterval(() => {
+      const until = new Date(this.deps.clock.now().getTime() + this.options.leaseMs);
+      this.jobs.renewLease(job.id, this.workerId, until).then(
+        (ok) => {
+          if (!ok) leaseHeld = false;
+        },
+        (error: unknown) => log.warn({ err: error }, 'lease renewal failed'),
+      );
+    }, Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    try {
+      await new JobExecution(this.deps, this.jobs, this.providers, this.options, this.workerId, job, () => leaseHeld).run();
+    } catch (error) {
+      if (error instanceof LeaseLost) log.warn('lost the lease on a job; another worker has it now');
+      else log.error({ err: error }, 'job execution failed unexpectedly');
+    } finally {
+      clearInterval(renew);
+    }
+  }
+}
+
+/** One run of one job: its steps, then exactly one outcome (done, waiting on a challenge, requeued or failed). */
+class JobExecution {
+  private steps: JobStep[];
+  private current: StepTitle | null = null;
+  private datasetState: Connection['datasetState'] = {};
+  /** The connection's effective datasets (its own, or all its institution offers). */
+  private datasets: Dataset[] = [];
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly jobs: JobRepository,
+    private readonly providers: ProviderRegistry,
+    private readonly options: JobRunnerOptions,
+    private readonly workerId: string,
+    private readonly job: Job,
+    private readonly leaseHeld: () => boolean,
+  ) {
+    this.steps = job.steps.map((s) => ({ ...s }));
+  }
+
+  private now(): Date {
+    return this.deps.clock.now();
+  }
+
+  async run(): Promise<void> {
+    const connection = await this.deps.db
+      .getRepository(Connection)
+      .createQueryBuilder('c')
+      .addSelect('c.credentialsCiphertext')
+      .where('c.app_id = :appId AND c.id = :id', { appId: this.job.appId, id: this.job.connectionId })
+      .getOne();
+    if (!connection) return; // deleted with its jobs; nothing left to do
+    const institution = await this.deps.db.getRepository(Institution).findOneByOrFail({ id: connection.institutionId });
+    const datasets = connection.datasets ?? institution.datasets;
+    this.datasets = datasets;
+    this.datasetState = connection.datasetState;
+    const resuming = this.job.challenge !== null && this.job.challengeResponseCiphertext !== null;
+
+    await this.deps.db.transaction(async (m) => {
+      // A fresh run starts its steps over (upserts make repeating them harmless); a resumed one continues.
+      if (!resuming) this.steps = this.steps.map((s) => ({ ...s, status: 'pending', startedAt: null, finishedAt: null, error: null }));
+      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() });
+      const locked = (await new ConnectionRepository(m).lockOne(this.job.appId, this.job.connectionId))!;
+      const next = transition(snapshotOf(locked), { type: 'job-started', kind: this.job.kind }, this.now());
+      await new ConnectionRepository(m).update(this.job.appId, this.job.connectionId, next);
+    });
+
+    try {
+      if (connection.consentExpiresAt && connection.consentExpiresAt <= this.now()) {
+        await this.fail(CONSENT_LAPSED, 'consent-expired');
+        return;
+      }
+      const ctx: ProviderContext = {
+        institution: { id: institution.id, providerKey: institution.providerKey, providerUrl: institution.providerUrl },
+        connection: { id: connection.id, reference: connection.reference, name: connection.name },
+        credentials: connection.credentialsCiphertext
+          ? this.deps.cipher.open(
+              { ciphertext: connection.credentialsCiphertext, keyId: connection.credentialsKeyId! },
+              credentialBinding(connection.appId, connection.id),
+            )
+          : {},
+        attempt: this.job.attempts,
+        now: this.now(),
+      };
+      const provider = this.providers.forInstitution(institution);
+
+      const session = await this.step('verify-credentials', datasets, () => this.verify(provider, ctx, resuming));
+      const data = new FinancialDataRepository(this.deps.db.manager);
+      let accountIds: { id: string; providerAccountId: string }[] = [];
+      if (this.has('retrieve-accounts')) {
+        accountIds = await this.step('retrieve-accounts', datasets, async () => {
+          const accounts = await provider.listAccounts(ctx, session);
+          return data.upsertAccounts(connection.appId, connection.id, accounts, this.now());
+        });
+      }
+      if (this.has('retrieve-transactions')) {
+        const lastSuccess = connection.datasetState.BANK_TRANSACTION?.lastSuccess;
+        const since = lastSuccess ? new Date(new Date(lastSuccess).getTime() - this.options.transactionOverlapMs) : null;
+        await this.step('retrieve-transactions', datasets, async () => {
+          for (const account of accountIds) {
+            const txs = await provider.listTransactions(ctx, session, account.providerAccountId, since);
+            await data.upsertTransactions(connection.appId, connection.id, account.id, txs);
+          }
+        });
+      }
+      await this.succeed(session, connection);
+    } catch (thrown) {
+      if (thrown instanceof LeaseLost) throw thrown;
+      if (thrown instanceof ChallengeRequired) {
+        await this.awaitChallenge(thrown);
+        return;
+      }
+      await this.handleFailure(thrown);
+    }
+  }
+
+  private has(title: StepTitle): boolean {
+    return this.steps.some((s) => s.title === title);
+  }
+
+  private async verify(provider: Provider, ctx: ProviderContext, resuming: boolean): Promise<ProviderSession> {
+    if (!resuming) return provider.verifyCredentials(ctx);
+    const { response } = this.deps.cipher.open(
+      { ciphertext: this.job.challengeResponseCiphertext!, keyId: this.job.challengeResponseKeyId! },
+      `${this.job.appId}:${this.job.id}:challenge`,
+    ) as { response: string };
+    const challenge = { ...this.job.challenge!, expiresAt: new Date(this.job.challenge!.expiresAt) };
+    return provider.answerChallenge(ctx, challenge, response);
+  }
+
+  /** Marks a step in progress, runs it, and records its success (and its datasets' extraction state). */
+  private async step<T>(title: StepTitle, datasets: Dataset[], work: () => Promise<T>): Promise<T> {
+    if (!this.leaseHeld()) throw new LeaseLost(this.job.id);
+    this.current = title;
+    const resumedVerify = title === 'verify-credentials' && this.stepOf(title).status === 'in-progress';
+    this.setStep(title, { status: 'in-progress', startedAt: resumedVerify ? this.stepOf(title).startedAt : this.now(), finishedAt: null, error: null });
+    await this.deps.db.transaction((m) => this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() }));
+    const result = await work();
+    const now = this.now();
+    this.setStep(title, { status: 'success', finishedAt: now });
+    this.datasetState = recordExtraction(this.datasetState, STEP_DATASETS[title].filter((d) => datasets.includes(d)), 'SUCCESS', this.job.id, now);
+    await this.deps.db.transaction(async (m) => {
+      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: now });
+      await new ConnectionRepository(m).update(this.job.appId, this.job.connectionId, { datasetState: this.datasetState });
+    });
+    this.current = null;
+    return result;
+  }
+
+  private stepOf(title: StepTitle): JobStep {
+    return this.steps.find((s) => s.title === title)!;
+  }
+
+  private setStep(title: StepTitle, patch: Partial<JobStep>): void {
+    this.steps = this.steps.map((s) => (s.title === title ? { ...s, ...patch } : s));
+  }
+
+  private async succeed(session: ProviderSession, connection: Connection): Promise<void> {
+    const now = this.now();
+    await this.deps.db.transaction(async (m) => {
+      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
+        status: 'succeeded',
+        error: null,
+        challenge: null,
+        challengeResponseCiphertext: null,
+        challengeResponseKeyId: null,
+        finishedAt: now,
+        // locked_by stays, as the record of which worker ran the job; the lease ends.
+        lockedUntil: null,
+        updatedAt: now,
+      });
+      const repo = new ConnectionRepository(m);
+      const locked = (await repo.lockOne(this.job.appId, this.job.connectionId))!;
+      await repo.update(this.job.appId, this.job.connectionId, {
+        ...transition(snapshotOf(locked), { type: 'job-succeeded' }, now),
+        reference: session.reference,
+        providerStatus: session.providerStatus,
+        consentExpiresAt: session.consentExpiresAt,
+        lastRefreshedAt: now,
+        nextRefreshAt: new Date(now.getTime() + connection.refreshIntervalMinutes * 60_000),
+      });
+    });
+  }
+
+  private async awaitChallenge(required: ChallengeRequired): Promise<void> {
+    const now = this.now();
+    await this.deps.db.transaction((m) =>
+      this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
+        status: 'awaiting-challenge',
+        challenge: required.challenge as never,
+        challengeResponseCiphertext: null,
+        challengeResponseKeyId: null,
+        lockedBy: null,
+        lockedUntil: null,
+        updatedAt: now,
+      }),
+    );
+  }
+
+  private async handleFailure(thrown: unknown): Promise<void> {
+    const decision = decideFailure(thrown);
+    const now = this.now();
+    if (decision.action === 'fail') {
+      await this.fail(decision.error, decision.effect);
+      return;
+    }
+    if (decision.action === 'retry' && this.job.failures + 1 >= this.options.maxFailures) {
+      await this.fail(exhausted(decision.error, this.job.failures + 1), 'none');
+      return;
+    }
+    if (decision.action === 'retry' && !(thrown instanceof Error && thrown.name === 'ProviderError')) {
+      this.deps.logger.error({ err: thrown, jobId: this.job.id }, 'unexpected error in a job; it will be retried');
+    }
+    // Back to the queue: the step that was running starts again next time; the connection is not marked broken.
+    if (this.current) this.setStep(this.current, { status: 'pending', startedAt: null, finishedAt: null, error: null });
+    const delay =
+      decision.action === 'rate-limited'
+        ? decision.retryAfterMs
+        : backoffMs(this.job.failures + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
+    await this.deps.db.transaction(async (m) => {
+      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
+        status: 'queued',
+        runAt: new Date(now.getTime() + delay),
+        failures: decision.action === 'retry' ? this.job.failures + 1 : this.job.failures,
+        error: decision.error as never,
+        steps: this.steps as never,
+        lockedBy: null,
+        lockedUntil: null,
+        updatedAt: now,
+      });
+      if (decision.action === 'rate-limited') {
+        await this.jobs.pauseProvider(m, this.job.providerKey, new Date(now.getTime() + delay), decision.error.message);
+      }
+    });
+  }
+
+  /** The job fails: its step and datasets record the failure, and the lifecycle decides what it means. */
+  private async fail(error: ConnectionError, effect: FailureEffect): Promise<void> {
+    const now = this.now();
+    const failedStep = this.current;
+    if (failedStep) this.setStep(failedStep, { status: 'failed', finishedAt: now, error });
+    await this.deps.db.transaction(async (m) => {
+      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
+        status: 'failed',
+        error: error as never,
+        steps: this.steps as never,
+        challengeResponseCiphertext: null,
+        challengeResponseKeyId: null,
+        finishedAt: now,
+        lockedUntil: null,
+        updatedAt: now,
+      });
+      const repo = new ConnectionRepository(m);
+      const locked = (await repo.lockOne(this.job.appId, this.job.connectionId))!;
+      const datasets = failedStep ? STEP_DATASETS[failedStep].filter((d) => this.datasets.includes(d)) : [];
+      await repo.update(this.job.appId, this.job.connectionId, {
+        ...transition(snapshotOf(locked), { type: 'job-failed', error, effect }, now),
+        datasetState: recordExtraction(this.datasetState, datasets, 'FAILURE', this.job.id, now),
+      });
+    });
+  }
+}

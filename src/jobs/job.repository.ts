@@ -1,0 +1,96 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { Job } from '../../entities/index.ts';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+
+/** This worker no longer holds the job (its lease expired and another worker took it): stop writing. */
+export class LeaseLost extends Error {
+  constructor(jobId: string) {
+    super(`lease on job ${jobId} lost`);
+    this.name = 'LeaseLost';
+  }
+}
+
+export interface ClaimOptions {
+  workerId: string;
+  limit: number;
+  leaseMs: number;
+  now: Date;
+  /** Providers this worker has no free slot for. */
+  excludeProviders: string[];
+}
+
+/**
+ * The queue's SQL. Jobs are claimed with FOR UPDATE SKIP LOCKED, so any number of workers can claim at once and
+ * each job goes to exactly one; a claim is a lease that the holder renews, and a job whose lease ran out (its
+ * worker died) is claimable again. Every write of a running job is fenced by `locked_by`.
+ */
+export class JobRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async claim(o: ClaimOptions): Promise<Job[]> {
+    if (o.limit <= 0) return [];
+    const leaseUntil = new Date(o.now.getTime() + o.leaseMs);
+    // For UPDATE, TypeORM's query() answers [rows, affectedCount].
+    const [rows]: [{ id: string }[], number] = await this.db.query(
+      `WITH candidates AS (
+         SELECT id FROM jobs
+         WHERE ((status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1))
+           AND provider_key <> ALL($4::text[])
+           AND NOT EXISTS (SELECT 1 FROM provider_pauses p WHERE p.provider_key = jobs.provider_key AND p.paused_until > $1)
+         ORDER BY run_at, id
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED)
+       UPDATE jobs j SET status = 'running', locked_by = $2, locked_until = $5, attempts = j.attempts + 1,
+                         started_at = coalesce(j.started_at, $1), updated_at = $1
+       FROM candidates WHERE j.id = candidates.id
+       RETURNING j.id`,
+      [o.now, o.workerId, o.limit, o.excludeProviders, leaseUntil],
+    );
+    if (rows.length === 0) return [];
+    return this.db
+      .getRepository(Job)
+      .createQueryBuilder('j')
+      .addSelect(['j.challengeResponseCiphertext'])
+      .where('j.id IN (:...ids)', { ids: rows.map((r) => r.id) })
+      .orderBy('j.run_at', 'ASC')
+      .getMany();
+  }
+
+  /** Extends the lease; false when it is no longer ours. */
+  async renewLease(jobId: string, workerId: string, until: Date): Promise<boolean> {
+    const [, affected] = await this.db.query(
+      `UPDATE jobs SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+      [jobId, workerId, until],
+    );
+    return affected > 0;
+  }
+
+  /** A write to a job this worker holds; throws LeaseLost when it does not hold it any more. */
+  async fencedUpdate(manager: EntityManager, jobId: string, workerId: string, patch: QueryDeepPartialEntity<Job>): Promise<void> {
+    const result = await manager
+      .createQueryBuilder()
+      .update(Job)
+      .set(patch)
+      .where('id = :jobId AND locked_by = :workerId AND status = :running', { jobId, workerId, running: 'running' })
+      .execute();
+    if (!result.affected) throw new LeaseLost(jobId);
+  }
+
+  /** Hands this worker's running jobs back to the queue at once (a graceful stop that cannot wait for them). */
+  async releaseAll(workerId: string, now: Date): Promise<number> {
+    const [, affected] = await this.db.query(
+      `UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, run_at = $2, updated_at = $2
+       WHERE locked_by = $1 AND status = 'running'`,
+      [workerId, now],
+    );
+    return affected;
+  }
+
+  async pauseProvider(manager: EntityManager, providerKey: string, until: Date, reason: string): Promise<void> {
+    await manager.query(
+      `INSERT INTO provider_pauses (provider_key, paused_until, reason) VALUES ($1, $2, $3)
+       ON CONFLICT (provider_key) DO UPDATE SET paused_until = GREATEST(provider_pauses.paused_until, EXCLUDED.paused_until), reason = EXCLUDED.reason`,
+      [providerKey, until, reason.slice(0, 500)],
+    );
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The one interface every data provider implements, built-in or plug-in. The job runner knows only this.
+ * Providers signal failure by throwing ProviderError (or ChallengeRequired); anything else thrown counts as transient.
+ */
+export interface ProviderContext {
+  institution: { id: string; providerKey: string; providerUrl: string | null };
+  connection: { id: string; reference: string | null; name: string | null };
+  /** Decrypted for this call only; never logged, never stored by a provider. */
+  credentials: Record<string, string>;
+  /** 1 for the first run of this job, counting every claim of it. */
+  attempt: number;
+  now: Date;
+}
+
+export interface ProviderSession {
+  /** The provider's id for the connection (seed 001's `reference`). */
+  reference: string;
+  /** The provider's own word for the connection's status. */
+  providerStatus: string;
+  consentExpiresAt: Date | null;
+  /** Opaque to the service; handed back to the provider on the following calls of the same job run. */
+  token: string;
+  userInfo: ProviderUserInfo | null;
+}
+
+export interface ProviderUserInfo {
+  name: string;
+  email: string | null;
+}
+
+export const ACCOUNT_TYPES = ['transaction', 'savings', 'credit-card', 'loan', 'mortgage'] as const;
+export type AccountType = (typeof ACCOUNT_TYPES)[number];
+
+export interface ProviderAccount {
+  id: string;
+  name: string;
+  type: AccountType;
+  currency: string;
+  /** Exact decimal strings, never floats. */
+  balance: string;
+  availableBalance: string | null;
+}
+
+export interface ProviderTransaction {
+  id: string;
+  accountId: string;
+  /** Exact decimal string, negative for debits. */
+  amount: string;
+  currency: string;
+  description: string;
+  bookedAt: Date;
+  status: 'pending' | 'posted';
+}
+
+export interface Challenge {
+  /** The provider's handle for this challenge. */
+  id: string;
+  message: string;
+  type: 'TEXT' | 'DECOUPLED' | 'IMAGE';
+  expiresAt: Date;
+}
+
+export interface Provider {
+  verifyCredentials(ctx: ProviderContext): Promise<ProviderSession>;
+  answerChallenge(ctx: ProviderContext, challenge: Challenge, response: string): Promise<ProviderSession>;
+  listAccounts(ctx: ProviderContext, session: ProviderSession): Promise<ProviderAccount[]>;
+  /** Transactions booked at or after `since` (null: as far back as the provider goes). */
+  listTransactions(ctx: ProviderContext, session: ProviderSession, accountId: string, since: Date | null): Promise<ProviderTransaction[]>;
+  revoke(ctx: ProviderContext, session: ProviderSession | null): Promise<void>;
+}
+
+export const PROVIDER_ERROR_KINDS = [
+  /** The user must give new credentials. */
+  'invalid-credentials',
+  /** The answer to a challenge was wrong. */
+  'challenge-failed',
+  /** The user's consent at the data holder has lapsed. */
+  'consent-expired',
+  /** The user (or the data holder) withdrew access. */
+  'revoked',
+  /** Slow down: retry after `retryAfterMs`; never the connection's fault. */
+  'rate-limited',
+  /** Timeouts, 5xx, resets: worth retrying. */
+  'transient',
+  /** Anything else the provider says will not get better by retrying. */
+  'permanent',
+] as const;
+export type ProviderErrorKind = (typeof PROVIDER_ERROR_KINDS)[number];
+
+export class ProviderError extends Error {
+  constructor(
+    readonly kind: ProviderErrorKind,
+    message: string,
+    readonly options: { code?: string; retryAfterMs?: number; attributes?: Record<string, string | number | boolean | null> } = {},
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+/** The data holder wants the user to answer a challenge before it goes on (finAPI's HTTP 510). */
+export class ChallengeRequired extends Error {
+  constructor(readonly challenge: Challenge) {
+    super(`challenge required: ${challenge.message}`);
+    this.name = 'ChallengeRequired';
+  }
+}

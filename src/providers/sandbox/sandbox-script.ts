@@ -1,0 +1,28 @@
+/**
+ * The sandbox's scripted outcomes, chosen by loginId (README: "Trying the sandbox"). Shared by the built-in
+ * sandbox provider and the reference plug-in provider server, so both behave the same.
+ */
+export const SANDBOX_SCRIPTS = {
+  success: 'Any loginId not below: accounts, balances and transactions import.',
+  invalid: 'The bank rejects the credentials (also: any loginId with password "wrong").',
+  challenge: 'Multi-step authentication on first import: answer "123456" (anything else fails).',
+  timeout: 'The bank never answers in time: retried with backoff, then the job fails (technical).',
+  'rate-limited': 'HTTP 429 with Retry-After on the first two tries, then success.',
+  flaky: 'HTTP 503 on the first two tries, then success.',
+  'consent-expired': 'Imports fine; on the next refresh the bank says consent has expired (status EXPIRED).',
+  revoked: 'Imports fine; on the next refresh the bank says access was revoked (status DISCONNECTED).',
+  large: '25 accounts with about 200 transactions each (about 5,000 rows) for load.',
+} as const;
+export type SandboxScript = keyof typeof SANDBOX_SCRIPTS;
+
+export const SANDBOX_CHALLENGE_ANSWER = '123456';
+/** Tries (claims of the job) that fail before success, for rate-limited and flaky. */
+export const SANDBOX_FAILING_TRIES = 2;
+
+export function sandboxScriptFor(credentials: Record<string, string>, connectionName: string | null): SandboxScript {
+  const loginId = (credentials.loginId ?? '').trim().toLowerCase();
+  if (credentials.password === 'wrong') return 'invalid';
+  // finAPI's demo bank asks for multi-step authentication when the connection is named "MSA".
+  if (connectionName === 'MSA') return 'challenge';
+  return loginId in SANDBOX_SCRIPTS ? (loginId as SandboxScript) : 'success';
+}

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import {
+  ChallengeRequired,
+  ProviderError,
+  type Challenge,
+  type Provider,
+  type ProviderAccount,
+  type ProviderContext,
+  type ProviderSession,
+  type ProviderTransaction,
+} from '../provider.ts';
+import { LARGE_PROFILE, NORMAL_PROFILE, sandboxAccounts, sandboxTransactions, type SandboxUser } from './sandbox-data.ts';
+import { SANDBOX_CHALLENGE_ANSWER, SANDBOX_FAILING_TRIES, sandboxScriptFor } from './sandbox-script.ts';
+
+export interface SandboxOptions {
+  /** What a rate-limited answer asks the caller to wait. */
+  retryAfterMs: number;
+  /** How long a challenge stays answerable. */
+  challengeTtlMs: number;
+}
+
+export const DEFAULT_SANDBOX_OPTIONS: SandboxOptions = { retryAfterMs: 1_000, challengeTtlMs: 5 * 60_000 };
+
+/** The built-in sandbox: deterministic data and scripted outcomes (sandbox-script.ts), no network. */
+export class SandboxProvider implements Provider {
+  constructor(private readonly options: SandboxOptions = DEFAULT_SANDBOX_OPTIONS) {}
+
+  async verifyCredentials(ctx: ProviderContext): Promise<ProviderSession> {
+    const script = sandboxScriptFor(ctx.credentials, ctx.connection.name);
+    const firstImport = ctx.connection.reference === null;
+    switch (script) {
+      case 'invalid':
+        throw new ProviderError('invalid-credentials', 'The bank rejected the login ID or password.', { code: 'invalid-credentials' });
+      case 'timeout':
+        throw new ProviderError('transient', 'The bank did not answer in time.', { code: 'provider-timeout' });
+      case 'rate-limited':
+        if (ctx.attempt <= SANDBOX_FAILING_TRIES) {
+          throw new ProviderError('rate-limited', 'The bank asked us to slow down (HTTP 429).', {
+            code: 'rate-limited',
+            retryAfterMs: this.options.retryAfterMs,
+          });
+        }
+        break;
+      case 'flaky':
+        if (ctx.attempt <= SANDBOX_FAILING_TRIES) {
+          throw new ProviderError('transient', 'The bank is temporarily unavailable (HTTP 503).', { code: 'provider-unavailable' });
+        }
+        break;
+      case 'consent-expired':
+        if (!firstImport) throw new ProviderError('consent-expired', 'The consent given at the bank has expired.', { code: 'consent-expired' });
+        break;
+      case 'revoked':
+        if (!firstImport) throw new ProviderError('revoked', 'Access was revoked at the bank.', { code: 'revoked' });
+        break;
+      case 'challenge':
+        if (firstImport) {
+          throw new ChallengeRequired({
+            id: `chl-${ctx.connection.id.slice(0, 8)}-${ctx.attempt}`,
+            message: `Enter the one-time code sent to your phone (sandbox: ${SANDBOX_CHALLENGE_ANSWER}).`,
+            type: 'TEXT',
+            expiresAt: new Date(ctx.now.getTime() + this.options.challengeTtlMs),
+          });
+        }
+        break;
+      default:
+        break;
+    }
+    return this.session(ctx);
+  }
+
+  async answerChallenge(ctx: ProviderContext, _challenge: Challenge, response: string): Promise<ProviderSession> {
+    if (response.trim() !== SANDBOX_CHALLENGE_ANSWER) {
+      throw new ProviderError('challenge-failed', 'The one-time code was not accepted.', { code: 'challenge-failed' });
+    }
+    return this.session(ctx);
+  }
+
+  async listAccounts(ctx: ProviderContext): Promise<ProviderAccount[]> {
+    return sandboxAccounts(this.user(ctx), ctx.now);
+  }
+
+  async listTransactions(ctx: ProviderContext, _session: ProviderSession, accountId: string, since: Date | null): Promise<ProviderTransaction[]> {
+    return sandboxTransactions(this.user(ctx), accountId, since, ctx.now);
+  }
+
+  async revoke(): Promise<void> {}
+
+  private user(ctx: ProviderContext): SandboxUser {
+    const loginId = ctx.credentials.loginId?.trim() || 'demo';
+    const large = sandboxScriptFor(ctx.credentials, ctx.connection.name) === 'large';
+    return { institutionId: ctx.institution.id, loginId, profile: large ? LARGE_PROFILE : NORMAL_PROFILE };
+  }
+
+  private session(ctx: ProviderContext): ProviderSession {
+    const loginId = ctx.credentials.loginId?.trim() || 'demo';
+    const reference = ctx.connection.reference ?? `sbx-conn-${createHash('sha256').update(`${ctx.institution.id}:${ctx.connection.id}`).digest('hex').slice(0, 16)}`;
+    return {
+      reference,
+      providerStatus: 'active',
+      // Open banking consents last at most a year (CDR, PSD2 90-day SCA aside).
+      consentExpiresAt: new Date(ctx.now.getTime() + 365 * 24 * 3_600_000),
+      token: `sbx-session-${reference}`,
+      userInfo: { name: loginId === 'demo' ? 'Demo User' : loginId, email: `${loginId.replace(/[^a-z0-9]/gi, '').toLowerCase() || 'user'}@example.com` },
+    };
+  }
+}
