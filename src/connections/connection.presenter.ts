@@ -35,6 +35,8 @@ export interface ConnectionView {
   lastRefreshedAt: Date | null;
   nextRefreshAt: Date | null;
   hasCredentials: boolean;
+  /** Only the user can move the connection on (new credentials, a renewed consent); automatic refreshes wait. */
+  userActionRequired: boolean;
   createdAt: Date;
   updatedAt: Date;
   version: number;
@@ -83,6 +85,7 @@ export function presentConnection(c: Connection): ConnectionView {
     lastRefreshedAt: c.lastRefreshedAt,
     nextRefreshAt: c.nextRefreshAt,
     hasCredentials: c.credentialsKeyId !== null,
+    userActionRequired: c.userActionRequired,
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
     version: c.version,

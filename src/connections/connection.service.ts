@@ -104,6 +104,8 @@ export class ConnectionService {
         const sealed = this.deps.cipher.seal(input.credentials, credentialBinding(appId, input.id));
         patch.credentialsCiphertext = sealed.ciphertext;
         patch.credentialsKeyId = sealed.keyId;
+        // New credentials are a new consent: the old expiry no longer applies (the job records the new one).
+        patch.consentExpiresAt = null;
       }
       const connection = Object.keys(patch).length ? await repo.update(appId, input.id, patch) : current;
 
@@ -229,7 +231,7 @@ async function throwIfBusy(manager: EntityManager, appId: string, connectionIds:
   const busy = [...active.keys()].sort();
   throw new AppError(
     ErrorCode.CONFLICT,
-    `connection${busy.length > 1 ? 's' : ''} ${busy.join(', ')} ${busy.length > 1 ? 'have' : 'has'} a job queued or running; retry when it finishes`,
+    `connection${busy.length > 1 ? 's' : ''} ${busy.join(', ')} ${busy.length > 1 ? 'have' : 'has'} a job in progress (queued, running or awaiting a challenge answer); retry when it finishes`,
     { busyConnectionIds: busy, jobIds: busy.map((id) => active.get(id)!.id) },
   );
 }

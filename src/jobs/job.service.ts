@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Connection, Job } from '../../entities/index.ts';
+import { Connection, Institution, Job } from '../../entities/index.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
 import { recordExtraction, snapshotOf, transition } from '../connections/connection.lifecycle.ts';
 import type { Deps } from '../deps.ts';
@@ -98,9 +98,12 @@ export class JobService {
     const repo = new ConnectionRepository(manager);
     const connection = await repo.lockOne(job.appId, job.connectionId);
     if (!connection) return;
+    const institution = await manager.getRepository(Institution).findOneByOrFail({ id: connection.institutionId });
+    const datasets = connection.datasets ?? institution.datasets;
     await repo.update(job.appId, job.connectionId, {
       ...transition(snapshotOf(connection), { type: 'job-failed', error: CHALLENGE_EXPIRED, effect: 'needs-credentials' }, now),
-      datasetState: recordExtraction(connection.datasetState, connection.datasets?.includes('USER_INFO') ? ['USER_INFO'] : [], 'FAILURE', job.id, now),
+      // The challenge belongs to verify-credentials, which records USER_INFO.
+      datasetState: recordExtraction(connection.datasetState, datasets.includes('USER_INFO') ? ['USER_INFO'] : [], 'FAILURE', job.id, now),
     });
   }
 }

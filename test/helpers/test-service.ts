@@ -20,6 +20,8 @@ export interface TestService {
   database: TestDatabase;
   deps: Deps;
   services: Services;
+  /** CREDENTIALS_KEYS for processes that must read what this service encrypted. */
+  credentialKeysEnv: string;
   /** Base URL of the running express app. */
   url: string;
   /** A job runner on this service's database (sandbox retry-after 1 s, fast backoff unless overridden). */
@@ -34,10 +36,11 @@ export interface TestService {
  */
 export async function startTestService(options: { clock?: Clock; sandboxPluginUrl?: string } = {}): Promise<TestService> {
   const database = await createTestDatabase();
+  const key = randomBytes(32);
   const deps: Deps = {
     db: database.db,
     clock: options.clock ?? systemClock,
-    cipher: new CredentialCipher([{ id: 'test1', key: randomBytes(32) }]),
+    cipher: new CredentialCipher([{ id: 'test1', key }]),
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   };
   const services = createServices(deps);
@@ -51,6 +54,7 @@ export async function startTestService(options: { clock?: Clock; sandboxPluginUr
     database,
     deps,
     services,
+    credentialKeysEnv: `test1:${key.toString('base64')}`,
     url,
     client: (apiKey?: string, options?: ClientOptions) => createClient(url, apiKey, options),
     runner: (runnerOptions?: Partial<JobRunnerOptions>) =>

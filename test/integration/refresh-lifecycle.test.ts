@@ -274,6 +274,7 @@ describe('refresh', () => {
     expect(c).toMatchObject({ status: 'EXPIRED', state: 'completed-outdated', error: { code: 'consent-expired', category: 'functional' } });
     expect(await count('accounts', connection.id)).toBe(3);
     expect((await rejection(app.client.connections.refresh.mutate({ id: connection.id }))).data?.code).toBe('PRECONDITION_FAILED');
+    expect((await app.client.connections.get.query({ id: connection.id })).userActionRequired).toBe(true);
   });
 
   it('consentExpiresAt passed: the runner marks the connection EXPIRED without calling the provider', async () => {
@@ -283,6 +284,15 @@ describe('refresh', () => {
     await app.client.connections.refresh.mutate({ id: connection.id });
     await runner.drain();
     expect(await app.client.connections.get.query({ id: connection.id })).toMatchObject({ status: 'EXPIRED', error: { code: 'consent-expired' } });
+    // Renewing the consent (new credentials) brings it back.
+    await app.client.connections.update.mutate({ id: connection.id, credentials: { loginId: 'gavin-consent-date', password: 'pw' } });
+    await runner.drain();
+    expect(await app.client.connections.get.query({ id: connection.id })).toMatchObject({
+      status: 'ACTIVE',
+      state: 'completed-up-to-date',
+      error: null,
+      userActionRequired: false,
+    });
   });
 
   it('revoked at the provider: DISCONNECTED with disconnectedAt', async () => {

@@ -12,6 +12,7 @@ export const SANDBOX_SCRIPTS = {
   'consent-expired': 'Imports fine; on the next refresh the bank says consent has expired (status EXPIRED).',
   revoked: 'Imports fine; on the next refresh the bank says access was revoked (status DISCONNECTED).',
   large: '25 accounts with about 200 transactions each (about 5,000 rows) for load.',
+  slow: 'Every call to the bank takes about a second: watch the steps move in jobs.get.',
 } as const;
 export type SandboxScript = keyof typeof SANDBOX_SCRIPTS;
 

@@ -17,9 +17,13 @@ export interface SandboxOptions {
   retryAfterMs: number;
   /** How long a challenge stays answerable. */
   challengeTtlMs: number;
+  /** How long each call of the `slow` user takes. */
+  slowCallMs: number;
 }
 
-export const DEFAULT_SANDBOX_OPTIONS: SandboxOptions = { retryAfterMs: 1_000, challengeTtlMs: 5 * 60_000 };
+export const DEFAULT_SANDBOX_OPTIONS: SandboxOptions = { retryAfterMs: 1_000, challengeTtlMs: 5 * 60_000, slowCallMs: 1_000 };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The built-in sandbox: deterministic data and scripted outcomes (sandbox-script.ts), no network. */
 export class SandboxProvider implements Provider {
@@ -27,6 +31,7 @@ export class SandboxProvider implements Provider {
 
   async verifyCredentials(ctx: ProviderContext): Promise<ProviderSession> {
     const script = sandboxScriptFor(ctx.credentials, ctx.connection.name);
+    await this.slowDown(ctx);
     const firstImport = ctx.connection.reference === null;
     switch (script) {
       case 'invalid':
@@ -76,14 +81,20 @@ export class SandboxProvider implements Provider {
   }
 
   async listAccounts(ctx: ProviderContext): Promise<ProviderAccount[]> {
+    await this.slowDown(ctx);
     return sandboxAccounts(this.user(ctx), ctx.now);
   }
 
   async listTransactions(ctx: ProviderContext, _session: ProviderSession, accountId: string, since: Date | null): Promise<ProviderTransaction[]> {
+    await this.slowDown(ctx);
     return sandboxTransactions(this.user(ctx), accountId, since, ctx.now);
   }
 
   async revoke(): Promise<void> {}
+
+  private async slowDown(ctx: ProviderContext): Promise<void> {
+    if (sandboxScriptFor(ctx.credentials, ctx.connection.name) === 'slow') await sleep(this.options.slowCallMs);
+  }
 
   private user(ctx: ProviderContext): SandboxUser {
     const loginId = ctx.credentials.loginId?.trim() || 'demo';
