@@ -68,7 +68,8 @@ export class AccountService {
     } else {
       qb.innerJoin(Connection, 'c', 'c.id = a.connection_id AND c.app_id = a.app_id').andWhere('c.user_id = :userId', { userId: input.userId });
     }
-    return (await qb.orderBy('a.created_at', 'ASC').addOrderBy('a.id', 'ASC').getMany()).map(presentAccount);
+    // Accounts found in one refresh share created_at: the provider's ids give them a stable order.
+    return (await qb.orderBy('a.created_at', 'ASC').addOrderBy('a.provider_account_id', 'ASC').addOrderBy('a.id', 'ASC').getMany()).map(presentAccount);
   }
 
   /** Newest first, keyset-paginated on (bookedAt, id). */

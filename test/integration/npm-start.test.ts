@@ -1,0 +1,83 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runTs } from '../helpers/run-process.ts';
+import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
+
+// What a newcomer does: `npm start` with nothing configured (embedded PostgreSQL in DATA_DIR), then a
+// @trpc/client script with the printed key; then a second start that reuses the data.
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'cs-start-'));
+chmodSync(dataDir, 0o755); // the embedded cluster runs as the postgres user when we are root
+const running: ServiceProcess[] = [];
+
+afterAll(async () => {
+  for (const p of running) p.kill('SIGKILL');
+  await Promise.all(running.map((p) => p.exited));
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('npm start on a fresh machine', () => {
+  it('starts embedded, prints a key once, serves a @trpc/client script, stops on SIGTERM, restarts on the same data', { timeout: 120_000 }, async () => {
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', EMBEDDED_PG_PORT: String(pgPort), DATABASE_URL: '', CREDENTIALS_KEYS: '' };
+
+    const first = startServiceProcess(env);
+    running.push(first);
+    const [, apiKey] = await first.waitFor(/^\s+(csk_[A-Za-z0-9_-]{43})$/m, 60_000);
+    await first.waitFor(/listening on/);
+    expect(first.output()).toContain('embedded PostgreSQL started');
+
+    const health = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(await health.json()).toEqual({ status: 'ready' });
+
+    const demo = await runTs('scripts/client-demo.ts', [], { SERVICE_URL: `http://127.0.0.1:${port}`, API_KEY: apiKey! }, 60_000);
+    expect(demo.stderr).not.toMatch(/Error/);
+    expect(demo.code).toBe(0);
+    const lines = Object.fromEntries(
+      demo.stdout.trim().split('\n').filter((l) => l.includes(' ')).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]),
+    );
+    expect(JSON.parse(lines.job!)).toMatchObject({ status: 'succeeded' });
+    expect(JSON.parse(lines.get!)).toMatchObject({ status: 'ACTIVE', state: 'completed-up-to-date' });
+    const list = JSON.parse(lines.list!);
+    expect(list.page1).toHaveLength(2);
+    expect(list.page2).toHaveLength(1);
+    expect(list.end).toBe(true);
+    expect(JSON.parse(lines.updated!)).toMatchObject({ name: 'Everyday banking' });
+    expect(JSON.parse(lines.deleteAll!).deletedIds).toHaveLength(2);
+    expect(demo.stdout).toContain('demo complete');
+
+    first.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    // Second start: same data, no new key, the old key still works.
+    const second = startServiceProcess(env);
+    running.push(second);
+    await second.waitFor(/listening on/, 60_000);
+    expect(second.output()).not.toMatch(/csk_/);
+    const res = await fetch(`http://127.0.0.1:${port}/trpc/institutions.get?input=${encodeURIComponent(JSON.stringify({ json: { id: 'DE00000' } }))}`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    expect(res.status).toBe(200);
+    second.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('a bad setting stops start-up with a message naming the variable', async () => {
+    const bad = startServiceProcess({ PORT: 'eighty', DATA_DIR: dataDir });
+    running.push(bad);
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toMatch(/PORT/);
+  });
+});
