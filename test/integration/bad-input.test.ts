@@ -61,6 +61,14 @@ const cases: Case[] = [
   // connections.deleteAll
   ['deleteAll: userId missing', () => app.client.connections.deleteAll.mutate({} as never), ['userId']],
   ['deleteAll: userId too long', () => app.client.connections.deleteAll.mutate({ userId: long }), ['userId']],
+  // connections.refresh / refreshAll
+  ['refresh: id not a uuid', () => app.client.connections.refresh.mutate({ id: 'nope' }), ['id']],
+  ['refresh: unknown field', () => app.client.connections.refresh.mutate({ id: idleId, force: true } as never), ['force']],
+  ['refreshAll: userId empty', () => app.client.connections.refreshAll.mutate({ userId: '' }), ['userId']],
+  // jobs.answerChallenge
+  ['answerChallenge: id not a uuid', () => app.client.jobs.answerChallenge.mutate({ id: 'x', response: '1' }), ['id']],
+  ['answerChallenge: empty response', () => app.client.jobs.answerChallenge.mutate({ id: crypto.randomUUID(), response: '  ' }), ['response']],
+  ['answerChallenge: response too long', () => app.client.jobs.answerChallenge.mutate({ id: crypto.randomUUID(), response: 'x'.repeat(2000) }), ['response']],
 ];
 
 describe('bad input on every mutation', () => {
@@ -80,6 +88,10 @@ describe('bad input on every mutation', () => {
       () => app.client.institutions.get.query({ id: 'AU\u0000' }),
       () => app.client.institutions.list.query({ search: '\u0000' }),
       () => app.client.connections.list.query({ filter: { status: 'LIVE' as never } }),
+      () => app.client.transactions.list.query({ connectionId: idleId, from: new Date('2026-02-01'), to: new Date('2026-01-01') }),
+      () => app.client.transactions.list.query({ accountId: 'nope' }),
+      () => app.client.accounts.list.query({ connectionId: idleId, userId: 'both' } as never),
+      () => app.client.jobs.list.query({ connectionId: idleId, limit: 0 }),
     ]) {
       expect((await rejection(call())).data?.code).toBe('BAD_REQUEST');
     }

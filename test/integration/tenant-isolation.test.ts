@@ -9,6 +9,9 @@ let owner: TestApp;
 let intruder: TestApp;
 let connectionId: string;
 let idleConnectionId: string;
+let jobId: string;
+let challengeJobId: string;
+let accountId: string;
 const userId = 'shared-user-ref';
 
 beforeAll(async () => {
@@ -16,15 +19,26 @@ beforeAll(async () => {
   owner = await createTestApp(service, 'owner');
   intruder = await createTestApp(service, 'intruder');
   connectionId = (await owner.client.connections.create.mutate(connectionInput({ userId }))).connection.id;
-  idleConnectionId = (await owner.client.connections.create.mutate(connectionInput({ userId }))).connection.id;
-  await settleJobs(service, [idleConnectionId]);
+  const idle = await owner.client.connections.create.mutate(connectionInput({ userId }));
+  idleConnectionId = idle.connection.id;
+  jobId = idle.job.id;
+  // Run the idle connection's job for real, so it has accounts and transactions to protect.
+  await service.runner().drain();
+  accountId = (await owner.client.accounts.list.query({ connectionId: idleConnectionId }))[0]!.id;
+  // connectionId keeps a job waiting on a challenge (so it stays busy, and answerChallenge has a target).
+  await settleJobs(service, [connectionId]);
+  const challenged = await owner.client.connections.create.mutate(
+    connectionInput({ userId: 'challenge-owner', credentials: { loginId: 'challenge', password: 'pw' } }),
+  );
+  await service.runner().drain();
+  challengeJobId = challenged.job.id;
 });
 afterAll(() => service.close());
 
 async function ownerStillSees() {
   const { items } = await owner.client.connections.list.query({ userId });
   expect(items.map((c) => c.id).sort()).toEqual([connectionId, idleConnectionId].sort());
-  expect((await owner.client.connections.get.query({ id: idleConnectionId })).version).toBe(1);
+  expect((await owner.client.connections.get.query({ id: idleConnectionId })).state).toBe('completed-up-to-date');
 }
 
 describe('tenant isolation', () => {
@@ -67,6 +81,32 @@ describe('tenant isolation', () => {
     await ownerStillSees();
   });
 
+  it('connections.refresh: NOT_FOUND; refreshAll: nothing started for the same userId', async () => {
+    expect((await rejection(intruder.client.connections.refresh.mutate({ id: idleConnectionId }))).data?.code).toBe('NOT_FOUND');
+    // The intruder's own connection for this userId (made above) is all it can touch.
+    const { jobs, skipped } = await intruder.client.connections.refreshAll.mutate({ userId });
+    const own = (await intruder.client.connections.list.query({ userId })).items.map((c) => c.id);
+    expect([...jobs, ...skipped].map((j) => j.connectionId)).toEqual(own);
+    expect(own).not.toContain(idleConnectionId);
+    const [{ n }] = await service.database.db.query(`SELECT count(*)::int AS n FROM jobs WHERE connection_id = $1`, [idleConnectionId]);
+    expect(n).toBe(1);
+  });
+
+  it('jobs.get, jobs.list, jobs.answerChallenge: NOT_FOUND, and the challenge stays unanswered', async () => {
+    expect((await rejection(intruder.client.jobs.get.query({ id: jobId }))).data?.code).toBe('NOT_FOUND');
+    expect((await rejection(intruder.client.jobs.list.query({ connectionId: idleConnectionId }))).data?.code).toBe('NOT_FOUND');
+    expect((await rejection(intruder.client.jobs.answerChallenge.mutate({ id: challengeJobId, response: '123456' }))).data?.code).toBe('NOT_FOUND');
+    expect((await owner.client.jobs.get.query({ id: challengeJobId })).status).toBe('awaiting-challenge');
+  });
+
+  it('accounts.list and transactions.list: NOT_FOUND by id, empty by userId', async () => {
+    expect((await rejection(intruder.client.accounts.list.query({ connectionId: idleConnectionId }))).data?.code).toBe('NOT_FOUND');
+    expect(await intruder.client.accounts.list.query({ userId })).toEqual([]);
+    expect((await rejection(intruder.client.transactions.list.query({ connectionId: idleConnectionId }))).data?.code).toBe('NOT_FOUND');
+    expect((await rejection(intruder.client.transactions.list.query({ accountId }))).data?.code).toBe('NOT_FOUND');
+    expect((await owner.client.transactions.list.query({ accountId })).items.length).toBeGreaterThan(0);
+  });
+
   it('institutions are shared reference data: both apps see the same list', async () => {
     expect(await intruder.client.institutions.list.query()).toEqual(await owner.client.institutions.list.query());
     expect((await intruder.client.institutions.get.query({ id: 'AU00000' })).id).toBe('AU00000');
@@ -83,6 +123,13 @@ describe('tenant isolation', () => {
         () => client.connections.update.mutate({ id: idleConnectionId, name: 'x' }),
         () => client.connections.delete.mutate({ id: idleConnectionId }),
         () => client.connections.deleteAll.mutate({ userId }),
+        () => client.connections.refresh.mutate({ id: idleConnectionId }),
+        () => client.connections.refreshAll.mutate({ userId }),
+        () => client.jobs.get.query({ id: jobId }),
+        () => client.jobs.list.query({ connectionId: idleConnectionId }),
+        () => client.jobs.answerChallenge.mutate({ id: challengeJobId, response: '123456' }),
+        () => client.accounts.list.query({ userId }),
+        () => client.transactions.list.query({ accountId }),
       ];
       for (const call of calls) expect((await rejection(call())).data?.code).toBe('UNAUTHORIZED');
     }
