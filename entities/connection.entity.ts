@@ -11,6 +11,7 @@ import {
   VersionColumn,
   type Relation,
 } from 'typeorm';
+import { sqlList } from './sql.ts';
 import { Application } from './application.entity.ts';
 import { Institution, type Dataset, type InstitutionMethod } from './institution.entity.ts';
 
@@ -50,8 +51,6 @@ export interface DatasetExtraction {
   lastSuccess: Date | null;
   lastUpdated: Date;
 }
-
-const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
 /** The link between one of an app's users and an institution. */
 @Entity('connections')

@@ -10,6 +10,7 @@ import {
   UpdateDateColumn,
   type Relation,
 } from 'typeorm';
+import { sqlList } from './sql.ts';
 import { Connection, type ConnectionError } from './connection.entity.ts';
 
 export const JOB_KINDS = ['create', 'refresh', 'update'] as const;
@@ -41,8 +42,6 @@ export interface JobChallenge {
   type: 'TEXT' | 'DECOUPLED' | 'IMAGE';
   expiresAt: Date;
 }
-
-const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
 /**
  * The asynchronous work on a connection. These rows are the queue itself: what users see is what workers claim.

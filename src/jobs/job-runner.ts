@@ -359,28 +359,41 @@ class JobExecution {
 
   private async succeed(session: ProviderSession, connection: Connection): Promise<void> {
     const now = this.now();
+    await this.finish('succeeded', null, (locked) => ({
+      ...transition(snapshotOf(locked), { type: 'job-succeeded' }, now),
+      reference: session.reference,
+      providerStatus: session.providerStatus,
+      consentExpiresAt: session.consentExpiresAt,
+      lastRefreshedAt: now,
+      nextRefreshAt: new Date(now.getTime() + connection.refreshIntervalMinutes * 60_000),
+    }), now);
+  }
+
+  /**
+   * Ends the job (succeeded or failed) and moves its connection on, in one transaction. locked_by stays, as the
+   * record of which worker ran the job; the lease ends.
+   */
+  private async finish(
+    status: 'succeeded' | 'failed',
+    error: ConnectionError | null,
+    connectionPatch: (locked: Connection) => Partial<Connection>,
+    now: Date,
+  ): Promise<void> {
     await this.deps.db.transaction(async (m) => {
       await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
-        status: 'succeeded',
-        error: null,
+        status,
+        error: error as never,
+        steps: this.steps as never,
         challenge: null,
         challengeResponseCiphertext: null,
         challengeResponseKeyId: null,
         finishedAt: now,
-        // locked_by stays, as the record of which worker ran the job; the lease ends.
         lockedUntil: null,
         updatedAt: now,
       });
       const repo = new ConnectionRepository(m);
       const locked = (await repo.lockOne(this.job.appId, this.job.connectionId))!;
-      await repo.update(this.job.appId, this.job.connectionId, {
-        ...transition(snapshotOf(locked), { type: 'job-succeeded' }, now),
-        reference: session.reference,
-        providerStatus: session.providerStatus,
-        consentExpiresAt: session.consentExpiresAt,
-        lastRefreshedAt: now,
-        nextRefreshAt: new Date(now.getTime() + connection.refreshIntervalMinutes * 60_000),
-      });
+      await repo.update(this.job.appId, this.job.connectionId, connectionPatch(locked));
     });
   }
 
@@ -441,24 +454,11 @@ class JobExecution {
     const now = this.now();
     const failedStep = this.current;
     if (failedStep) this.setStep(failedStep, { status: 'failed', finishedAt: now, error });
-    await this.deps.db.transaction(async (m) => {
-      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
-        status: 'failed',
-        error: error as never,
-        steps: this.steps as never,
-        challengeResponseCiphertext: null,
-        challengeResponseKeyId: null,
-        finishedAt: now,
-        lockedUntil: null,
-        updatedAt: now,
-      });
-      const repo = new ConnectionRepository(m);
-      const locked = (await repo.lockOne(this.job.appId, this.job.connectionId))!;
-      const datasets = failedStep ? STEP_DATASETS[failedStep].filter((d) => this.datasets.includes(d)) : [];
-      await repo.update(this.job.appId, this.job.connectionId, {
-        ...transition(snapshotOf(locked), { type: 'job-failed', error, effect }, now),
-        datasetState: recordExtraction(this.datasetState, datasets, 'FAILURE', this.job.id, now),
-      });
-    });
+    const datasets = failedStep ? STEP_DATASETS[failedStep].filter((d) => this.datasets.includes(d)) : [];
+    await this.finish('failed', error, (locked) => ({
+      ...transition(snapshotOf(locked), { type: 'job-failed', error, effect }, now),
+      datasetState: recordExtraction(this.datasetState, datasets, 'FAILURE', this.job.id, now),
+    }), now);
   }
+
 }
