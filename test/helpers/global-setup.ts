@@ -1,5 +1,4 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -7,6 +6,7 @@ import { register } from 'tsx/esm/api';
 import type { TestProject } from 'vitest/node';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
+import { freePort } from './free-port.ts';
 import { withDatabase } from './pg-urls.ts';
 
 declare module 'vitest' {
@@ -16,17 +16,6 @@ declare module 'vitest' {
     /** A migrated database each test file clones (CREATE DATABASE … TEMPLATE). */
     templateDatabase: string;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -5,7 +5,7 @@ import superjson from 'superjson';
 import { expect } from 'vitest';
 import type { AppRouter } from '../../src/api/app-router.ts';
 import { createHttpApp } from '../../src/api/http-app.ts';
-import { systemClock, type Clock } from '../../src/clock.ts';
+import { systemClock, type Clock, type ManualClock } from '../../src/clock.ts';
 import type { Deps } from '../../src/deps.ts';
 import { createLogger } from '../../src/logger.ts';
 import { CredentialCipher } from '../../src/security/credential-cipher.ts';
@@ -103,4 +103,15 @@ export async function rejection(promise: Promise<unknown>): Promise<ClientError>
     return error as ClientError;
   }
   throw new Error('expected the call to fail, but it succeeded');
+}
+
+/** Runs due jobs, moving a manual clock past any backoff or Retry-After, until nothing is queued or running. */
+export async function runUntilSettled(service: TestService, runner: JobRunner, clock: ManualClock, maxRounds = 20): Promise<void> {
+  for (let i = 0; i < maxRounds; i++) {
+    await runner.drain();
+    const [{ n }] = await service.database.db.query(`SELECT count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running')`);
+    if (n === 0) return;
+    clock.advance(5_000);
+  }
+  throw new Error('jobs did not settle');
 }

@@ -1,8 +1,8 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.ts';
 import { runTs } from '../helpers/run-process.ts';
 import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
 
@@ -18,15 +18,6 @@ afterAll(async () => {
   await Promise.all(running.map((p) => p.exited));
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('npm start on a fresh machine', () => {
   it('starts embedded, prints a key once, serves a @trpc/client script, stops on SIGTERM, restarts on the same data', { timeout: 120_000 }, async () => {

@@ -4,7 +4,7 @@ import type { JobRunner } from '../../src/jobs/job-runner.ts';
 import { createReferenceProviderServer, listen } from '../../src/providers/http/reference-provider-server.ts';
 import { NORMAL_PROFILE, sandboxAccounts } from '../../src/providers/sandbox/sandbox-data.ts';
 import { connectionInput, createTestApp, type TestApp } from '../helpers/factories.ts';
-import { startTestService, type TestService } from '../helpers/test-service.ts';
+import { runUntilSettled, startTestService, type TestService } from '../helpers/test-service.ts';
 
 // The plug-in institution AU00100 through the real job runner, its provider a real HTTP server (the reference
 // provider over the sandbox), faults included: a provider that hangs past the timeout, 503s, 429s and a challenge.
@@ -30,15 +30,7 @@ afterAll(async () => {
 const create = (loginId: string) =>
   app.client.connections.create.mutate(connectionInput({ institutionId: 'AU00100', credentials: { loginId, password: 'pw' } }));
 
-async function settle() {
-  for (let i = 0; i < 20; i++) {
-    await runner.drain();
-    const [{ n }] = await service.database.db.query(`SELECT count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running')`);
-    if (n === 0) return;
-    clock.advance(5_000);
-  }
-  throw new Error('jobs did not settle');
-}
+const settle = () => runUntilSettled(service, runner, clock);
 
 describe('plug-in provider over HTTP', () => {
   it('imports accounts and transactions identical to the built-in sandbox', async () => {

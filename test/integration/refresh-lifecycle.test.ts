@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.ts';
 import type { JobRunner } from '../../src/jobs/job-runner.ts';
 import { connectionInput, createTestApp, type TestApp } from '../helpers/factories.ts';
-import { rejection, startTestService, type TestService } from '../helpers/test-service.ts';
+import { rejection, runUntilSettled, startTestService, type TestService } from '../helpers/test-service.ts';
 
 // The whole lifecycle through the real job runner and the built-in sandbox, on a clock the test moves.
 
@@ -21,16 +21,7 @@ afterAll(() => service.close());
 const create = (loginId: string, extra: Parameters<typeof connectionInput>[0] = {}) =>
   app.client.connections.create.mutate(connectionInput({ credentials: { loginId, password: 'pw' }, ...extra }));
 
-/** Runs due jobs, moving the clock on past any backoff or Retry-After, until nothing is queued. */
-async function settle(maxRounds = 20) {
-  for (let i = 0; i < maxRounds; i++) {
-    await runner.drain();
-    const [{ n }] = await service.database.db.query(`SELECT count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running')`);
-    if (n === 0) return;
-    clock.advance(5_000);
-  }
-  throw new Error('jobs did not settle');
-}
+const settle = () => runUntilSettled(service, runner, clock);
 
 const count = async (table: 'accounts' | 'transactions', connectionId: string) =>
   (await service.database.db.query(`SELECT count(*)::int AS n FROM ${table} WHERE connection_id = $1`, [connectionId]))[0].n as number;
