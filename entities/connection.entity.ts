@@ -142,6 +142,18 @@ export class Connection {
   @Column({ type: 'boolean', default: false })
   userActionRequired: boolean;
 
+  /** When the connection's current run of failures began (its last job failed, or its consent lapsed); null when healthy. */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  failingSince: Date | null;
+
+  /** Jobs failed in a row since the last success; the scheduler backs off on it. */
+  @Column({ type: 'integer', default: 0 })
+  consecutiveFailures: number;
+
+  /** The last per-connection event sequence number handed out (events are numbered 1, 2, … per connection). */
+  @Column({ type: 'integer', default: 0 })
+  eventSequence: number;
+
   @Column({ type: 'boolean', default: true })
   autoRefresh: boolean;
 

@@ -11,10 +11,10 @@ export interface AccountUpsert {
 }
 
 export interface TransactionUpsert {
-  /** Ids of rows that did not exist before. */
-  inserted: string[];
-  /** Ids of rows that existed and changed (a pending transaction that posted, say). */
-  updated: string[];
+  /** Rows that did not exist before. */
+  inserted: { id: string; providerTransactionId: string }[];
+  /** Rows that existed and changed (a pending transaction that posted, say). */
+  updated: { id: string; providerTransactionId: string }[];
 }
 
 const BATCH = 1000;
@@ -71,7 +71,7 @@ export class FinancialDataRepository {
     const result: TransactionUpsert = { inserted: [], updated: [] };
     for (let i = 0; i < unique.length; i += BATCH) {
       const batch = unique.slice(i, i + BATCH);
-      const rows: { id: string; inserted: boolean }[] = await this.manager.query(
+      const rows: { id: string; provider_transaction_id: string; inserted: boolean }[] = await this.manager.query(
         `INSERT INTO transactions (app_id, connection_id, account_id, provider_transaction_id, amount, currency, description, booked_at, status)
          SELECT $1, $2, $3, t.pid, t.amount, t.currency, t.description, t.booked_at, t.status
          FROM unnest($4::text[], $5::numeric[], $6::text[], $7::text[], $8::timestamptz[], $9::text[])
@@ -81,7 +81,7 @@ export class FinancialDataRepository {
            booked_at = EXCLUDED.booked_at, status = EXCLUDED.status, updated_at = now()
          WHERE (transactions.amount, transactions.currency, transactions.description, transactions.booked_at, transactions.status)
                IS DISTINCT FROM (EXCLUDED.amount, EXCLUDED.currency, EXCLUDED.description, EXCLUDED.booked_at, EXCLUDED.status)
-         RETURNING id, (xmax = 0) AS inserted`,
+         RETURNING id, provider_transaction_id, (xmax = 0) AS inserted`,
         [
           appId,
           connectionId,
@@ -94,7 +94,7 @@ export class FinancialDataRepository {
           batch.map((t) => t.status),
         ],
       );
-      for (const r of rows) (r.inserted ? result.inserted : result.updated).push(r.id);
+      for (const r of rows) (r.inserted ? result.inserted : result.updated).push({ id: r.id, providerTransactionId: r.provider_transaction_id });
     }
     return result;
   }

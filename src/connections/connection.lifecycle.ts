@@ -21,6 +21,9 @@ export interface LifecycleSnapshot {
   connectedAt: Date | null;
   disconnectedAt: Date | null;
   userActionRequired: boolean;
+  /** Since when the connection has been failing (set by a failure or a lapsed consent, cleared by a success). */
+  failingSince: Date | null;
+  consecutiveFailures: number;
 }
 
 /** What a failure means for the connection beyond "the data is old". */
@@ -56,6 +59,8 @@ export const NEW_CONNECTION: Readonly<LifecycleSnapshot> = Object.freeze({
   connectedAt: null,
   disconnectedAt: null,
   userActionRequired: false,
+  failingSince: null,
+  consecutiveFailures: 0,
 });
 
 const CREATION_STARTS_FROM: ConnectionSyncState[] = ['pending', 'dependency-completed', 'dependency-failed', 'creation-failed'];
@@ -81,6 +86,8 @@ export function transition(from: LifecycleSnapshot, event: LifecycleEvent, now: 
         connectedAt: from.connectedAt ?? now,
         disconnectedAt: null,
         userActionRequired: false,
+        failingSince: null,
+        consecutiveFailures: 0,
       };
     }
     case 'job-failed': {
@@ -94,6 +101,8 @@ export function transition(from: LifecycleSnapshot, event: LifecycleEvent, now: 
         connectedAt: from.connectedAt,
         disconnectedAt: event.effect === 'revoked' ? now : from.disconnectedAt,
         userActionRequired: from.userActionRequired || event.effect !== 'none',
+        failingSince: from.failingSince ?? now,
+        consecutiveFailures: from.consecutiveFailures + 1,
       };
     }
     case 'credentials-updated':
@@ -108,6 +117,7 @@ export function transition(from: LifecycleSnapshot, event: LifecycleEvent, now: 
         state: hasData ? 'completed-outdated' : from.state,
         error: hasData ? event.error : from.error,
         userActionRequired: true,
+        failingSince: from.failingSince ?? now,
       };
     }
   }
@@ -122,6 +132,8 @@ export function snapshotOf(c: Connection): LifecycleSnapshot {
     connectedAt: c.connectedAt,
     disconnectedAt: c.disconnectedAt,
     userActionRequired: c.userActionRequired,
+    failingSince: c.failingSince,
+    consecutiveFailures: c.consecutiveFailures,
   };
 }
 

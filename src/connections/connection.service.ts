@@ -5,7 +5,10 @@ import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode, type FieldIssue } from '../errors.ts';
 import { activeJobsByConnection, enqueueJob } from '../jobs/job.queue.ts';
 import { presentJob, type JobView } from '../jobs/job.presenter.ts';
-import { NEW_CONNECTION, snapshotOf, transition } from './connection.lifecycle.ts';
+import { recordEvent } from '../webhooks/event.recorder.ts';
+import { removeConnectionsFromRules } from '../webhooks/notification-rule.repository.ts';
+import { NEW_CONNECTION } from './connection.lifecycle.ts';
+import { applyTransition } from './connection.transitions.ts';
 import { presentConnection, type ConnectionView } from './connection.presenter.ts';
 import { ConnectionRepository } from './connection.repository.ts';
 import type { CreateConnectionInput, ListConnectionsInput, UpdateConnectionInput } from './connection.schemas.ts';
@@ -45,6 +48,14 @@ export class ConnectionService {
         refreshIntervalMinutes: input.refreshIntervalMinutes ?? Math.max(1440, institution.minRefreshIntervalMinutes),
         credentialsCiphertext: sealed?.ciphertext ?? null,
         credentialsKeyId: sealed?.keyId ?? null,
+      });
+      await recordEvent(manager, {
+        appId,
+        userId: connection.userId,
+        connectionId: id,
+        occurredAt: this.deps.clock.now(),
+        type: 'connection.created',
+        data: { connection: presentConnection(connection) },
       });
       const job = await enqueueJob(manager, {
         appId,
@@ -94,7 +105,7 @@ export class ConnectionService {
         ...checkRefreshInterval(institution, input.refreshIntervalMinutes),
       ]);
 
-      const patch: Partial<Connection> = input.credentials !== undefined ? transition(snapshotOf(current), { type: 'credentials-updated' }, this.deps.clock.now()) : {};
+      const patch: Partial<Connection> = {};
       if (input.name !== undefined) patch.name = input.name;
       if (input.scopes !== undefined) patch.scopes = input.scopes;
       if (input.datasets !== undefined) patch.datasets = input.datasets;
@@ -107,7 +118,13 @@ export class ConnectionService {
         // New credentials are a new consent: the old expiry no longer applies (the job records the new one).
         patch.consentExpiresAt = null;
       }
-      const connection = Object.keys(patch).length ? await repo.update(appId, input.id, patch) : current;
+      let connection = current;
+      if (input.credentials !== undefined) {
+        // New credentials are the user's action: a lifecycle transition, written (with its events) in one place.
+        connection = (await applyTransition(manager, appId, input.id, { type: 'credentials-updated' }, this.deps.clock.now(), () => patch))!.after;
+      } else if (Object.keys(patch).length) {
+        connection = await repo.update(appId, input.id, patch);
+      }
 
       let job: Job | null = null;
       if (input.credentials !== undefined) {
@@ -185,9 +202,10 @@ export class ConnectionService {
   async delete(appId: string, id: string): Promise<{ id: string }> {
     return this.deps.db.transaction(async (manager) => {
       const repo = new ConnectionRepository(manager);
-      if (!(await repo.lockOne(appId, id))) throw AppError.notFound('connection', id);
+      const connection = await repo.lockOne(appId, id);
+      if (!connection) throw AppError.notFound('connection', id);
       await throwIfBusy(manager, appId, [id]);
-      await repo.deleteByIds(appId, [id]);
+      await this.deleteLocked(manager, [connection]);
       return { id };
     });
   }
@@ -198,9 +216,34 @@ export class ConnectionService {
       const repo = new ConnectionRepository(manager);
       const ids = await repo.lockIdsByUser(appId, userId);
       await throwIfBusy(manager, appId, ids);
-      await repo.deleteByIds(appId, ids);
+      const connections = await Promise.all(ids.map(async (id) => (await repo.findOne(appId, id))!));
+      await this.deleteLocked(manager, connections);
       return { deletedIds: ids };
     });
+  }
+
+  /**
+   * Deletes connections whose row locks the caller holds: announces each (`connection.deleted` carries the
+   * connection as it was), and narrows notification rules the way finAPI does: a rule scoped to these connections
+   * alone goes, one scoped to several loses them.
+   */
+  private async deleteLocked(manager: EntityManager, connections: Connection[]): Promise<void> {
+    if (connections.length === 0) return;
+    const appId = connections[0]!.appId;
+    const now = this.deps.clock.now();
+    for (const c of connections) {
+      await recordEvent(manager, {
+        appId,
+        userId: c.userId,
+        connectionId: c.id,
+        occurredAt: now,
+        type: 'connection.deleted',
+        data: { connection: presentConnection(c) },
+      });
+    }
+    const ids = connections.map((c) => c.id);
+    await removeConnectionsFromRules(manager, appId, ids);
+    await new ConnectionRepository(manager).deleteByIds(appId, ids);
   }
 }
 

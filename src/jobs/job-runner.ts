@@ -10,12 +10,24 @@ import {
   type JobStep,
   type StepTitle,
 } from '../../entities/index.ts';
-import { FinancialDataRepository } from '../accounts/financial-data.repository.ts';
-import { recordExtraction, snapshotOf, transition, type FailureEffect } from '../connections/connection.lifecycle.ts';
+import type { EntityManager } from 'typeorm';
+import { FinancialDataRepository, type AccountUpsert } from '../accounts/financial-data.repository.ts';
+import { recordExtraction, type FailureEffect, type LifecycleEvent } from '../connections/connection.lifecycle.ts';
+import { applyTransition } from '../connections/connection.transitions.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
 import { credentialBinding } from '../connections/connection.service.ts';
 import type { Deps } from '../deps.ts';
-import { ChallengeRequired, type Provider, type ProviderContext, type ProviderSession } from '../providers/provider.ts';
+import {
+  ChallengeRequired,
+  type Provider,
+  type ProviderAccount,
+  type ProviderContext,
+  type ProviderSession,
+  type ProviderTransaction,
+} from '../providers/provider.ts';
+import { recordEvent } from '../webhooks/event.recorder.ts';
+import { compareDecimal, MAX_IDS, type TransactionFact } from '../webhooks/notification-rule.matcher.ts';
+import { recordJobEvent } from './job.events.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import { backoffMs, CONSENT_LAPSED, decideFailure, exhausted } from './job-failure.ts';
 import { JOBS_CHANNEL } from './job.queue.ts';
@@ -262,9 +274,7 @@ class JobExecution {
       // A fresh run starts its steps over (upserts make repeating them harmless); a resumed one continues.
       if (!resuming) this.steps = this.steps.map((s) => ({ ...s, status: 'pending', startedAt: null, finishedAt: null, error: null }));
       await this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() });
-      const locked = (await new ConnectionRepository(m).lockOne(this.job.appId, this.job.connectionId))!;
-      const next = transition(snapshotOf(locked), { type: 'job-started', kind: this.job.kind }, this.now());
-      await new ConnectionRepository(m).update(this.job.appId, this.job.connectionId, next);
+      await applyTransition(m, this.job.appId, this.job.connectionId, { type: 'job-started', kind: this.job.kind }, this.now());
     });
 
     try {
@@ -286,24 +296,31 @@ class JobExecution {
       };
       const provider = this.providers.forInstitution(institution);
 
-      const session = await this.step('verify-credentials', datasets, () => this.verify(provider, ctx, resuming));
-      const data = new FinancialDataRepository(this.deps.db.manager);
-      let accountIds: { id: string; providerAccountId: string }[] = [];
+      const session = await this.step('verify-credentials', datasets, () => this.verify(provider, ctx, resuming), async (_m, s) => s);
+      let accounts: AccountUpsert[] = [];
       if (this.has('retrieve-accounts')) {
-        accountIds = await this.step('retrieve-accounts', datasets, async () => {
-          const accounts = await provider.listAccounts(ctx, session);
-          return data.upsertAccounts(connection.appId, connection.id, accounts, this.now());
-        });
+        accounts = await this.step(
+          'retrieve-accounts',
+          datasets,
+          () => provider.listAccounts(ctx, session),
+          (m, fetched) => this.writeAccounts(m, connection, fetched),
+        );
       }
       if (this.has('retrieve-transactions')) {
         const lastSuccess = connection.datasetState.BANK_TRANSACTION?.lastSuccess;
         const since = lastSuccess ? new Date(new Date(lastSuccess).getTime() - this.options.transactionOverlapMs) : null;
-        await this.step('retrieve-transactions', datasets, async () => {
-          for (const account of accountIds) {
-            const txs = await provider.listTransactions(ctx, session, account.providerAccountId, since);
-            await data.upsertTransactions(connection.appId, connection.id, account.id, txs);
-          }
-        });
+        await this.step(
+          'retrieve-transactions',
+          datasets,
+          async () => {
+            const perAccount: { account: AccountUpsert; transactions: ProviderTransaction[] }[] = [];
+            for (const account of accounts) {
+              perAccount.push({ account, transactions: await provider.listTransactions(ctx, session, account.providerAccountId, since) });
+            }
+            return perAccount;
+          },
+          (m, fetched) => this.writeTransactions(m, connection, fetched),
+        );
       }
       await this.succeed(session, connection);
     } catch (thrown) {
@@ -330,23 +347,87 @@ class JobExecution {
     return provider.answerChallenge(ctx, challenge, response);
   }
 
-  /** Marks a step in progress, runs it, and records its success (and its datasets' extraction state). */
-  private async step<T>(title: StepTitle, datasets: Dataset[], work: () => Promise<T>): Promise<T> {
+  /**
+   * Marks a step in progress, fetches from the provider, then in one transaction writes what was fetched, the
+   * events it implies, and the step's success (and its datasets' extraction state). The write is fenced: a worker
+   * that lost its lease writes nothing, so a job taken over after a crash never announces the same rows twice.
+   */
+  private async step<F, T>(
+    title: StepTitle,
+    datasets: Dataset[],
+    fetch: () => Promise<F>,
+    write: (m: EntityManager, fetched: F) => Promise<T>,
+  ): Promise<T> {
     if (!this.leaseHeld()) throw new LeaseLost(this.job.id);
     this.current = title;
     const resumedVerify = title === 'verify-credentials' && this.stepOf(title).status === 'in-progress';
     this.setStep(title, { status: 'in-progress', startedAt: resumedVerify ? this.stepOf(title).startedAt : this.now(), finishedAt: null, error: null });
     await this.deps.db.transaction((m) => this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() }));
-    const result = await work();
+    const fetched = await fetch();
     const now = this.now();
-    this.setStep(title, { status: 'success', finishedAt: now });
-    this.datasetState = recordExtraction(this.datasetState, STEP_DATASETS[title].filter((d) => datasets.includes(d)), 'SUCCESS', this.job.id, now);
-    await this.deps.db.transaction(async (m) => {
-      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: now });
-      await new ConnectionRepository(m).update(this.job.appId, this.job.connectionId, { datasetState: this.datasetState });
+    const steps = this.steps.map((s) => (s.title === title ? { ...s, status: 'success' as const, finishedAt: now } : s));
+    const datasetState = recordExtraction(this.datasetState, STEP_DATASETS[title].filter((d) => datasets.includes(d)), 'SUCCESS', this.job.id, now);
+    const result = await this.deps.db.transaction(async (m) => {
+      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: steps as never, updatedAt: now });
+      const written = await write(m, fetched);
+      await new ConnectionRepository(m).update(this.job.appId, this.job.connectionId, { datasetState });
+      return written;
     });
+    this.steps = steps;
+    this.datasetState = datasetState;
     this.current = null;
     return result;
+  }
+
+  /** Upserts accounts and announces the new ones and every changed balance. */
+  private async writeAccounts(m: EntityManager, connection: Connection, fetched: ProviderAccount[]): Promise<AccountUpsert[]> {
+    const now = this.now();
+    const upserted = await new FinancialDataRepository(m).upsertAccounts(connection.appId, connection.id, fetched, now);
+    const currency = new Map(fetched.map((a) => [a.id, a.currency]));
+    const facts = upserted.map((a) => ({ accountId: a.id, currency: currency.get(a.providerAccountId) ?? '', balance: a.balance, previousBalance: a.previousBalance }));
+    const base = { appId: connection.appId, userId: connection.userId, connectionId: connection.id, occurredAt: now };
+    const created = facts.filter((_, i) => upserted[i]!.inserted);
+    if (created.length) {
+      await recordEvent(m, { ...base, type: 'accounts.new', data: { jobId: this.job.id, count: created.length, accountIds: created.map((a) => a.accountId), accounts: created }, facts: { accounts: created } });
+    }
+    for (const fact of facts) {
+      if (fact.previousBalance === null || compareDecimal(fact.previousBalance, fact.balance) === 0) continue;
+      await recordEvent(m, { ...base, type: 'account.balance_changed', data: { jobId: this.job.id, ...fact }, facts: { accounts: [fact] } });
+    }
+    return upserted;
+  }
+
+  /** Upserts transactions and announces the new ones (counts and ids; amounts go to notification rules only). */
+  private async writeTransactions(
+    m: EntityManager,
+    connection: Connection,
+    fetched: { account: AccountUpsert; transactions: ProviderTransaction[] }[],
+  ): Promise<void> {
+    const data = new FinancialDataRepository(m);
+    const created: TransactionFact[] = [];
+    let updated = 0;
+    const byAccount: { accountId: string; count: number }[] = [];
+    for (const { account, transactions } of fetched) {
+      const result = await data.upsertTransactions(connection.appId, connection.id, account.id, transactions);
+      updated += result.updated.length;
+      const byProviderId = new Map(transactions.map((t) => [t.id, t]));
+      for (const row of result.inserted) {
+        const t = byProviderId.get(row.providerTransactionId)!;
+        created.push({ id: row.id, accountId: account.id, amount: t.amount, currency: t.currency, description: t.description, bookedAt: new Date(t.bookedAt).toISOString(), status: t.status });
+      }
+      if (result.inserted.length) byAccount.push({ accountId: account.id, count: result.inserted.length });
+    }
+    if (created.length === 0) return;
+    const ids = created.slice(0, MAX_IDS).map((t) => t.id);
+    await recordEvent(m, {
+      appId: connection.appId,
+      userId: connection.userId,
+      connectionId: connection.id,
+      occurredAt: this.now(),
+      type: 'transactions.new',
+      data: { jobId: this.job.id, count: created.length, updatedCount: updated, byAccount, transactionIds: ids, truncated: ids.length < created.length },
+      facts: { transactions: created },
+    });
   }
 
   private stepOf(title: StepTitle): JobStep {
@@ -359,8 +440,7 @@ class JobExecution {
 
   private async succeed(session: ProviderSession, connection: Connection): Promise<void> {
     const now = this.now();
-    await this.finish('succeeded', null, (locked) => ({
-      ...transition(snapshotOf(locked), { type: 'job-succeeded' }, now),
+    await this.finish('succeeded', null, { type: 'job-succeeded' }, () => ({
       reference: session.reference,
       providerStatus: session.providerStatus,
       consentExpiresAt: session.consentExpiresAt,
@@ -376,7 +456,8 @@ class JobExecution {
   private async finish(
     status: 'succeeded' | 'failed',
     error: ConnectionError | null,
-    connectionPatch: (locked: Connection) => Partial<Connection>,
+    event: LifecycleEvent,
+    alongside: (locked: Connection) => Partial<Connection>,
     now: Date,
   ): Promise<void> {
     await this.deps.db.transaction(async (m) => {
@@ -391,16 +472,15 @@ class JobExecution {
         lockedUntil: null,
         updatedAt: now,
       });
-      const repo = new ConnectionRepository(m);
-      const locked = (await repo.lockOne(this.job.appId, this.job.connectionId))!;
-      await repo.update(this.job.appId, this.job.connectionId, connectionPatch(locked));
+      const changed = await applyTransition(m, this.job.appId, this.job.connectionId, event, now, alongside);
+      if (changed) await recordJobEvent(m, status === 'succeeded' ? 'job.completed' : 'job.failed', this.job.id, changed.after, now);
     });
   }
 
   private async awaitChallenge(required: ChallengeRequired): Promise<void> {
     const now = this.now();
-    await this.deps.db.transaction((m) =>
-      this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
+    await this.deps.db.transaction(async (m) => {
+      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
         status: 'awaiting-challenge',
         challenge: required.challenge as never,
         challengeResponseCiphertext: null,
@@ -408,8 +488,10 @@ class JobExecution {
         lockedBy: null,
         lockedUntil: null,
         updatedAt: now,
-      }),
-    );
+      });
+      const connection = await new ConnectionRepository(m).lockOne(this.job.appId, this.job.connectionId);
+      if (connection) await recordJobEvent(m, 'job.challenge_required', this.job.id, connection, now);
+    });
   }
 
   private async handleFailure(thrown: unknown): Promise<void> {
@@ -455,8 +537,7 @@ class JobExecution {
     const failedStep = this.current;
     if (failedStep) this.setStep(failedStep, { status: 'failed', finishedAt: now, error });
     const datasets = failedStep ? STEP_DATASETS[failedStep].filter((d) => this.datasets.includes(d)) : [];
-    await this.finish('failed', error, (locked) => ({
-      ...transition(snapshotOf(locked), { type: 'job-failed', error, effect }, now),
+    await this.finish('failed', error, { type: 'job-failed', error, effect }, () => ({
       datasetState: recordExtraction(this.datasetState, datasets, 'FAILURE', this.job.id, now),
     }), now);
   }

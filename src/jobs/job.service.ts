@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { Connection, Institution, Job } from '../../entities/index.ts';
-import { ConnectionRepository } from '../connections/connection.repository.ts';
-import { recordExtraction, snapshotOf, transition } from '../connections/connection.lifecycle.ts';
+import { recordExtraction } from '../connections/connection.lifecycle.ts';
+import { applyTransition } from '../connections/connection.transitions.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import { CHALLENGE_EXPIRED } from './job-failure.ts';
 import { JOBS_CHANNEL } from './job.queue.ts';
+import { recordJobEvent } from './job.events.ts';
 import { presentJob, type JobView } from './job.presenter.ts';
 import type { JobStep } from '../../entities/index.ts';
 
@@ -95,15 +96,21 @@ export class JobService {
       { id: job.id },
       { status: 'failed', error: CHALLENGE_EXPIRED, steps, finishedAt: now, updatedAt: now, challengeResponseCiphertext: null, challengeResponseKeyId: null },
     );
-    const repo = new ConnectionRepository(manager);
-    const connection = await repo.lockOne(job.appId, job.connectionId);
-    if (!connection) return;
-    const institution = await manager.getRepository(Institution).findOneByOrFail({ id: connection.institutionId });
-    const datasets = connection.datasets ?? institution.datasets;
-    await repo.update(job.appId, job.connectionId, {
-      ...transition(snapshotOf(connection), { type: 'job-failed', error: CHALLENGE_EXPIRED, effect: 'needs-credentials' }, now),
-      // The challenge belongs to verify-credentials, which records USER_INFO.
-      datasetState: recordExtraction(connection.datasetState, datasets.includes('USER_INFO') ? ['USER_INFO'] : [], 'FAILURE', job.id, now),
-    });
+    const current = await manager.getRepository(Connection).findOneBy({ appId: job.appId, id: job.connectionId });
+    if (!current) return;
+    const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });
+    const usesUserInfo = (c: Connection) => (c.datasets ?? institution.datasets).includes('USER_INFO');
+    const changed = await applyTransition(
+      manager,
+      job.appId,
+      job.connectionId,
+      { type: 'job-failed', error: CHALLENGE_EXPIRED, effect: 'needs-credentials' },
+      now,
+      (connection) => ({
+        // The challenge belongs to verify-credentials, which records USER_INFO.
+        datasetState: recordExtraction(connection.datasetState, usesUserInfo(connection) ? ['USER_INFO'] : [], 'FAILURE', job.id, now),
+      }),
+    );
+    if (changed) await recordJobEvent(manager, 'job.failed', job.id, changed.after, now);
   }
 }

@@ -14,6 +14,7 @@ describe('connection lifecycle', () => {
     expect(running.state).toBe('creation-in-progress');
     expect(transition(running, { type: 'job-succeeded' }, now)).toEqual({
       status: 'ACTIVE', state: 'completed-up-to-date', error: null, connectedAt: now, disconnectedAt: null, userActionRequired: false,
+      failingSince: null, consecutiveFailures: 0,
     });
     expect(transition(running, { type: 'job-failed', error: err, effect: 'none' }, now)).toMatchObject({ status: 'INITIATED', state: 'creation-failed', error: err });
   });
@@ -44,6 +45,19 @@ describe('connection lifecycle', () => {
       transition(transition(active, { type: 'job-started', kind: 'refresh' }, now), { type: 'job-failed', error: err, effect: 'revoked' }, now),
     ];
     for (const s of reachable) expect(s.error !== null).toBe(errorStates.includes(s.state));
+  });
+
+  it('counts failures in a row and remembers since when, until a success clears both', () => {
+    const later = new Date(now.getTime() + 60_000);
+    const fail = (s: LifecycleSnapshot, at: Date) =>
+      transition(transition(s, { type: 'job-started', kind: 'refresh' }, at), { type: 'job-failed', error: err, effect: 'none' }, at);
+    const twice = fail(fail(active, now), later);
+    expect(twice).toMatchObject({ failingSince: now, consecutiveFailures: 2 });
+    // In progress the error is cleared (seed 001), but the run of failures is not forgotten until a success.
+    const retrying = transition(twice, { type: 'job-started', kind: 'refresh' }, later);
+    expect(retrying).toMatchObject({ error: null, failingSince: now, consecutiveFailures: 2 });
+    expect(transition(retrying, { type: 'job-succeeded' }, later)).toMatchObject({ failingSince: null, consecutiveFailures: 0 });
+    expect(transition(active, { type: 'consent-lapsed', error: err }, later).failingSince).toEqual(later);
   });
 
   it('refuses transitions not in the table', () => {

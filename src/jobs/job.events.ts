@@ -1,0 +1,24 @@
+import type { EntityManager } from 'typeorm';
+import { Job, type Connection } from '../../entities/index.ts';
+import { presentConnection } from '../connections/connection.presenter.ts';
+import { recordEvent } from '../webhooks/event.recorder.ts';
+import { presentJob } from './job.presenter.ts';
+
+/** job.completed, job.failed, job.challenge_required: the job as jobs.get returns it, and its connection. */
+export async function recordJobEvent(
+  m: EntityManager,
+  type: 'job.completed' | 'job.failed' | 'job.challenge_required',
+  jobId: string,
+  connection: Connection,
+  now: Date,
+): Promise<void> {
+  const job = await m.getRepository(Job).findOneByOrFail({ id: jobId });
+  await recordEvent(m, {
+    appId: connection.appId,
+    userId: connection.userId,
+    connectionId: connection.id,
+    occurredAt: now,
+    type,
+    data: { job: presentJob(job), connection: presentConnection(connection) },
+  });
+}

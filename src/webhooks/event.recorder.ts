@@ -1,0 +1,124 @@
+import type { EntityManager } from 'typeorm';
+import { NotificationRule, type Connection, type EventType } from '../../entities/index.ts';
+import { presentConnection } from '../connections/connection.presenter.ts';
+import { evaluateRule, triggersFor, type RuleFacts } from './notification-rule.matcher.ts';
+
+/** Delivery workers LISTEN here; the NOTIFY reaches them when the transaction that queued deliveries commits. */
+export const DELIVERIES_CHANNEL = 'cs_deliveries_queued';
+
+export interface NewEvent {
+  appId: string;
+  type: EventType;
+  userId: string | null;
+  connectionId: string | null;
+  occurredAt: Date;
+  data: Record<string, unknown>;
+  /** Deliver to this endpoint only, whatever its filters (webhook.test, notification rules). */
+  endpointId?: string;
+  /** What notification rules may look at beyond `data` (amounts of new transactions, balances). */
+  facts?: RuleFacts;
+}
+
+export interface RecordedEvent {
+  id: string;
+  sequence: number | null;
+  deliveries: number;
+}
+
+/**
+ * Writes an event in the caller's transaction, queues a delivery to every endpoint subscribed to it, and fires
+ * the app's notification rules. Because all of it commits or rolls back with the change that caused it, a crash
+ * can neither lose an event nor announce a change that did not happen. A connection's events are numbered 1, 2, …
+ * under the connection's row lock, which every writer of connection events holds.
+ */
+export async function recordEvent(m: EntityManager, e: NewEvent): Promise<RecordedEvent> {
+  let sequence: number | null = null;
+  if (e.connectionId) {
+    const [rows]: [{ event_sequence: number }[], number] = await m.query(
+      `UPDATE connections SET event_sequence = event_sequence + 1 WHERE id = $1 AND app_id = $2 RETURNING event_sequence`,
+      [e.connectionId, e.appId],
+    );
+    sequence = rows[0]?.event_sequence ?? null;
+  }
+  // JSON round trip: Dates become the ISO strings subscribers receive, and jsonb stores exactly that.
+  const data = JSON.parse(JSON.stringify(e.data)) as Record<string, unknown>;
+  const [event]: { id: string }[] = await m.query(
+    `INSERT INTO events (app_id, type, user_id, connection_id, sequence, endpoint_id, occurred_at, data)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [e.appId, e.type, e.userId, e.connectionId, sequence, e.endpointId ?? null, e.occurredAt, data],
+  );
+  const eventId = event!.id;
+  const deliveries = await fanOut(m, eventId, e);
+  if (deliveries > 0) await m.query(`SELECT pg_notify($1, '')`, [DELIVERIES_CHANNEL]);
+  if (!e.endpointId) await fireRules(m, { ...e, data }, eventId);
+  return { id: eventId, sequence, deliveries };
+}
+
+/** One pending delivery per endpoint that wants the event; returns how many. */
+async function fanOut(m: EntityManager, eventId: string, e: NewEvent): Promise<number> {
+  const [, count]: [unknown, number] = e.endpointId
+    ? await m.query(
+        `INSERT INTO webhook_deliveries (app_id, event_id, endpoint_id, status, next_attempt_at)
+         SELECT $1, $2, id, 'pending', $4 FROM webhook_endpoints
+         WHERE app_id = $1 AND id = $3 AND (enabled OR $5)`,
+        [e.appId, eventId, e.endpointId, e.occurredAt, e.type === 'webhook.test'],
+      )
+    : await m.query(
+        `INSERT INTO webhook_deliveries (app_id, event_id, endpoint_id, status, next_attempt_at)
+         SELECT $1, $2, id, 'pending', $6 FROM webhook_endpoints
+         WHERE app_id = $1 AND enabled
+           AND (event_types IS NULL OR $3 = ANY(event_types) OR $4 = ANY(event_types))
+           AND (connection_ids IS NULL OR $5::uuid IS NULL OR $5::uuid = ANY(connection_ids))`,
+        [e.appId, eventId, e.type, `${e.type.split('.')[0]}.*`, e.connectionId, e.occurredAt],
+      );
+  return count;
+}
+
+async function fireRules(m: EntityManager, e: NewEvent, eventId: string): Promise<void> {
+  const triggers = triggersFor(e.type);
+  if (triggers.length === 0) return;
+  const rules = await m
+    .getRepository(NotificationRule)
+    .createQueryBuilder('r')
+    .innerJoin('r.endpoint', 'endpoint', 'endpoint.enabled')
+    .where('r.app_id = :appId AND r.trigger_event IN (:...triggers)', { appId: e.appId, triggers })
+    .getMany();
+  for (const rule of rules) {
+    const data = evaluateRule(rule, { id: eventId, type: e.type, connectionId: e.connectionId, data: e.data }, e.facts ?? {});
+    if (!data) continue;
+    await recordEvent(m, {
+      appId: e.appId,
+      type: `notification.${rule.triggerEvent}`,
+      userId: e.userId,
+      connectionId: e.connectionId,
+      occurredAt: e.occurredAt,
+      endpointId: rule.endpointId,
+      data,
+    });
+  }
+}
+
+/**
+ * The events a connection's write implies: state and status changes, a new error, and the error clearing
+ * (`connection.repaired`). Called by every writer of a lifecycle transition, in its transaction.
+ */
+export async function recordConnectionChange(m: EntityManager, before: Connection, after: Connection, now: Date): Promise<void> {
+  const connection = presentConnection(after);
+  const base = { appId: after.appId, userId: after.userId, connectionId: after.id, occurredAt: now };
+  if (before.state !== after.state) {
+    await recordEvent(m, { ...base, type: 'connection.state_changed', data: { connection, previousState: before.state, state: after.state } });
+  }
+  if (before.status !== after.status) {
+    await recordEvent(m, { ...base, type: 'connection.status_changed', data: { connection, previousStatus: before.status, status: after.status } });
+  }
+  if (after.error && (before.error?.code !== after.error.code || before.state !== after.state)) {
+    await recordEvent(m, { ...base, type: 'connection.error', data: { connection, error: after.error } });
+  }
+  if (before.failingSince && !after.failingSince) {
+    await recordEvent(m, {
+      ...base,
+      type: 'connection.repaired',
+      data: { connection, failingSince: before.failingSince, failures: before.consecutiveFailures },
+    });
+  }
+}
