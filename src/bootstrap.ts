@@ -5,13 +5,15 @@ import type { Deps } from './deps.ts';
 import type { Logger } from './logger.ts';
 import { ProviderRegistry } from './providers/provider-registry.ts';
 import { CredentialCipher, loadOrCreateDevKey } from './security/credential-cipher.ts';
-import { createServices, type Services } from './services.ts';
+import { createServices, type Services, type WebhookRuntime } from './services.ts';
+import { createWebhookSender, webhookSettingsFrom } from './webhooks/webhook.settings.ts';
 
 export interface Runtime {
   deps: Deps;
   services: Services;
   database: OpenDatabase;
   providers: ProviderRegistry;
+  webhooks: WebhookRuntime;
 }
 
 /** Config → database (migrated) → services: what the service, the CLI and the benchmarks all start from. */
@@ -20,10 +22,12 @@ export async function bootstrap(config: Config, logger: Logger, clock: Clock = s
   const cipher = new CredentialCipher(keys);
   const database = await openDatabase(config, logger, { migrate: true });
   const deps: Deps = { db: database.db, clock, cipher, logger };
-  const services = createServices(deps);
+  const webhookSettings = webhookSettingsFrom(config);
+  const webhooks: WebhookRuntime = { settings: webhookSettings, sender: createWebhookSender(webhookSettings) };
+  const services = createServices(deps, webhooks);
   await services.institutions.seed(config.SANDBOX_PLUGIN_URL);
   const providers = new ProviderRegistry({
     http: { connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS, timeoutMs: config.PROVIDER_TIMEOUT_MS, token: config.PLUGIN_PROVIDER_TOKEN },
   });
-  return { deps, services, database, providers };
+  return { deps, services, database, providers, webhooks };
 }

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_RETRY_SCHEDULE, parseDuration } from './webhooks/delivery-schedule.ts';
 
 /**
  * The service's whole configuration, read from the environment once at start-up.
@@ -37,6 +39,34 @@ const credentialKeys = z
     }
     return keys;
   });
+
+const retrySchedule = z.string().transform((raw, ctx) => {
+  const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const delays = parts.map(parseDuration);
+  if (parts.length === 0 || delays.some((d) => d === null)) {
+    ctx.addIssue({ code: 'custom', message: 'expected comma-separated waits such as "5s,5m,30m,2h" (units ms, s, m, h, d)' });
+    return z.NEVER;
+  }
+  return delays as number[];
+});
+
+const addressList = z.string().transform((raw, ctx) => {
+  const entries = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const bad = entries.filter((e) => !isIpOrCidr(e));
+  if (bad.length) {
+    ctx.addIssue({ code: 'custom', message: `expected comma-separated IP addresses or CIDR ranges; not one: ${bad.join(', ')}` });
+    return z.NEVER;
+  }
+  return entries;
+});
+
+function isIpOrCidr(entry: string): boolean {
+  const [ip, bits, ...rest] = entry.split('/');
+  if (rest.length || !ip || isIP(ip) === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (isIP(ip) === 4 ? 32 : 128);
+}
 
 export const ROLE_NAMES = ['api', 'worker'] as const;
 export type Role = (typeof ROLE_NAMES)[number];
@@ -79,6 +109,21 @@ const schema = z.object({
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   PLUGIN_PROVIDER_TOKEN: z.string().min(1).optional(),
   SANDBOX_PLUGIN_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:4010'),
+  /** Plain http:// endpoint URLs; for development only (production endpoints must be https). */
+  WEBHOOK_ALLOW_HTTP: boolean.default(false),
+  /** Private, loopback or link-local addresses endpoints may reach anyway (IPs or CIDRs); empty refuses them all. */
+  WEBHOOK_ALLOWED_ADDRESSES: addressList.default([]),
+  WEBHOOK_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(5_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+  WEBHOOK_RETRY_SCHEDULE: retrySchedule.default(() => DEFAULT_RETRY_SCHEDULE.split(',').map((d) => parseDuration(d)!)),
+  /** An endpoint with no success for this long is disabled (default 5 days). */
+  WEBHOOK_DISABLE_AFTER_MS: z.coerce.number().int().min(1_000).default(5 * 86_400_000),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
+  WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  WEBHOOK_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
+  WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  /** How long the old secret keeps signing after rotateSecret (default 24 h). */
+  WEBHOOK_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).default(86_400_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
@@ -99,6 +144,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       result.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
     );
+  }
+  if (result.data.WEBHOOK_LEASE_MS <= result.data.WEBHOOK_TIMEOUT_MS) {
+    throw new ConfigError([
+      `WEBHOOK_LEASE_MS: must exceed WEBHOOK_TIMEOUT_MS (${result.data.WEBHOOK_TIMEOUT_MS}), or a slow delivery would be taken over while still in flight`,
+    ]);
   }
   if (result.data.NODE_ENV === 'production' && !result.data.CREDENTIALS_KEYS) {
     throw new ConfigError(['CREDENTIALS_KEYS: required when NODE_ENV=production (dev mode generates a key into DATA_DIR)']);

@@ -3,6 +3,7 @@ import { createHttpApp } from './api/http-app.ts';
 import { bootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { JobRunner } from './jobs/job-runner.ts';
+import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import { createLogger } from './logger.ts';
 
 // Boot: config → database → roles (api, worker) → graceful stop.
@@ -46,6 +47,7 @@ if (config.ROLES.includes('api')) {
 }
 
 let runner: JobRunner | null = null;
+let deliveries: DeliveryWorker | null = null;
 let challengeSweep: NodeJS.Timeout | null = null;
 if (config.ROLES.includes('worker')) {
   runner = new JobRunner(runtime.deps, runtime.providers, {
@@ -63,6 +65,9 @@ if (config.ROLES.includes('worker')) {
     runtime.services.jobs.expireChallenges().catch((error: unknown) => logger.error({ err: error }, 'challenge expiry sweep failed'));
   }, 5_000);
   logger.info({ workerId: runner.workerId, concurrency: config.WORKER_CONCURRENCY }, 'job worker started');
+  deliveries = new DeliveryWorker(runtime.deps, runtime.webhooks.sender, runtime.webhooks.settings);
+  await deliveries.start();
+  logger.info({ workerId: deliveries.workerId, concurrency: config.WEBHOOK_CONCURRENCY }, 'webhook delivery worker started');
 }
 
 let stopping = false;
@@ -75,7 +80,7 @@ async function stop(signal: string) {
     server.close();
     server.closeIdleConnections();
   }
-  await runner?.stop(config.SHUTDOWN_GRACE_MS);
+  await Promise.all([runner?.stop(config.SHUTDOWN_GRACE_MS), deliveries?.stop(config.SHUTDOWN_GRACE_MS)]);
   server?.closeAllConnections();
   await runtime.database.close();
   process.exit(0);

@@ -4,6 +4,12 @@ import { ConnectionService } from './connections/connection.service.ts';
 import type { Deps } from './deps.ts';
 import { InstitutionService } from './institutions/institution.service.ts';
 import { JobService } from './jobs/job.service.ts';
+import { DeliveryService } from './webhooks/delivery.service.ts';
+import type { Sender } from './webhooks/delivery.worker.ts';
+import { EndpointService } from './webhooks/endpoint.service.ts';
+import { EventService } from './webhooks/event.service.ts';
+import { NotificationRuleService } from './webhooks/notification-rule.service.ts';
+import type { WebhookSettings } from './webhooks/webhook.settings.ts';
 
 export interface Services {
   apps: AppService;
@@ -11,14 +17,29 @@ export interface Services {
   connections: ConnectionService;
   jobs: JobService;
   accounts: AccountService;
+  events: EventService;
+  endpoints: EndpointService;
+  deliveries: DeliveryService;
+  notificationRules: NotificationRuleService;
 }
 
-export function createServices(deps: Deps): Services {
+/** The webhook side's configuration and the HTTP sender it delivers with. */
+export interface WebhookRuntime {
+  settings: WebhookSettings;
+  sender: Sender;
+}
+
+export function createServices(deps: Deps, webhooks: WebhookRuntime): Services {
+  const endpoints = new EndpointService(deps, webhooks.settings);
   return {
     apps: new AppService(deps),
     institutions: new InstitutionService(deps),
     connections: new ConnectionService(deps),
     jobs: new JobService(deps),
     accounts: new AccountService(deps),
+    events: new EventService(deps),
+    endpoints,
+    deliveries: new DeliveryService(deps, endpoints, webhooks.sender, webhooks.settings),
+    notificationRules: new NotificationRuleService(deps),
   };
 }

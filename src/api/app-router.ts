@@ -1,7 +1,10 @@
 import { accountsRouter, transactionsRouter } from './routers/accounts.router.ts';
 import { connectionsRouter } from './routers/connections.router.ts';
 import { institutionsRouter } from './routers/institutions.router.ts';
+import { eventsRouter } from './routers/events.router.ts';
 import { jobsRouter } from './routers/jobs.router.ts';
+import { notificationRulesRouter } from './routers/notification-rules.router.ts';
+import { webhooksRouter } from './routers/webhooks.router.ts';
 import { router } from './trpc.ts';
 
 export const appRouter = router({
@@ -10,6 +13,9 @@ export const appRouter = router({
   jobs: jobsRouter,
   accounts: accountsRouter,
   transactions: transactionsRouter,
+  events: eventsRouter,
+  webhooks: webhooksRouter,
+  notificationRules: notificationRulesRouter,
 });
 
 /** The type clients give `createTRPCClient<AppRouter>`. */

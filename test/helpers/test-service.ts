@@ -13,6 +13,11 @@ import { createServices, type Services } from '../../src/services.ts';
 import { JobRunner, type JobRunnerOptions } from '../../src/jobs/job-runner.ts';
 import { ProviderRegistry } from '../../src/providers/provider-registry.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
+import type { LookupFunction } from 'node:net';
+import { loadConfig } from '../../src/config.ts';
+import { DeliveryWorker, type DeliveryWorkerOptions } from '../../src/webhooks/delivery.worker.ts';
+import { WebhookSender } from '../../src/webhooks/webhook-sender.ts';
+import { webhookSettingsFrom, type WebhookSettings } from '../../src/webhooks/webhook.settings.ts';
 
 export type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 
@@ -26,6 +31,10 @@ export interface TestService {
   url: string;
   /** A job runner on this service's database (sandbox retry-after 1 s, fast backoff unless overridden). */
   runner(options?: Partial<JobRunnerOptions>): JobRunner;
+  /** What the service delivers webhooks with (http to loopback allowed; retries after 200, 400, 800 ms). */
+  webhookSettings: WebhookSettings;
+  /** A delivery worker on this service's database, with those settings unless overridden. */
+  deliveryWorker(options?: Partial<DeliveryWorkerOptions>): DeliveryWorker;
   /** A @trpc/client talking to the service over real HTTP with the given API key. */
   client(apiKey?: string, options?: ClientOptions): Client;
   close(): Promise<void>;
@@ -34,7 +43,9 @@ export interface TestService {
 /**
  * The real service (express + tRPC + domain) on a random loopback port, over this test file's own database.
  */
-export async function startTestService(options: { clock?: Clock; sandboxPluginUrl?: string } = {}): Promise<TestService> {
+export async function startTestService(
+  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction } = {},
+): Promise<TestService> {
   const database = await createTestDatabase();
   const key = randomBytes(32);
   const deps: Deps = {
@@ -43,7 +54,27 @@ export async function startTestService(options: { clock?: Clock; sandboxPluginUr
     cipher: new CredentialCipher([{ id: 'test1', key }]),
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   };
-  const services = createServices(deps);
+  // Receivers in tests are plain http on loopback: allowed here, and only here, by configuration.
+  const settings: WebhookSettings = {
+    ...webhookSettingsFrom(loadConfig({})),
+    allowHttp: true,
+    allowedAddresses: ['127.0.0.1/32', '::1/128'],
+    retryScheduleMs: [200, 400, 800],
+    connectTimeoutMs: 1_000,
+    timeoutMs: 2_000,
+    leaseMs: 5_000,
+    pollMs: 50,
+    ...options.webhooks,
+  };
+  const sender = new WebhookSender({
+    connectTimeoutMs: settings.connectTimeoutMs,
+    timeoutMs: settings.timeoutMs,
+    maxResponseBytes: 64 * 1024,
+    allowHttp: settings.allowHttp,
+    allowedAddresses: settings.allowedAddresses,
+    lookup: options.lookup,
+  });
+  const services = createServices(deps, { settings, sender });
   await services.institutions.seed(options.sandboxPluginUrl ?? 'http://127.0.0.1:9/unused');
   const app = createHttpApp({ services, db: database.db, logger: deps.logger });
   const server = await new Promise<import('node:http').Server>((resolve) => {
@@ -66,7 +97,10 @@ export async function startTestService(options: { clock?: Clock; sandboxPluginUr
         backoffMaxMs: 4_000,
         ...runnerOptions,
       }),
+    webhookSettings: settings,
+    deliveryWorker: (overrides?: Partial<DeliveryWorkerOptions>) => new DeliveryWorker(deps, sender, { ...settings, ...overrides }),
     async close() {
+      sender.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await database.drop();

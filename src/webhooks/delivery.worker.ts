@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { EntityManager } from 'typeorm';
+import { Event, WebhookEndpoint } from '../../entities/index.ts';
+import { ClaimLoop } from '../db/claim-loop.ts';
+import type { Deps } from '../deps.ts';
+import { retryDelayMs } from './delivery-schedule.ts';
+import { DeliveryRepository, type ClaimedDelivery } from './delivery.repository.ts';
+import { DELIVERIES_CHANNEL, recordEvent } from './event.recorder.ts';
+import { openSecrets } from './endpoint.secrets.ts';
+import { presentEndpoint } from './endpoint.presenter.ts';
+import { signatureHeaders } from './webhook-signer.ts';
+import type { SendOutcome } from './webhook-sender.ts';
+
+/** What sends a signed request; the real one is WebhookSender (SSRF-safe got). */
+export interface Sender {
+  send(url: string, headers: Record<string, string>, body: string): Promise<SendOutcome>;
+}
+
+export interface DeliverySettings {
+  /** Waits between attempts after the first (Standard Webhooks' schedule by default). */
+  retryScheduleMs: number[];
+  /** An endpoint with no success for this long is disabled. */
+  disableAfterMs: number;
+  leaseMs: number;
+}
+
+export interface DeliveryWorkerOptions extends DeliverySettings {
+  concurrency: number;
+  perEndpointConcurrency: number;
+  pollMs: number;
+  workerId?: string;
+}
+
+/** A 429 or 503 may ask for any wait; it is honoured up to a day, the longest wait of the default schedule. */
+const MAX_RETRY_AFTER_MS = 86_400_000;
+
+export interface AttemptResult {
+  deliveryId: string;
+  status: 'pending' | 'succeeded' | 'failed' | 'dead';
+  statusCode: number | null;
+  error: string | null;
+  latencyMs: number;
+  nextAttemptAt: Date | null;
+}
+
+/** The envelope subscribers receive: Standard Webhooks' type/timestamp/data, plus the event's identity. */
+export function envelope(event: Event): string {
+  return JSON.stringify({
+    id: event.id,
+    type: event.type,
+    timestamp: event.occurredAt.toISOString(),
+    appId: event.appId,
+    userId: event.userId,
+    connectionId: event.connectionId,
+    sequence: event.sequence,
+    data: event.data,
+  });
+}
+
+/**
+ * One attempt of one claimed delivery: sign, send, then record the attempt and the delivery's next state (and the
+ * endpoint's health) in one transaction, fenced by the claim.
+ */
+export class DeliveryAttempter {
+  private readonly deliveries: DeliveryRepository;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly sender: Sender,
+    private readonly settings: DeliverySettings,
+  ) {
+    this.deliveries = new DeliveryRepository(deps.db);
+  }
+
+  async attempt(claimed: ClaimedDelivery, workerId: string): Promise<AttemptResult | null> {
+    const [event, endpoint] = await Promise.all([
+      this.deps.db.getRepository(Event).findOneBy({ id: claimed.eventId }),
+      this.deps.db
+        .getRepository(WebhookEndpoint)
+        .createQueryBuilder('e')
+        .addSelect(['e.secretCiphertext', 'e.previousSecretCiphertext'])
+        .where('e.id = :id', { id: claimed.endpointId })
+        .getOne(),
+    ]);
+    if (!event || !endpoint) return null; // deleted (endpoint) or pruned (event): the delivery went with it
+    // The signature's timestamp is wall-clock time on purpose: receivers check it against their own clocks to
+    // refuse replays, so it must be real even when the service runs on a simulated clock.
+    const sentAt = new Date();
+    const attemptedAt = this.deps.clock.now();
+    const body = envelope(event);
+    const headers = signatureHeaders(event.id, sentAt, body, openSecrets(this.deps.cipher, endpoint, sentAt));
+    const outcome = await this.sender.send(endpoint.url, headers, body);
+    return this.deps.db.transaction((m) => this.settle(m, claimed, workerId, endpoint, attemptedAt, outcome));
+  }
+
+  private async settle(
+    m: EntityManager,
+    claimed: ClaimedDelivery,
+    workerId: string,
+    endpoint: WebhookEndpoint,
+    attemptedAt: Date,
+    outcome: SendOutcome,
+  ): Promise<AttemptResult | null> {
+    const now = this.deps.clock.now();
+    const error = outcome.ok ? null : (outcome.error ?? `HTTP ${outcome.statusCode}`);
+    let status: AttemptResult['status'];
+    let nextAttemptAt: Date | null = null;
+    if (outcome.ok) {
+      status = 'succeeded';
+      await m.query(
+        `UPDATE webhook_endpoints SET failing_since = NULL, last_success_at = $2
+         WHERE id = $1 AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < $2::timestamptz - interval '1 minute')`,
+        [endpoint.id, now],
+      );
+    } else if (outcome.statusCode === 410) {
+      // Gone: the subscriber says it wants nothing more. Stop at once rather than retrying for days.
+      await this.disableEndpoint(m, endpoint, 'the endpoint answered HTTP 410 Gone', now);
+      status = 'failed';
+    } else {
+      const inRound = claimed.attempts - claimed.scheduleStart;
+      const told = (outcome.statusCode === 429 || outcome.statusCode === 503) && outcome.retryAfterMs !== null;
+      const wait = told ? Math.min(outcome.retryAfterMs!, MAX_RETRY_AFTER_MS) : retryDelayMs(this.settings.retryScheduleMs, inRound);
+      // Retry-After is honoured while the schedule has attempts left; it never makes a delivery immortal.
+      const exhausted = retryDelayMs(this.settings.retryScheduleMs, inRound) === null;
+      if (exhausted || wait === null) status = 'dead';
+      else {
+        status = 'pending';
+        nextAttemptAt = new Date(now.getTime() + wait);
+      }
+      const [rows]: [{ failing_since: Date; enabled: boolean }[], number] = await m.query(
+        `UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2) WHERE id = $1 RETURNING failing_since, enabled`,
+        [endpoint.id, attemptedAt],
+      );
+      const health = rows[0];
+      if (health?.enabled && now.getTime() - new Date(health.failing_since).getTime() >= this.settings.disableAfterMs) {
+        const days = Math.round((this.settings.disableAfterMs / 86_400_000) * 10) / 10;
+        await this.disableEndpoint(m, endpoint, `no successful delivery for ${days} days`, now);
+      }
+      const [current]: { enabled: boolean }[] = await m.query(`SELECT enabled FROM webhook_endpoints WHERE id = $1`, [endpoint.id]);
+      if (!current?.enabled && status === 'pending') {
+        status = 'failed';
+        nextAttemptAt = null;
+      }
+    }
+    await this.deliveries.recordAttempt(m, {
+      deliveryId: claimed.id,
+      attemptedAt,
+      statusCode: outcome.statusCode,
+      error,
+      latencyMs: outcome.latencyMs,
+      responseBody: outcome.responseBody || null,
+    });
+    const held = await this.deliveries.settle(m, claimed.id, workerId, {
+      status,
+      nextAttemptAt,
+      lastStatusCode: outcome.statusCode,
+      lastError: error,
+      deliveredAt: outcome.ok ? now : null,
+    });
+    if (!held) throw new DeliveryLeaseLost(claimed.id);
+    return { deliveryId: claimed.id, status, statusCode: outcome.statusCode, error, latencyMs: outcome.latencyMs, nextAttemptAt };
+  }
+
+  /** Disables an endpoint (once), gives up on its waiting deliveries, and tells the app's other endpoints. */
+  private async disableEndpoint(m: EntityManager, endpoint: WebhookEndpoint, reason: string, now: Date): Promise<void> {
+    const [rows]: [unknown[], number] = await m.query(
+      `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND enabled RETURNING id`,
+      [endpoint.id, reason, now],
+    );
+    if (rows.length === 0) return;
+    await m.query(
+      `UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL
+       WHERE endpoint_id = $1 AND status = 'pending' AND locked_by IS NULL`,
+      [endpoint.id],
+    );
+    this.deps.logger.warn({ endpointId: endpoint.id, appId: endpoint.appId, reason }, 'webhook endpoint disabled');
+    await recordEvent(m, {
+      appId: endpoint.appId,
+      type: 'endpoint.disabled',
+      userId: null,
+      connectionId: null,
+      occurredAt: now,
+      data: { endpoint: { ...presentEndpoint(endpoint), enabled: false, disabledReason: reason }, reason },
+    });
+  }
+}
+
+/** Another worker took the delivery over (this one's lease ran out): its outcome is not ours to record. */
+export class DeliveryLeaseLost extends Error {
+  constructor(id: string) {
+    super(`lease on delivery ${id} lost`);
+    this.name = 'DeliveryLeaseLost';
+  }
+}
+
+/**
+ * Claims due deliveries and attempts them: on every NOTIFY of new deliveries (so the first attempt goes out right
+ * after the commit), when a slot frees, and every pollMs (the durable backstop for retries).
+ */
+export class DeliveryWorker {
+  readonly workerId: string;
+  private readonly loop: ClaimLoop<ClaimedDelivery>;
+  private readonly deliveries: DeliveryRepository;
+  private readonly attempter: DeliveryAttempter;
+
+  constructor(
+    private readonly deps: Deps,
+    sender: Sender,
+    private readonly options: DeliveryWorkerOptions,
+  ) {
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:webhooks:${randomUUID().slice(0, 8)}`;
+    this.deliveries = new DeliveryRepository(deps.db);
+    this.attempter = new DeliveryAttempter(deps, sender, options);
+    this.loop = new ClaimLoop<ClaimedDelivery>({
+      db: deps.db,
+      logger: deps.logger,
+      channel: DELIVERIES_CHANNEL,
+      pollMs: options.pollMs,
+      concurrency: options.concurrency,
+      what: 'webhook deliveries',
+      claim: (free) => this.claim(free),
+      execute: (d) => this.execute(d),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.loop.start();
+  }
+
+  /** Stops claiming, waits up to graceMs for deliveries in flight, and hands the rest back to the queue. */
+  async stop(graceMs: number): Promise<void> {
+    const left = await this.loop.stop(graceMs);
+    if (left > 0) {
+      const released = await this.deliveries.releaseAll(this.workerId);
+      this.deps.logger.warn({ released }, 'released unfinished webhook deliveries to the queue');
+    }
+  }
+
+  get activeDeliveries(): number {
+    return this.loop.size;
+  }
+
+  /** Claims what is due and attempts it; for tests and tools that want no background loop. */
+  async runOnce(): Promise<number> {
+    const claimed = await this.claim(this.options.concurrency);
+    await Promise.all(claimed.map((d) => this.execute(d)));
+    return claimed.length;
+  }
+
+  /** Runs until nothing is due now (retries scheduled for later stay queued). */
+  async drain(maxRounds = 1000): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxRounds; i++) {
+      const n = await this.runOnce();
+      if (n === 0) return total;
+      total += n;
+    }
+    return total;
+  }
+
+  private claim(free: number): Promise<ClaimedDelivery[]> {
+    return this.deliveries.claim({
+      workerId: this.workerId,
+      limit: free,
+      perEndpoint: this.options.perEndpointConcurrency,
+      leaseMs: this.options.leaseMs,
+      now: this.deps.clock.now(),
+    });
+  }
+
+  private async execute(d: ClaimedDelivery): Promise<void> {
+    try {
+      await this.attempter.attempt(d, this.workerId);
+    } catch (error) {
+      const log = this.deps.logger.child({ deliveryId: d.id, endpointId: d.endpointId, eventId: d.eventId, appId: d.appId });
+      if (error instanceof DeliveryLeaseLost) log.warn('lost the lease on a delivery; another worker has it now');
+      else log.error({ err: error }, 'webhook delivery failed unexpectedly; it will be retried after its lease');
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { WebhookEndpoint } from '../../entities/index.ts';
+import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
+import type { Deps } from '../deps.ts';
+import { AppError } from '../errors.ts';
+import { presentEndpoint, type EndpointView } from './endpoint.presenter.ts';
+import { sealSecret } from './endpoint.secrets.ts';
+import type { CreateEndpointInput, UpdateEndpointInput } from './webhook.schemas.ts';
+import type { WebhookSettings } from './webhook.settings.ts';
+import { endpointUrlProblem } from './webhook-sender.ts';
+import { generateSecret } from './webhook-signer.ts';
+
+/** Webhook endpoints: where an app's events go, which ones, and the secret that signs them. */
+export class EndpointService {
+  constructor(
+    private readonly deps: Deps,
+    private readonly settings: WebhookSettings,
+  ) {}
+
+  private get repo() {
+    return this.deps.db.getRepository(WebhookEndpoint);
+  }
+
+  /** Creates an endpoint. The answer holds its signing secret; no other answer ever does, except rotateSecret's. */
+  async create(appId: string, input: CreateEndpointInput): Promise<{ endpoint: EndpointView; secret: string }> {
+    this.checkUrl(input.url);
+    const id = randomUUID();
+    const secret = generateSecret();
+    const sealed = sealSecret(this.deps.cipher, { appId, id }, secret);
+    await this.repo.insert({
+      id,
+      appId,
+      url: input.url,
+      description: input.description ?? null,
+      eventTypes: input.eventTypes ?? null,
+      connectionIds: input.connectionIds ?? null,
+      enabled: true,
+      secretCiphertext: sealed.ciphertext,
+      secretKeyId: sealed.keyId,
+    });
+    return { endpoint: await this.get(appId, id), secret };
+  }
+
+  async get(appId: string, id: string): Promise<EndpointView> {
+    return presentEndpoint(await this.find(appId, id));
+  }
+
+  async find(appId: string, id: string): Promise<WebhookEndpoint> {
+    const found = await this.repo.findOneBy({ appId, id });
+    if (!found) throw AppError.notFound('webhook endpoint', id);
+    return found;
+  }
+
+  async list(appId: string, input: { cursor?: string; limit: number }): Promise<{ items: EndpointView[]; nextCursor: string | null }> {
+    const qb = this.repo.createQueryBuilder('e').where('e.app_id = :appId', { appId });
+    if (input.cursor) {
+      const after = decodeCursor(input.cursor);
+      qb.andWhere('(e.created_at, e.id) > (:at, :id)', { at: after.at, id: after.id });
+    }
+    const rows = await qb.orderBy('e.created_at', 'ASC').addOrderBy('e.id', 'ASC').limit(input.limit + 1).getMany();
+    const items = rows.slice(0, input.limit);
+    const last = items.at(-1);
+    return { items: items.map(presentEndpoint), nextCursor: rows.length > input.limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null };
+  }
+
+  /** Changes url, filters or enabled. Enabling again clears the failure record, so the endpoint starts afresh. */
+  async update(appId: string, input: UpdateEndpointInput): Promise<EndpointView> {
+    const current = await this.find(appId, input.id);
+    if (input.url !== undefined) this.checkUrl(input.url);
+    const patch: Partial<WebhookEndpoint> = {};
+    if (input.url !== undefined) patch.url = input.url;
+    if (input.description !== undefined) patch.description = input.description;
+    if (input.eventTypes !== undefined) patch.eventTypes = input.eventTypes;
+    if (input.connectionIds !== undefined) patch.connectionIds = input.connectionIds;
+    if (input.enabled !== undefined && input.enabled !== current.enabled) {
+      patch.enabled = input.enabled;
+      patch.disabledReason = input.enabled ? null : 'disabled by the app';
+      if (input.enabled) patch.failingSince = null;
+    }
+    if (Object.keys(patch).length) await this.repo.update({ appId, id: input.id }, patch);
+    return this.get(appId, input.id);
+  }
+
+  /** Deletes the endpoint with its deliveries and the notification rules that send to it. */
+  async delete(appId: string, id: string): Promise<{ id: string }> {
+    await this.find(appId, id);
+    await this.repo.delete({ appId, id });
+    return { id };
+  }
+
+  /** A new secret; the old one keeps signing alongside it for the overlap (24 h by default) so subscribers can switch. */
+  async rotateSecret(appId: string, id: string): Promise<{ endpoint: EndpointView; secret: string }> {
+    const now = this.deps.clock.now();
+    const secret = generateSecret();
+    await this.deps.db.transaction(async (m) => {
+      const current = await m
+        .getRepository(WebhookEndpoint)
+        .createQueryBuilder('e')
+        .addSelect('e.secretCiphertext')
+        .setLock('pessimistic_write')
+        .where('e.app_id = :appId AND e.id = :id', { appId, id })
+        .getOne();
+      if (!current) throw AppError.notFound('webhook endpoint', id);
+      const sealed = sealSecret(this.deps.cipher, current, secret);
+      await m.getRepository(WebhookEndpoint).update(
+        { appId, id },
+        {
+          secretCiphertext: sealed.ciphertext,
+          secretKeyId: sealed.keyId,
+          previousSecretCiphertext: current.secretCiphertext,
+          previousSecretKeyId: current.secretKeyId,
+          previousSecretExpiresAt: new Date(now.getTime() + this.settings.secretOverlapMs),
+        },
+      );
+    });
+    return { endpoint: await this.get(appId, id), secret };
+  }
+
+  private checkUrl(url: string): void {
+    const problem = endpointUrlProblem(url, { allowHttp: this.settings.allowHttp, allowedAddresses: this.settings.allowedAddresses });
+    if (problem) throw AppError.validation(['url'], problem);
+  }
+}

@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { DELIVERY_STATUSES, EVENT_TYPES, NOTIFICATION_TRIGGERS } from '../../entities/index.ts';
+import { noControlChars } from '../connections/connection.schemas.ts';
+
+// Input schemas for events, endpoints, deliveries and notification rules: the rules of what they may hold.
+
+const uuid = (what: string) => z.uuid({ message: `must be ${what} id (uuid)` });
+
+const NOTIFICATION_TYPES = NOTIFICATION_TRIGGERS.map((t) => `notification.${t}`);
+const KNOWN_TYPES: readonly string[] = [...EVENT_TYPES, ...NOTIFICATION_TYPES];
+const PREFIXES = [...new Set(KNOWN_TYPES.map((t) => t.split('.')[0]!))];
+
+/** An event type, or `prefix.*` for a family (`connection.*`). */
+const eventTypeFilter = z.string().refine(
+  (t) => KNOWN_TYPES.includes(t) || (t.endsWith('.*') && PREFIXES.includes(t.slice(0, -2))),
+  { message: `must be an event type (${EVENT_TYPES.join(', ')}, notification.<TRIGGER>) or a family such as connection.*` },
+);
+const eventType = z.string().refine((t) => KNOWN_TYPES.includes(t), { message: 'must be an event type' });
+
+const eventTypes = z
+  .array(eventTypeFilter)
+  .min(1, 'give at least one event type, or leave it out for all')
+  .max(50)
+  .refine((t) => new Set(t).size === t.length, 'event types must not repeat');
+const connectionIds = z
+  .array(uuid('a connection'))
+  .min(1, 'give at least one connection id, or leave it out for all')
+  .max(1000)
+  .refine((t) => new Set(t).size === t.length, 'connection ids must not repeat');
+const description = z.string().trim().max(500).regex(noControlChars, 'must not contain control characters');
+const url = z.string().trim().min(1, 'must not be empty').max(2048);
+const limit = z.number().int().min(1).max(500).default(100);
+const cursor = z.string().max(200).optional();
+
+export const endpointIdInput = z.strictObject({ id: uuid('an endpoint') });
+
+export const createEndpointInput = z.strictObject({
+  url,
+  description: description.optional(),
+  eventTypes: eventTypes.optional(),
+  connectionIds: connectionIds.optional(),
+});
+export type CreateEndpointInput = z.output<typeof createEndpointInput>;
+
+export const updateEndpointInput = z.strictObject({
+  id: uuid('an endpoint'),
+  url: url.optional(),
+  description: description.nullable().optional(),
+  /** null: every event type again. */
+  eventTypes: eventTypes.nullable().optional(),
+  connectionIds: connectionIds.nullable().optional(),
+  enabled: z.boolean().optional(),
+});
+export type UpdateEndpointInput = z.output<typeof updateEndpointInput>;
+
+export const listEndpointsInput = z.strictObject({ cursor, limit }).default({ limit: 100 });
+
+export const recoverEndpointInput = z.strictObject({
+  id: uuid('an endpoint'),
+  /** Re-send every event since this time that the endpoint did not receive (as Svix's recover does). */
+  since: z.coerce.date({ message: 'must be a date' }),
+});
+
+export const listDeliveriesInput = z.strictObject({
+  endpointId: uuid('an endpoint').optional(),
+  eventId: uuid('an event').optional(),
+  status: z.enum(DELIVERY_STATUSES).optional(),
+  cursor,
+  limit: z.number().int().min(1).max(200).default(50),
+});
+export type ListDeliveriesInput = z.output<typeof listDeliveriesInput>;
+
+export const deliveryIdInput = z.strictObject({ id: uuid('a delivery') });
+
+export const listEventsInput = z
+  .strictObject({
+    since: z.coerce.date({ message: 'must be a date' }).optional(),
+    types: z.array(eventType).min(1).max(50).optional(),
+    connectionId: uuid('a connection').optional(),
+    cursor,
+    limit,
+  })
+  .default({ limit: 100 });
+export type ListEventsInput = z.output<typeof listEventsInput>;
+
+/** Decimal amounts as strings ("100.50") or numbers; kept as exact decimal strings. */
+const threshold = z
+  .union([z.string().trim(), z.number().finite()])
+  .transform((v) => String(v))
+  .refine((v) => /^-?\d{1,16}(\.\d{1,4})?$/.test(v), 'must be a decimal amount with at most 4 decimals, such as 100 or "99.95"');
+const accountIds = z.array(uuid('an account')).min(1).max(1000).optional();
+
+/** Parameters per trigger (finAPI's): which ones a trigger takes, and which it needs. */
+export const ruleParamsByTrigger = {
+  NEW_ACCOUNT_BALANCE: z.strictObject({ accountIds }),
+  NEW_TRANSACTIONS: z.strictObject({ accountIds }),
+  BANK_LOGIN_ERROR: z.strictObject({}),
+  LOW_ACCOUNT_BALANCE: z.strictObject({ accountIds, threshold }),
+  HIGH_TRANSACTION_AMOUNT: z.strictObject({ accountIds, threshold }),
+  CONNECTION_STATUS_CHANGED: z.strictObject({}),
+} as const;
+
+export const createNotificationRuleInput = z
+  .strictObject({
+    triggerEvent: z.enum(NOTIFICATION_TRIGGERS),
+    params: z.record(z.string(), z.unknown()).default({}),
+    connectionIds: connectionIds.optional(),
+    endpointId: uuid('an endpoint'),
+    includeDetails: z.boolean().default(true),
+  })
+  .transform((input, ctx) => {
+    const parsed = ruleParamsByTrigger[input.triggerEvent].safeParse(input.params);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        ctx.addIssue({ code: 'custom', path: ['params', ...issue.path.map(String)], message: `${issue.message} (for ${input.triggerEvent})` });
+      }
+      return z.NEVER;
+    }
+    return { ...input, params: parsed.data as { accountIds?: string[]; threshold?: string } };
+  });
+export type CreateNotificationRuleInput = z.output<typeof createNotificationRuleInput>;
+
+export const updateNotificationRuleInput = z.strictObject({
+  id: uuid('a notification rule'),
+  /** Validated against the rule's trigger. */
+  params: z.record(z.string(), z.unknown()).optional(),
+  connectionIds: connectionIds.nullable().optional(),
+  endpointId: uuid('an endpoint').optional(),
+  includeDetails: z.boolean().optional(),
+});
+export type UpdateNotificationRuleInput = z.output<typeof updateNotificationRuleInput>;
+
+export const notificationRuleIdInput = z.strictObject({ id: uuid('a notification rule') });
