@@ -105,7 +105,7 @@ export class DeliveryService {
          WHERE d.event_id = ev.id AND d.app_id = $1 AND d.endpoint_id = $2 AND ev.occurred_at >= $3 AND d.status IN ('failed', 'dead')`,
         [appId, endpointId, since, now],
       );
-      const [, added]: [unknown, number] = await m.query(
+      const added: { id: string }[] = await m.query(
         `INSERT INTO webhook_deliveries (app_id, event_id, endpoint_id, status, next_attempt_at)
          SELECT ev.app_id, ev.id, e.id, 'pending', $4
          FROM events ev JOIN webhook_endpoints e ON e.id = $2 AND e.app_id = ev.app_id
@@ -113,11 +113,13 @@ export class DeliveryService {
            AND (ev.endpoint_id = e.id OR (ev.endpoint_id IS NULL
              AND (e.event_types IS NULL OR ev.type = ANY(e.event_types) OR split_part(ev.type, '.', 1) || '.*' = ANY(e.event_types))
              AND (e.connection_ids IS NULL OR ev.connection_id IS NULL OR ev.connection_id = ANY(e.connection_ids))))
-         ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
+         ON CONFLICT (event_id, endpoint_id) DO NOTHING
+         RETURNING id`,
         [appId, endpointId, since, now],
       );
-      if (reset + added > 0) await m.query(`SELECT pg_notify($1, '')`, [DELIVERIES_CHANNEL]);
-      return { queued: reset + added };
+      const queued = reset + added.length;
+      if (queued > 0) await m.query(`SELECT pg_notify($1, '')`, [DELIVERIES_CHANNEL]);
+      return { queued };
     });
   }
 

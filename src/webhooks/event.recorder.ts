@@ -56,11 +56,13 @@ export async function recordEvent(m: EntityManager, e: NewEvent): Promise<Record
 
 /** One pending delivery per endpoint that wants the event; returns how many. */
 async function fanOut(m: EntityManager, eventId: string, e: NewEvent): Promise<number> {
-  const [, count]: [unknown, number] = e.endpointId
+  // TypeORM answers an INSERT with its rows (an UPDATE with [rows, count]): count what RETURNING gives.
+  const rows: { id: string }[] = e.endpointId
     ? await m.query(
         `INSERT INTO webhook_deliveries (app_id, event_id, endpoint_id, status, next_attempt_at)
          SELECT $1, $2, id, 'pending', $4 FROM webhook_endpoints
-         WHERE app_id = $1 AND id = $3 AND (enabled OR $5)`,
+         WHERE app_id = $1 AND id = $3 AND (enabled OR $5)
+         RETURNING id`,
         [e.appId, eventId, e.endpointId, e.occurredAt, e.type === 'webhook.test'],
       )
     : await m.query(
@@ -68,10 +70,11 @@ async function fanOut(m: EntityManager, eventId: string, e: NewEvent): Promise<n
          SELECT $1, $2, id, 'pending', $6 FROM webhook_endpoints
          WHERE app_id = $1 AND enabled
            AND (event_types IS NULL OR $3 = ANY(event_types) OR $4 = ANY(event_types))
-           AND (connection_ids IS NULL OR $5::uuid IS NULL OR $5::uuid = ANY(connection_ids))`,
+           AND (connection_ids IS NULL OR $5::uuid IS NULL OR $5::uuid = ANY(connection_ids))
+         RETURNING id`,
         [e.appId, eventId, e.type, `${e.type.split('.')[0]}.*`, e.connectionId, e.occurredAt],
       );
-  return count;
+  return rows.length;
 }
 
 async function fireRules(m: EntityManager, e: NewEvent, eventId: string): Promise<void> {
