@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import {
   Connection,
   Institution,
@@ -16,6 +15,7 @@ import { recordExtraction, type FailureEffect, type LifecycleEvent } from '../co
 import { applyTransition } from '../connections/connection.transitions.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
 import { credentialBinding } from '../connections/connection.service.ts';
+import { ClaimLoop } from '../db/claim-loop.ts';
 import type { Deps } from '../deps.ts';
 import {
   ChallengeRequired,
@@ -76,11 +76,7 @@ export class JobRunner {
   readonly workerId: string;
   private readonly options: JobRunnerOptions;
   private readonly jobs: JobRepository;
-  private readonly inFlight = new Map<string, { providerKey: string; done: Promise<void> }>();
-  private running = false;
-  private wakeUp: (() => void) | null = null;
-  private loopDone: Promise<void> | null = null;
-  private listener: pg.Client | null = null;
+  private readonly loop: ClaimLoop<Job>;
 
   constructor(
     private readonly deps: Deps,
@@ -90,14 +86,21 @@ export class JobRunner {
     this.options = { ...DEFAULT_RUNNER_OPTIONS, ...options };
     this.workerId = this.options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.jobs = new JobRepository(deps.db);
+    this.loop = new ClaimLoop<Job>({
+      db: deps.db,
+      logger: deps.logger,
+      channel: JOBS_CHANNEL,
+      pollMs: this.options.pollMs,
+      concurrency: this.options.concurrency,
+      what: 'jobs',
+      claim: (free, inFlight) => this.claim(free, inFlight),
+      execute: (job) => this.execute(job),
+    });
   }
 
   /** Starts claiming: on every NOTIFY of a new job, when a slot frees up, and every pollMs. */
-  async start(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    await this.listen();
-    this.loopDone = this.loop();
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
   /**
@@ -105,22 +108,16 @@ export class JobRunner {
    * worker takes them at once (without waiting for their leases to run out).
    */
   async stop(graceMs = 10_000): Promise<void> {
-    this.running = false;
-    this.wakeUp?.();
-    await this.loopDone;
-    const all = Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
-    await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
-    if (this.inFlight.size) {
+    const left = await this.loop.stop(graceMs);
+    if (left > 0) {
       const released = await this.jobs.releaseAll(this.workerId, this.deps.clock.now());
       this.deps.logger.warn({ released }, 'released unfinished jobs to the queue');
     }
-    await this.listener?.end().catch(() => {});
-    this.listener = null;
   }
 
   /** Claims what fits and runs it to the end; for tests and tools that want no background loop. */
   async runOnce(): Promise<number> {
-    const claimed = await this.claim();
+    const claimed = await this.claim(this.options.concurrency, []);
     await Promise.all(claimed.map((job) => this.execute(job)));
     return claimed.length;
   }
@@ -137,44 +134,16 @@ export class JobRunner {
   }
 
   get activeJobs(): number {
-    return this.inFlight.size;
+    return this.loop.size;
   }
 
-  private async loop(): Promise<void> {
-    while (this.running) {
-      let claimed: Job[] = [];
-      try {
-        claimed = await this.claim();
-      } catch (error) {
-        this.deps.logger.error({ err: error }, 'claiming jobs failed');
-      }
-      for (const job of claimed) {
-        const done = this.execute(job).finally(() => {
-          this.inFlight.delete(job.id);
-          this.wakeUp?.();
-        });
-        this.inFlight.set(job.id, { providerKey: job.providerKey, done });
-      }
-      if (!this.running) break;
-      if (claimed.length > 0 && this.inFlight.size < this.options.concurrency) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.pollMs);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = null;
-    }
-  }
-
-  private async claim(): Promise<Job[]> {
+  private async claim(free: number, inFlight: readonly Job[]): Promise<Job[]> {
     const perProvider = new Map<string, number>();
-    for (const f of this.inFlight.values()) perProvider.set(f.providerKey, (perProvider.get(f.providerKey) ?? 0) + 1);
+    for (const j of inFlight) perProvider.set(j.providerKey, (perProvider.get(j.providerKey) ?? 0) + 1);
     const full = [...perProvider].filter(([, n]) => n >= this.options.perProviderConcurrency).map(([k]) => k);
     const claimed = await this.jobs.claim({
       workerId: this.workerId,
-      limit: this.options.concurrency - this.inFlight.size,
+      limit: free,
       leaseMs: this.options.leaseMs,
       now: this.deps.clock.now(),
       excludeProviders: full,
@@ -191,21 +160,6 @@ export class JobRunner {
       }
     }
     return kept;
-  }
-
-  private async listen(): Promise<void> {
-    const options = this.deps.db.options as { url?: string };
-    if (!options.url) return; // polling alone still works
-    const client = new pg.Client({ connectionString: options.url });
-    client.on('notification', () => this.wakeUp?.());
-    client.on('error', (error) => this.deps.logger.warn({ err: error }, 'job notification listener failed; polling only'));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${JOBS_CHANNEL}`);
-      this.listener = client;
-    } catch (error) {
-      this.deps.logger.warn({ err: error }, 'could not LISTEN for jobs; polling only');
-    }
   }
 
   /** Runs one claimed job, renewing its lease while it runs. Never throws. */

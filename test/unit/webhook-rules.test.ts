@@ -73,7 +73,7 @@ describe('signing', () => {
     expect(a).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
     const body = JSON.stringify({ type: 'webhook.test' });
     const headers = signatureHeaders('evt-1', new Date(), body, [a, b]);
-    expect(headers['webhook-signature'].split(' ')).toHaveLength(2);
+    expect(headers['webhook-signature']!.split(' ')).toHaveLength(2);
     expect(new Webhook(a).verify(body, headers)).toEqual({ type: 'webhook.test' });
     expect(new Webhook(b).verify(body, headers)).toEqual({ type: 'webhook.test' });
     expect(() => new Webhook(generateSecret()).verify(body, headers)).toThrow();
