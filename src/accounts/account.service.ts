@@ -1,3 +1,4 @@
+import { presentMoney } from '../providers/money.ts';
 import { Account, Connection, Transaction } from '../../entities/index.ts';
 import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
 import type { Deps } from '../deps.ts';
@@ -30,7 +31,7 @@ export interface TransactionView {
 }
 
 // numeric(20,4) comes back with four decimals; show money as the provider gave it (at least two).
-const money = (v: string) => v.replace(/(\.\d\d\d*?)0+$/, '$1');
+const money = presentMoney;
 
 const presentAccount = (a: Account): AccountView => ({
   id: a.id,

@@ -33,7 +33,8 @@ export interface RecordedEvent {
  */
 export async function recordEvent(m: EntityManager, e: NewEvent): Promise<RecordedEvent> {
   let sequence: number | null = null;
-  if (e.connectionId) {
+  // Targeted events (a rule's notification, a test) are derived, not part of the connection's own stream.
+  if (e.connectionId && !e.endpointId) {
     const [rows]: [{ event_sequence: number }[], number] = await m.query(
       `UPDATE connections SET event_sequence = event_sequence + 1 WHERE id = $1 AND app_id = $2 RETURNING event_sequence`,
       [e.connectionId, e.appId],

@@ -25,8 +25,12 @@ function decode(cursor: string): string {
 export class EventService {
   constructor(private readonly deps: Deps) {}
 
-  /** Oldest first, in the order they were recorded. */
-  async list(appId: string, input: ListEventsInput): Promise<{ items: EventView[]; nextCursor: string | null }> {
+  /**
+   * Oldest first, in the order they were recorded. `nextCursor` is always a place to continue from (the last event
+   * returned, or the cursor given when nothing is new), so a consumer can keep polling with it; `hasMore` says
+   * whether more events are already waiting.
+   */
+  async list(appId: string, input: ListEventsInput): Promise<{ items: EventView[]; nextCursor: string | null; hasMore: boolean }> {
     const qb = this.deps.db.getRepository(Event).createQueryBuilder('e').where('e.app_id = :appId', { appId });
     if (input.since) qb.andWhere('e.occurred_at >= :since', { since: input.since });
     if (input.types) qb.andWhere('e.type IN (:...types)', { types: input.types });
@@ -45,7 +49,8 @@ export class EventService {
         occurredAt: e.occurredAt,
         data: e.data,
       })),
-      nextCursor: rows.length > input.limit && last ? encode(last.position) : null,
+      nextCursor: last ? encode(last.position) : (input.cursor ?? null),
+      hasMore: rows.length > input.limit,
     };
   }
 }

@@ -1,7 +1,7 @@
 import { Connection, NotificationRule, WebhookEndpoint } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
-import { AppError, type FieldIssue } from '../errors.ts';
-import { ruleParamsByTrigger, type CreateNotificationRuleInput, type UpdateNotificationRuleInput } from './webhook.schemas.ts';
+import { AppError } from '../errors.ts';
+import { parseRuleParams, type CreateNotificationRuleInput, type UpdateNotificationRuleInput } from './webhook.schemas.ts';
 import { In } from 'typeorm';
 
 export interface NotificationRuleView {
@@ -64,14 +64,13 @@ export class NotificationRuleService {
     if (!rule) throw AppError.notFound('notification rule', input.id);
     const patch: Partial<NotificationRule> = {};
     if (input.params !== undefined) {
-      const parsed = ruleParamsByTrigger[rule.triggerEvent].safeParse(input.params);
-      if (!parsed.success) {
-        const issues: FieldIssue[] = parsed.error.issues.map((i) => ({ path: ['params', ...i.path.map(String)], message: `${i.message} (for ${rule.triggerEvent})` }));
-        const error = AppError.validation(issues[0]!.path, issues[0]!.message);
-        error.details.issues = issues;
+      const parsed = parseRuleParams(rule.triggerEvent, input.params);
+      if (!parsed.ok) {
+        const error = AppError.validation(parsed.issues[0]!.path, parsed.issues[0]!.message);
+        error.details.issues = parsed.issues;
         throw error;
       }
-      patch.params = parsed.data as NotificationRule['params'];
+      patch.params = parsed.params;
     }
     if (input.connectionIds !== undefined) patch.connectionIds = input.connectionIds;
     if (input.endpointId !== undefined) patch.endpointId = input.endpointId;

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { DELIVERY_STATUSES, EVENT_TYPES, NOTIFICATION_TRIGGERS } from '../../entities/index.ts';
+import {
+  DELIVERY_STATUSES,
+  EVENT_TYPES,
+  NOTIFICATION_TRIGGERS,
+  type NotificationRuleParams,
+  type NotificationTrigger,
+} from '../../entities/index.ts';
+import type { FieldIssue } from '../errors.ts';
 import { noControlChars } from '../connections/connection.schemas.ts';
 
 // Input schemas for events, endpoints, deliveries and notification rules: the rules of what they may hold.
@@ -100,6 +107,25 @@ export const ruleParamsByTrigger = {
   CONNECTION_STATUS_CHANGED: z.strictObject({}),
 } as const;
 
+/**
+ * A trigger's params, or the problems with them, each at its own path (an unknown key at ['params', key], list
+ * positions as numbers), so create and update report them the same way.
+ */
+export function parseRuleParams(
+  trigger: NotificationTrigger,
+  params: unknown,
+): { ok: true; params: NotificationRuleParams } | { ok: false; issues: FieldIssue[] } {
+  const parsed = ruleParamsByTrigger[trigger].safeParse(params);
+  if (parsed.success) return { ok: true, params: parsed.data as NotificationRuleParams };
+  const issues = parsed.error.issues.flatMap((issue): FieldIssue[] => {
+    const at = ['params', ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))];
+    return issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: [...at, key], message: `${trigger} takes no such parameter` }))
+      : [{ path: at, message: `${issue.message} (for ${trigger})` }];
+  });
+  return { ok: false, issues };
+}
+
 export const createNotificationRuleInput = z
   .strictObject({
     triggerEvent: z.enum(NOTIFICATION_TRIGGERS),
@@ -109,14 +135,12 @@ export const createNotificationRuleInput = z
     includeDetails: z.boolean().default(true),
   })
   .transform((input, ctx) => {
-    const parsed = ruleParamsByTrigger[input.triggerEvent].safeParse(input.params);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        ctx.addIssue({ code: 'custom', path: ['params', ...issue.path.map(String)], message: `${issue.message} (for ${input.triggerEvent})` });
-      }
+    const parsed = parseRuleParams(input.triggerEvent, input.params);
+    if (!parsed.ok) {
+      for (const issue of parsed.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
       return z.NEVER;
     }
-    return { ...input, params: parsed.data as { accountIds?: string[]; threshold?: string } };
+    return { ...input, params: parsed.params };
   });
 export type CreateNotificationRuleInput = z.output<typeof createNotificationRuleInput>;
 
