@@ -6,6 +6,7 @@ import { Institution } from './institution.entity.ts';
 import { Job } from './job.entity.ts';
 import { NotificationRule } from './notification-rule.entity.ts';
 import { ProviderPause } from './provider-pause.entity.ts';
+import { SchedulerRun } from './scheduler-run.entity.ts';
 import { Transaction } from './transaction.entity.ts';
 import { WebhookDelivery, WebhookDeliveryAttempt } from './webhook-delivery.entity.ts';
 import { WebhookEndpoint } from './webhook-endpoint.entity.ts';
@@ -18,10 +19,11 @@ export * from './institution.entity.ts';
 export * from './job.entity.ts';
 export * from './notification-rule.entity.ts';
 export * from './provider-pause.entity.ts';
+export * from './scheduler-run.entity.ts';
 export * from './transaction.entity.ts';
 export * from './webhook-delivery.entity.ts';
 export * from './webhook-endpoint.entity.ts';
 
 /** Every table the service owns; the DataSource registers exactly these. */
 export const entities = [Application, Institution, Connection, Job, Account, Transaction, ProviderPause,
-  Event, WebhookEndpoint, WebhookDelivery, WebhookDeliveryAttempt, NotificationRule];
+  Event, WebhookEndpoint, WebhookDelivery, WebhookDeliveryAttempt, NotificationRule, SchedulerRun];

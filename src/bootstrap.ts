@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import { openDatabase, type OpenDatabase } from './db/open-database.ts';
 import type { Deps } from './deps.ts';
 import type { Logger } from './logger.ts';
+import { Metrics } from './observability/metrics.ts';
 import { ProviderRegistry } from './providers/provider-registry.ts';
 import { CredentialCipher, loadOrCreateDevKey } from './security/credential-cipher.ts';
 import { createServices, type Services, type WebhookRuntime } from './services.ts';
@@ -21,7 +22,9 @@ export async function bootstrap(config: Config, logger: Logger, clock: Clock = s
   const keys = config.CREDENTIALS_KEYS ?? [loadOrCreateDevKey(config.DATA_DIR)];
   const cipher = new CredentialCipher(keys);
   const database = await openDatabase(config, logger, { migrate: true });
-  const deps: Deps = { db: database.db, clock, cipher, logger };
+  const metrics = new Metrics({ defaultMetrics: true });
+  metrics.observeDatabase(database.db, clock);
+  const deps: Deps = { db: database.db, clock, cipher, logger, metrics };
   const webhookSettings = webhookSettingsFrom(config);
   const webhooks: WebhookRuntime = { settings: webhookSettings, sender: createWebhookSender(webhookSettings) };
   const services = createServices(deps, webhooks);

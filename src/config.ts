@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import cron from 'node-cron';
+import { SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
 import { DEFAULT_RETRY_SCHEDULE, parseDuration } from './webhooks/delivery-schedule.ts';
 
 /**
@@ -68,7 +70,12 @@ function isIpOrCidr(entry: string): boolean {
   return /^\d+$/.test(bits) && n <= (isIP(ip) === 4 ? 32 : 128);
 }
 
-export const ROLE_NAMES = ['api', 'worker'] as const;
+const cronPattern = z.string().refine((p) => cron.validate(p), 'must be a cron pattern (node-cron: 5 or 6 fields, seconds first when 6)');
+const schedulePatterns = Object.fromEntries(
+  Object.entries(SCHEDULES).map(([, s]) => [s.env, cronPattern.default(s.pattern)]),
+) as Record<(typeof SCHEDULES)[ScheduleName]['env'], z.ZodDefault<typeof cronPattern>>;
+
+export const ROLE_NAMES = ['api', 'worker', 'scheduler'] as const;
 export type Role = (typeof ROLE_NAMES)[number];
 
 const schema = z.object({
@@ -88,7 +95,7 @@ const schema = z.object({
   CREATE_DEMO_APP: boolean.optional(),
   ROLES: z
     .string()
-    .default('api,worker')
+    .default('api,worker,scheduler')
     .transform((v, ctx) => {
       const roles = v.split(',').map((r) => r.trim()).filter(Boolean);
       const bad = roles.filter((r) => !ROLE_NAMES.includes(r as Role));
@@ -124,6 +131,19 @@ const schema = z.object({
   WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   /** How long the old secret keeps signing after rotateSecret (default 24 h). */
   WEBHOOK_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).default(86_400_000),
+  ...schedulePatterns,
+  /** Connections queued per sweep transaction, and the most batches one tick takes. */
+  SWEEP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  SWEEP_MAX_BATCHES: z.coerce.number().int().min(1).max(10_000).default(20),
+  CONSENT_WARNING_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  ATTEMPT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** The first automatic refresh after a connect lands up to this fraction of an interval early (spreads a fleet). */
+  REFRESH_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
+  /** The longest wait between automatic refreshes of a connection that keeps failing. */
+  REFRESH_BACKOFF_MAX_MS: z.coerce.number().int().min(60_000).default(7 * 86_400_000),
+  /** Where a replica without the api role serves /metrics and /healthz; unset: nowhere. */
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 

@@ -1,12 +1,14 @@
 import type { Server } from 'node:http';
-import { createHttpApp } from './api/http-app.ts';
+import { createHttpApp, createOpsApp } from './api/http-app.ts';
 import { bootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { JobRunner } from './jobs/job-runner.ts';
 import { DeliveryWorker } from './webhooks/delivery.worker.ts';
+import { Scheduler } from './scheduler/scheduler.ts';
+import { SCHEDULE_NAMES, SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
 import { createLogger } from './logger.ts';
 
-// Boot: config → database → roles (api, worker) → graceful stop.
+// Boot: config → database → roles (api, worker, scheduler) → graceful stop.
 
 let config: Config;
 try {
@@ -40,15 +42,21 @@ if (config.ROLES.includes('api')) {
     // Printed once, on stdout, for the person who just ran `npm start`; only its hash is stored.
     console.log(`\nCreated app "demo" (${app.id}). Its API key, shown only this once:\n\n  ${apiKey}\n`);
   }
-  const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger });
+  const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger, metrics: runtime.deps.metrics });
   server = app.listen(config.PORT, config.HOST, () => {
     logger.info({ port: config.PORT, host: config.HOST, roles: config.ROLES }, `connections service listening on http://${config.HOST}:${config.PORT}`);
   });
 }
 
+if (!server && config.METRICS_PORT) {
+  // A replica without the API still shows its metrics (and liveness) to Prometheus.
+  server = createOpsApp(runtime.deps.metrics, logger).listen(config.METRICS_PORT, config.HOST, () => {
+    logger.info({ port: config.METRICS_PORT }, `metrics on http://${config.HOST}:${config.METRICS_PORT}/metrics`);
+  });
+}
+
 let runner: JobRunner | null = null;
 let deliveries: DeliveryWorker | null = null;
-let challengeSweep: NodeJS.Timeout | null = null;
 if (config.ROLES.includes('worker')) {
   runner = new JobRunner(runtime.deps, runtime.providers, {
     concurrency: config.WORKER_CONCURRENCY,
@@ -58,16 +66,27 @@ if (config.ROLES.includes('worker')) {
     maxFailures: config.JOB_MAX_FAILURES,
     backoffBaseMs: config.JOB_BACKOFF_BASE_MS,
     backoffMaxMs: config.JOB_BACKOFF_MAX_MS,
+    refreshPolicy: { jitterFraction: config.REFRESH_JITTER, failureBackoffMaxMs: config.REFRESH_BACKOFF_MAX_MS },
   });
   await runner.start();
-  // Unanswered challenges fail their jobs once they expire.
-  challengeSweep = setInterval(() => {
-    runtime.services.jobs.expireChallenges().catch((error: unknown) => logger.error({ err: error }, 'challenge expiry sweep failed'));
-  }, 5_000);
   logger.info({ workerId: runner.workerId, concurrency: config.WORKER_CONCURRENCY }, 'job worker started');
   deliveries = new DeliveryWorker(runtime.deps, runtime.webhooks.sender, runtime.webhooks.settings);
   await deliveries.start();
   logger.info({ workerId: deliveries.workerId, concurrency: config.WEBHOOK_CONCURRENCY }, 'webhook delivery worker started');
+}
+
+let scheduler: Scheduler | null = null;
+if (config.ROLES.includes('scheduler')) {
+  scheduler = new Scheduler(runtime.deps, runtime.services, {
+    patterns: Object.fromEntries(SCHEDULE_NAMES.map((n) => [n, config[SCHEDULES[n].env]])) as Record<ScheduleName, string>,
+    sweepBatchSize: config.SWEEP_BATCH_SIZE,
+    sweepMaxBatches: config.SWEEP_MAX_BATCHES,
+    consentWarningDays: config.CONSENT_WARNING_DAYS,
+    eventRetentionMs: config.EVENT_RETENTION_DAYS * 86_400_000,
+    attemptRetentionMs: config.ATTEMPT_RETENTION_DAYS * 86_400_000,
+  });
+  scheduler.start();
+  logger.info({ replicaId: scheduler.replicaId }, 'scheduler started');
 }
 
 let stopping = false;
@@ -75,7 +94,8 @@ async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'stopping');
-  if (challengeSweep) clearInterval(challengeSweep);
+  // Stop taking new work first (no more ticks, no more claims), then let what is in flight finish or hand it back.
+  await scheduler?.stop();
   if (server) {
     server.close();
     server.closeIdleConnections();

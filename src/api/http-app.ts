@@ -3,6 +3,7 @@ import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
 import { appRouter } from './app-router.ts';
 import { contextFactory } from './context.ts';
@@ -11,10 +12,12 @@ export interface HttpAppOptions {
   services: Services;
   db: DataSource;
   logger: Logger;
+  /** Served at GET /metrics (Prometheus text format) when given. */
+  metrics?: Metrics;
 }
 
 /** The express app: request ids, health, readiness and the tRPC API at /trpc. */
-export function createHttpApp({ services, db, logger }: HttpAppOptions): Express {
+export function createHttpApp({ services, db, logger, metrics }: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -48,6 +51,8 @@ export function createHttpApp({ services, db, logger }: HttpAppOptions): Express
     }
   });
 
+  if (metrics) app.get('/metrics', metricsHandler(metrics, logger));
+
   app.use(
     '/trpc',
     createExpressMiddleware({
@@ -64,5 +69,30 @@ export function createHttpApp({ services, db, logger }: HttpAppOptions): Express
     }),
   );
 
+  return app;
+}
+
+/** GET /metrics: the Prometheus scrape. */
+export function metricsHandler(metrics: Metrics, logger: Logger): express.RequestHandler {
+  return async (_req, res) => {
+    try {
+      const body = await metrics.render();
+      res.setHeader('content-type', metrics.contentType);
+      res.send(body);
+    } catch (error) {
+      logger.warn({ err: error }, 'metrics scrape failed');
+      res.status(503).send('metrics unavailable\n');
+    }
+  };
+}
+
+/** What a worker or scheduler replica serves when it has no API: liveness and metrics (METRICS_PORT). */
+export function createOpsApp(metrics: Metrics, logger: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/metrics', metricsHandler(metrics, logger));
   return app;
 }

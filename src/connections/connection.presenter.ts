@@ -37,6 +37,10 @@ export interface ConnectionView {
   hasCredentials: boolean;
   /** Only the user can move the connection on (new credentials, a renewed consent); automatic refreshes wait. */
   userActionRequired: boolean;
+  /** Since when its jobs have been failing (null when its last job succeeded); cleared by connection.repaired. */
+  failingSince: Date | null;
+  /** Jobs failed in a row; automatic refreshes back off on it. */
+  consecutiveFailures: number;
   createdAt: Date;
   updatedAt: Date;
   version: number;
@@ -86,6 +90,8 @@ export function presentConnection(c: Connection): ConnectionView {
     nextRefreshAt: c.nextRefreshAt,
     hasCredentials: c.credentialsKeyId !== null,
     userActionRequired: c.userActionRequired,
+    failingSince: c.failingSince,
+    consecutiveFailures: c.consecutiveFailures,
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
     version: c.version,

@@ -13,10 +13,18 @@ import type { EntityManager } from 'typeorm';
 import { FinancialDataRepository, type AccountUpsert } from '../accounts/financial-data.repository.ts';
 import { recordExtraction, type FailureEffect, type LifecycleEvent } from '../connections/connection.lifecycle.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
+import {
+  DEFAULT_REFRESH_POLICY,
+  firstRefreshAt,
+  refreshAfterFailure,
+  refreshIntervalMs,
+  type RefreshPolicy,
+} from '../connections/refresh-schedule.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
 import { credentialBinding } from '../connections/connection.service.ts';
 import { ClaimLoop } from '../db/claim-loop.ts';
 import type { Deps } from '../deps.ts';
+import type { JobOutcome } from '../observability/metrics.ts';
 import {
   ChallengeRequired,
   type Provider,
@@ -25,6 +33,7 @@ import {
   type ProviderSession,
   type ProviderTransaction,
 } from '../providers/provider.ts';
+import { presentMoney } from '../providers/money.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
 import { compareDecimal, MAX_IDS, type TransactionFact } from '../webhooks/notification-rule.matcher.ts';
 import { recordJobEvent } from './job.events.ts';
@@ -48,6 +57,8 @@ export interface JobRunnerOptions {
   backoffMaxMs: number;
   /** How far back a refresh re-reads transactions before the last success (pending ones post late). */
   transactionOverlapMs: number;
+  /** Jitter and failure backoff of automatic refreshes. */
+  refreshPolicy: RefreshPolicy;
   workerId?: string;
 }
 
@@ -60,6 +71,7 @@ export const DEFAULT_RUNNER_OPTIONS: JobRunnerOptions = {
   backoffBaseMs: 2_000,
   backoffMaxMs: 300_000,
   transactionOverlapMs: 7 * 24 * 3_600_000,
+  refreshPolicy: DEFAULT_REFRESH_POLICY,
 };
 
 const STEP_DATASETS: Record<StepTitle, Dataset[]> = {
@@ -175,8 +187,11 @@ export class JobRunner {
         (error: unknown) => log.warn({ err: error }, 'lease renewal failed'),
       );
     }, Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    const started = performance.now();
+    const execution = new JobExecution(this.deps, this.jobs, this.providers, this.options, this.workerId, job, () => leaseHeld);
     try {
-      await new JobExecution(this.deps, this.jobs, this.providers, this.options, this.workerId, job, () => leaseHeld).run();
+      await execution.run();
+      if (execution.outcome) this.deps.metrics.jobRun(job.kind, execution.outcome, (performance.now() - started) / 1000);
     } catch (error) {
       if (error instanceof LeaseLost) log.warn('lost the lease on a job; another worker has it now');
       else log.error({ err: error }, 'job execution failed unexpectedly');
@@ -188,11 +203,15 @@ export class JobRunner {
 
 /** One run of one job: its steps, then exactly one outcome (done, waiting on a challenge, requeued or failed). */
 class JobExecution {
+  /** How this run ended, once it has (for metrics). */
+  outcome: JobOutcome | null = null;
   private steps: JobStep[];
   private current: StepTitle | null = null;
   private datasetState: Connection['datasetState'] = {};
   /** The connection's effective datasets (its own, or all its institution offers). */
   private datasets: Dataset[] = [];
+  /** The connection's refresh interval, never below its institution's minimum. */
+  private intervalMs = 0;
 
   constructor(
     private readonly deps: Deps,
@@ -222,6 +241,7 @@ class JobExecution {
     const datasets = connection.datasets ?? institution.datasets;
     this.datasets = datasets;
     this.datasetState = connection.datasetState;
+    this.intervalMs = refreshIntervalMs(connection.refreshIntervalMinutes, institution.minRefreshIntervalMinutes);
     const resuming = this.job.challenge !== null && this.job.challengeResponseCiphertext !== null;
 
     await this.deps.db.transaction(async (m) => {
@@ -276,7 +296,7 @@ class JobExecution {
           (m, fetched) => this.writeTransactions(m, connection, fetched),
         );
       }
-      await this.succeed(session, connection);
+      await this.succeed(session);
     } catch (thrown) {
       if (thrown instanceof LeaseLost) throw thrown;
       if (thrown instanceof ChallengeRequired) {
@@ -338,7 +358,12 @@ class JobExecution {
     const now = this.now();
     const upserted = await new FinancialDataRepository(m).upsertAccounts(connection.appId, connection.id, fetched, now);
     const currency = new Map(fetched.map((a) => [a.id, a.currency]));
-    const facts = upserted.map((a) => ({ accountId: a.id, currency: currency.get(a.providerAccountId) ?? '', balance: a.balance, previousBalance: a.previousBalance }));
+    const facts = upserted.map((a) => ({
+      accountId: a.id,
+      currency: currency.get(a.providerAccountId) ?? '',
+      balance: presentMoney(a.balance),
+      previousBalance: a.previousBalance === null ? null : presentMoney(a.previousBalance),
+    }));
     const base = { appId: connection.appId, userId: connection.userId, connectionId: connection.id, occurredAt: now };
     const created = facts.filter((_, i) => upserted[i]!.inserted);
     if (created.length) {
@@ -392,14 +417,19 @@ class JobExecution {
     this.steps = this.steps.map((s) => (s.title === title ? { ...s, ...patch } : s));
   }
 
-  private async succeed(session: ProviderSession, connection: Connection): Promise<void> {
+  private async succeed(session: ProviderSession): Promise<void> {
     const now = this.now();
-    await this.finish('succeeded', null, { type: 'job-succeeded' }, () => ({
+    this.outcome = 'succeeded';
+    await this.finish('succeeded', null, { type: 'job-succeeded' }, (locked) => ({
       reference: session.reference,
       providerStatus: session.providerStatus,
       consentExpiresAt: session.consentExpiresAt,
       lastRefreshedAt: now,
-      nextRefreshAt: new Date(now.getTime() + connection.refreshIntervalMinutes * 60_000),
+      // A first import, or the first success after failures, starts the rhythm afresh; otherwise the sweep keeps it.
+      nextRefreshAt:
+        locked.nextRefreshAt === null || locked.failingSince !== null
+          ? firstRefreshAt(now, this.intervalMs, this.options.refreshPolicy)
+          : locked.nextRefreshAt,
     }), now);
   }
 
@@ -433,6 +463,7 @@ class JobExecution {
 
   private async awaitChallenge(required: ChallengeRequired): Promise<void> {
     const now = this.now();
+    this.outcome = 'awaiting-challenge';
     await this.deps.db.transaction(async (m) => {
       await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
         status: 'awaiting-challenge',
@@ -464,6 +495,7 @@ class JobExecution {
     }
     // Back to the queue: the step that was running starts again next time; the connection is not marked broken.
     if (this.current) this.setStep(this.current, { status: 'pending', startedAt: null, finishedAt: null, error: null });
+    this.outcome = decision.action === 'rate-limited' ? 'rate-limited' : 'retried';
     const delay =
       decision.action === 'rate-limited'
         ? decision.retryAfterMs
@@ -491,8 +523,11 @@ class JobExecution {
     const failedStep = this.current;
     if (failedStep) this.setStep(failedStep, { status: 'failed', finishedAt: now, error });
     const datasets = failedStep ? STEP_DATASETS[failedStep].filter((d) => this.datasets.includes(d)) : [];
-    await this.finish('failed', error, { type: 'job-failed', error, effect }, () => ({
+    this.outcome = 'failed';
+    await this.finish('failed', error, { type: 'job-failed', error, effect }, (locked) => ({
       datasetState: recordExtraction(this.datasetState, datasets, 'FAILURE', this.job.id, now),
+      // Automatic refreshes of a connection that keeps failing back off (the sweep skips those needing the user).
+      nextRefreshAt: locked.nextRefreshAt && refreshAfterFailure(now, this.intervalMs, locked.consecutiveFailures + 1, this.options.refreshPolicy),
     }), now);
   }
 

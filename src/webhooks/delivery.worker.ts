@@ -89,7 +89,7 @@ export class DeliveryAttempter {
     const sentAt = new Date();
     const attemptedAt = this.deps.clock.now();
     const body = envelope(event);
-    const headers = signatureHeaders(event.id, sentAt, body, openSecrets(this.deps.cipher, endpoint, sentAt));
+    const headers = signatureHeaders(event.id, sentAt, body, openSecrets(this.deps.cipher, endpoint, attemptedAt));
     const outcome = await this.sender.send(endpoint.url, headers, body);
     return this.deps.db.transaction((m) => this.settle(m, claimed, workerId, endpoint, attemptedAt, outcome));
   }
@@ -159,6 +159,7 @@ export class DeliveryAttempter {
       deliveredAt: outcome.ok ? now : null,
     });
     if (!held) throw new DeliveryLeaseLost(claimed.id);
+    this.deps.metrics.deliveryAttempt(status === 'pending' ? 'retrying' : status, outcome.latencyMs / 1000);
     return { deliveryId: claimed.id, status, statusCode: outcome.statusCode, error, latencyMs: outcome.latencyMs, nextAttemptAt };
   }
 

@@ -15,6 +15,7 @@ import { ProviderRegistry } from '../../src/providers/provider-registry.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 import type { LookupFunction } from 'node:net';
 import { loadConfig } from '../../src/config.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
 import { DeliveryWorker, type DeliveryWorkerOptions } from '../../src/webhooks/delivery.worker.ts';
 import { WebhookSender } from '../../src/webhooks/webhook-sender.ts';
 import { webhookSettingsFrom, type WebhookSettings } from '../../src/webhooks/webhook.settings.ts';
@@ -52,6 +53,7 @@ export async function startTestService(
     db: database.db,
     clock: options.clock ?? systemClock,
     cipher: new CredentialCipher([{ id: 'test1', key }]),
+    metrics: new Metrics(),
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   };
   // Receivers in tests are plain http on loopback: allowed here, and only here, by configuration.
@@ -76,7 +78,8 @@ export async function startTestService(
   });
   const services = createServices(deps, { settings, sender });
   await services.institutions.seed(options.sandboxPluginUrl ?? 'http://127.0.0.1:9/unused');
-  const app = createHttpApp({ services, db: database.db, logger: deps.logger });
+  deps.metrics.observeDatabase(database.db, deps.clock);
+  const app = createHttpApp({ services, db: database.db, logger: deps.logger, metrics: deps.metrics });
   const server = await new Promise<import('node:http').Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -1,3 +1,4 @@
+import { Metrics } from '../../src/observability/metrics.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,7 +37,7 @@ describe('admin CLI', () => {
     expect(name).toBe('billing-app');
     expect(apiKey).toMatch(/^csk_[A-Za-z0-9_-]{43}$/);
 
-    const apps = new AppService({ db: database.db, clock: systemClock, cipher: new CredentialCipher([{ id: 'x', key: Buffer.alloc(32) }]), logger: createLogger('silent') });
+    const apps = new AppService({ db: database.db, clock: systemClock, cipher: new CredentialCipher([{ id: 'x', key: Buffer.alloc(32) }]), logger: createLogger('silent'), metrics: new Metrics() });
     expect((await apps.authenticate(apiKey))?.id).toBe(id);
     const [row] = await database.db.query('SELECT * FROM applications WHERE id = $1', [id]);
     expect(JSON.stringify(row)).not.toContain(apiKey); // only the hash is stored

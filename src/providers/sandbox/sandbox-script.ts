@@ -11,6 +11,7 @@ export const SANDBOX_SCRIPTS = {
   flaky: 'HTTP 503 on the first two tries, then success.',
   'consent-expired': 'Imports fine; on the next refresh the bank says consent has expired (status EXPIRED).',
   revoked: 'Imports fine; on the next refresh the bank says access was revoked (status DISCONNECTED).',
+  outage: 'Imports fine; every later refresh finds the bank down (HTTP 503): retried, then the job fails (technical).',
   large: '25 accounts with about 200 transactions each (about 5,000 rows) for load.',
   slow: 'Every call to the bank takes about a second: watch the steps move in jobs.get.',
 } as const;

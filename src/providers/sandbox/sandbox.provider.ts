@@ -57,6 +57,9 @@ export class SandboxProvider implements Provider {
       case 'revoked':
         if (!firstImport) throw new ProviderError('revoked', 'Access was revoked at the bank.', { code: 'revoked' });
         break;
+      case 'outage':
+        if (!firstImport) throw new ProviderError('transient', 'The bank is down for maintenance (HTTP 503).', { code: 'provider-unavailable' });
+        break;
       case 'challenge':
         if (firstImport) {
           throw new ChallengeRequired({

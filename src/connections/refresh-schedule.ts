@@ -1,0 +1,31 @@
+/**
+ * When a connection is next refreshed automatically. Refreshes keep to a fixed rhythm per connection: the sweep
+ * that queues a refresh moves nextRefreshAt one interval on from the time it was due (not from when the job ran),
+ * so each connection is refreshed once per interval (the SQL is in src/scheduler/refresh.sweep.ts). A fleet created together is spread by jitter on its first
+ * schedule; a connection whose refreshes keep failing waits twice as long after each failure, up to a cap.
+ */
+
+export interface RefreshPolicy {
+  /** The first schedule after a connect (or a repair) lands up to this fraction of an interval early. */
+  jitterFraction: number;
+  /** The longest wait after repeated failures (never shorter than the interval itself). */
+  failureBackoffMaxMs: number;
+}
+
+export const DEFAULT_REFRESH_POLICY: RefreshPolicy = { jitterFraction: 0.1, failureBackoffMaxMs: 7 * 86_400_000 };
+
+/** The connection's interval, never below its institution's minimum. */
+export function refreshIntervalMs(refreshIntervalMinutes: number, institutionMinimumMinutes: number): number {
+  return Math.max(refreshIntervalMinutes, institutionMinimumMinutes) * 60_000;
+}
+
+/** After a first import (or the first success after failures): one interval on, less up to the jitter. */
+export function firstRefreshAt(now: Date, intervalMs: number, policy: RefreshPolicy, random: () => number = Math.random): Date {
+  return new Date(now.getTime() + Math.round(intervalMs * (1 - policy.jitterFraction * random())));
+}
+
+/** After the `failures`th failure in a row: interval × 2^(failures−1), capped. */
+export function refreshAfterFailure(now: Date, intervalMs: number, failures: number, policy: RefreshPolicy): Date {
+  const cap = Math.max(policy.failureBackoffMaxMs, intervalMs);
+  return new Date(now.getTime() + Math.min(cap, intervalMs * 2 ** Math.max(0, failures - 1)));
+}

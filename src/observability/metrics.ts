@@ -1,0 +1,111 @@
+import client from 'prom-client';
+import type { DataSource } from 'typeorm';
+import type { Clock } from '../clock.ts';
+
+export type JobOutcome = 'succeeded' | 'failed' | 'retried' | 'rate-limited' | 'awaiting-challenge';
+export type DeliveryOutcome = 'succeeded' | 'retrying' | 'failed' | 'dead';
+
+/**
+ * The service's Prometheus metrics, one registry per process (served at GET /metrics). Counters move where the work
+ * happens; queue depths and refresh lag are read from the database when scraped, so they are true for the whole
+ * cluster whichever replica answers.
+ */
+export class Metrics {
+  readonly registry = new client.Registry();
+  private readonly jobs: client.Counter<'kind' | 'outcome'>;
+  private readonly jobSeconds: client.Histogram<'kind' | 'outcome'>;
+  private readonly deliveries: client.Counter<'outcome'>;
+  private readonly deliverySeconds: client.Histogram<'outcome'>;
+  private readonly sweepBatch: client.Histogram;
+  private readonly sweepQueued: client.Counter;
+  private db: { db: DataSource; clock: Clock } | null = null;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics) client.collectDefaultMetrics({ register: this.registry, prefix: 'cs_' });
+    const r = [this.registry];
+    this.jobs = new client.Counter({ name: 'cs_jobs_total', help: 'Job runs by kind and outcome', labelNames: ['kind', 'outcome'], registers: r });
+    this.jobSeconds = new client.Histogram({
+      name: 'cs_job_duration_seconds',
+      help: 'Time from claim to outcome of a job run',
+      labelNames: ['kind', 'outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: r,
+    });
+    this.deliveries = new client.Counter({ name: 'cs_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome', labelNames: ['outcome'], registers: r });
+    this.deliverySeconds = new client.Histogram({
+      name: 'cs_webhook_delivery_latency_seconds',
+      help: 'HTTP latency of webhook delivery attempts',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+      registers: r,
+    });
+    this.sweepBatch = new client.Histogram({
+      name: 'cs_refresh_sweep_batch_size',
+      help: 'Connections queued for refresh per sweep batch',
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 5000],
+      registers: r,
+    });
+    this.sweepQueued = new client.Counter({ name: 'cs_refresh_sweep_queued_total', help: 'Refresh jobs queued by the sweep', registers: r });
+    const self = this;
+    new client.Gauge({
+      name: 'cs_queue_depth',
+      help: 'Jobs and webhook deliveries by state (whole cluster)',
+      labelNames: ['queue', 'state'],
+      registers: r,
+      async collect() {
+        if (!self.db) return;
+        const rows: { queue: string; state: string; n: number }[] = await self.db.db.query(
+          `SELECT 'jobs' AS queue, status AS state, count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running', 'awaiting-challenge') GROUP BY status
+           UNION ALL
+           SELECT 'deliveries', CASE WHEN locked_until IS NOT NULL THEN 'in-flight' ELSE 'pending' END, count(*)::int
+           FROM webhook_deliveries WHERE status = 'pending' GROUP BY 2`,
+        );
+        this.reset();
+        for (const row of rows) this.set({ queue: row.queue, state: row.state }, row.n);
+      },
+    });
+    new client.Gauge({
+      name: 'cs_refresh_lag_seconds',
+      help: 'Age of the oldest connection due for an automatic refresh (0 when none is due)',
+      registers: r,
+      async collect() {
+        if (!self.db) return;
+        const now = self.db.clock.now();
+        const [row]: { oldest: Date | null }[] = await self.db.db.query(
+          `SELECT min(next_refresh_at) AS oldest FROM connections
+           WHERE auto_refresh AND status = 'ACTIVE' AND NOT user_action_required AND next_refresh_at <= $1`,
+          [now],
+        );
+        this.set(row?.oldest ? (now.getTime() - new Date(row.oldest).getTime()) / 1000 : 0);
+      },
+    });
+  }
+
+  /** Lets the scrape read queue depths and refresh lag from this database. */
+  observeDatabase(db: DataSource, clock: Clock): void {
+    this.db = { db, clock };
+  }
+
+  jobRun(kind: string, outcome: JobOutcome, seconds: number): void {
+    this.jobs.inc({ kind, outcome });
+    this.jobSeconds.observe({ kind, outcome }, seconds);
+  }
+
+  deliveryAttempt(outcome: DeliveryOutcome, seconds: number): void {
+    this.deliveries.inc({ outcome });
+    this.deliverySeconds.observe({ outcome }, seconds);
+  }
+
+  sweepBatchQueued(n: number): void {
+    this.sweepBatch.observe(n);
+    this.sweepQueued.inc(n);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
