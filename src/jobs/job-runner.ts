@@ -191,7 +191,11 @@ export class JobRunner {
     const execution = new JobExecution(this.deps, this.jobs, this.providers, this.options, this.workerId, job, () => leaseHeld);
     try {
       await execution.run();
-      if (execution.outcome) this.deps.metrics.jobRun(job.kind, execution.outcome, (performance.now() - started) / 1000);
+      if (execution.outcome) {
+        const seconds = (performance.now() - started) / 1000;
+        this.deps.metrics.jobRun(job.kind, execution.outcome, seconds);
+        log.info({ kind: job.kind, outcome: execution.outcome, attempt: job.attempts, ms: Math.round(seconds * 1000) }, 'job run ended');
+      }
     } catch (error) {
       if (error instanceof LeaseLost) log.warn('lost the lease on a job; another worker has it now');
       else log.error({ err: error }, 'job execution failed unexpectedly');

@@ -160,6 +160,12 @@ export class DeliveryAttempter {
     });
     if (!held) throw new DeliveryLeaseLost(claimed.id);
     this.deps.metrics.deliveryAttempt(status === 'pending' ? 'retrying' : status, outcome.latencyMs / 1000);
+    if (!outcome.ok) {
+      this.deps.logger.info(
+        { deliveryId: claimed.id, endpointId: endpoint.id, eventId: claimed.eventId, appId: endpoint.appId, statusCode: outcome.statusCode, error, status, nextAttemptAt },
+        'webhook delivery attempt failed',
+      );
+    }
     return { deliveryId: claimed.id, status, statusCode: outcome.statusCode, error, latencyMs: outcome.latencyMs, nextAttemptAt };
   }
 
