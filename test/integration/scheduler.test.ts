@@ -5,6 +5,7 @@ import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { SCHEDULES, type ScheduleName } from '../../src/scheduler/schedules.ts';
 import { connectionInput, createTestApp, type TestApp } from '../helpers/factories.ts';
 import { runUntilSettled, startTestService, type TestService } from '../helpers/test-service.ts';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.ts';
 
 // The scheduler's ticks over simulated days: an injected clock, ticks run the way node-cron would run them (every
 // 30 simulated minutes here), jobs run by a real runner against the sandbox.
@@ -140,6 +141,9 @@ describe('consent expiry over simulated days', () => {
   afterAll(() => service.close());
 
   it('warns once, N days before, and flips the status to EXPIRED with an event when the consent passes', { timeout: 60_000 }, async () => {
+    const receiver = await startWebhookReceiver();
+    const { secret } = await app.client.webhooks.endpoints.create.mutate({ url: receiver.url, eventTypes: ['connection.consent_expiring', 'connection.status_changed'] });
+    receiver.secrets = [secret];
     const { connection } = await app.client.connections.create.mutate(connectionInput({ datasets: ['USER_INFO'], autoRefresh: false }));
     await runUntilSettled(service, service.runner(), clock);
     const expiresAt = (await app.client.connections.get.query({ id: connection.id })).consentExpiresAt!;
@@ -170,5 +174,14 @@ describe('consent expiry over simulated days', () => {
       ['ACTIVE', 'EXPIRED'],
     ]);
     expect(await warnings()).toHaveLength(1);
+
+    // Both reach a subscriber, signed.
+    await service.deliveryWorker().drain();
+    try {
+      await receiver.waitFor((all) => all.filter((r) => r.verified && r.status === 204).length === 3);
+      expect(receiver.received.map((r) => r.type).sort()).toEqual(['connection.consent_expiring', 'connection.status_changed', 'connection.status_changed']);
+    } finally {
+      await receiver.close();
+    }
   });
 });
