@@ -23,6 +23,8 @@ export interface SandboxProfile {
 export const NORMAL_PROFILE: SandboxProfile = { accounts: 3, periodHours: 36 };
 /** The "large" user: 25 accounts with about 200 transactions each in the 90-day window. */
 export const LARGE_PROFILE: SandboxProfile = { accounts: 25, periodHours: 10.8 };
+/** The "medium" user (the benchmark's): 10 accounts with about 200 transactions each. */
+export const MEDIUM_PROFILE: SandboxProfile = { accounts: 10, periodHours: 10.8 };
 
 const seedOf = (...parts: string[]) => createHash('sha256').update(parts.join('\u0000')).digest();
 

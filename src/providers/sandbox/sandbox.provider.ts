@@ -9,7 +9,7 @@ import {
   type ProviderSession,
   type ProviderTransaction,
 } from '../provider.ts';
-import { LARGE_PROFILE, NORMAL_PROFILE, sandboxAccounts, sandboxTransactions, type SandboxUser } from './sandbox-data.ts';
+import { LARGE_PROFILE, MEDIUM_PROFILE, NORMAL_PROFILE, sandboxAccounts, sandboxTransactions, type SandboxUser } from './sandbox-data.ts';
 import { SANDBOX_CHALLENGE_ANSWER, SANDBOX_FAILING_TRIES, sandboxScriptFor } from './sandbox-script.ts';
 
 export interface SandboxOptions {
@@ -101,8 +101,9 @@ export class SandboxProvider implements Provider {
 
   private user(ctx: ProviderContext): SandboxUser {
     const loginId = ctx.credentials.loginId?.trim() || 'demo';
-    const large = sandboxScriptFor(ctx.credentials, ctx.connection.name) === 'large';
-    return { institutionId: ctx.institution.id, loginId, profile: large ? LARGE_PROFILE : NORMAL_PROFILE };
+    const script = sandboxScriptFor(ctx.credentials, ctx.connection.name);
+    const profile = script === 'large' ? LARGE_PROFILE : script === 'medium' ? MEDIUM_PROFILE : NORMAL_PROFILE;
+    return { institutionId: ctx.institution.id, loginId, profile };
   }
 
   private session(ctx: ProviderContext): ProviderSession {
