@@ -9,6 +9,11 @@ export interface ClaimLoopOptions<T> {
   channel: string;
   pollMs: number;
   concurrency: number;
+  /**
+   * While work is in flight, claim again only once this many slots are free (default 1): short work (webhook
+   * deliveries) then claims in batches instead of one claim per finished item.
+   */
+  minClaim?: number;
   /** Claims up to `free` items; `inFlight` is what this process is running now. */
   claim: (free: number, inFlight: readonly T[]) => Promise<T[]>;
   /** Runs one claimed item. Must not throw (a throw is logged). */
@@ -70,8 +75,10 @@ export class ClaimLoop<T> {
     while (this.running) {
       this.woken = false;
       let claimed: T[] = [];
+      const free = this.o.concurrency - this.inFlight.size;
+      const worthClaiming = this.inFlight.size === 0 || free >= (this.o.minClaim ?? 1);
       try {
-        claimed = await this.o.claim(this.o.concurrency - this.inFlight.size, this.items());
+        if (worthClaiming) claimed = await this.o.claim(free, this.items());
       } catch (error) {
         this.o.logger.error({ err: error }, `claiming ${this.o.what} failed`);
       }
@@ -86,7 +93,7 @@ export class ClaimLoop<T> {
         this.inFlight.set(item, done);
       }
       if (!this.running) break;
-      if ((claimed.length > 0 || this.woken) && this.inFlight.size < this.o.concurrency) continue;
+      if ((claimed.length > 0 || this.woken) && this.o.concurrency - this.inFlight.size >= (this.o.minClaim ?? 1)) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.o.pollMs);
         this.wakeUp = () => {

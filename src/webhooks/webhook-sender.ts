@@ -61,17 +61,28 @@ export class WebhookSender {
   constructor(private readonly options: WebhookSenderOptions) {
     this.policy = compilePolicy(options);
     this.lookup = guardedLookup(options.lookup ?? (dns.lookup as LookupFunction), this.policy.allowed);
-    // No keep-alive: every attempt connects afresh, so every attempt passes the connect-time check, and a pooled socket
-    // the receiver has half-closed cannot fail an attempt that got's retries (off) would otherwise have covered.
-    const agentOptions = { keepAlive: false, allowIPAddressList: agentAllowList(options.allowedAddresses) };
+    // Keep-alive: a pooled socket passed the address check when it connected and stays on that address, so reusing
+    // it is as safe as a fresh one, and far cheaper. Idle sockets go after 4 s, before most servers close theirs
+    // (Node's default is 5 s); a request that still meets a socket the receiver just closed is sent once more on a
+    // fresh connection (see send).
+    const agentOptions = { keepAlive: true, timeout: 4_000, allowIPAddressList: agentAllowList(options.allowedAddresses) };
     this.agents = { http: new RequestFilteringHttpAgent(agentOptions), https: new RequestFilteringHttpsAgent(agentOptions) };
   }
 
   /** POSTs body to url. Never throws: every failure, including a refusal by the policy, is a SendOutcome. */
   async send(url: string, headers: Record<string, string>, body: string): Promise<SendOutcome> {
+    const first = await this.attempt(url, headers, body);
+    // A pooled socket the receiver closed while idle fails before anything was read: that is not the receiver's
+    // answer, so try once more on a new connection (Node's documented advice for keep-alive clients).
+    if (first.staleSocket) return (await this.attempt(url, headers, body)).outcome;
+    return first.outcome;
+  }
+
+  private async attempt(url: string, headers: Record<string, string>, body: string): Promise<{ outcome: SendOutcome; staleSocket: boolean }> {
     const started = performance.now();
+    let reusedSocket = false;
     const checked = checkUrl(url, this.policy);
-    if (typeof checked === 'string') return blockedOutcome(checked, started);
+    if (typeof checked === 'string') return { outcome: blockedOutcome(checked, started), staleSocket: false };
 
     // Got's own 'response' event (promise API) comes only after the whole body is read, too late to keep the status
     // of an answer we stop reading: take the status, headers and a preview from the native response instead.
@@ -97,6 +108,7 @@ export class WebhookSender {
         followRedirect: false,
       });
       request.on('request', (clientRequest) => {
+        clientRequest.once('socket', () => (reusedSocket = clientRequest.reusedSocket));
         clientRequest.once('response', (response: IncomingMessage) => {
           seen.status = response.statusCode ?? null;
           seen.headers = response.headers;
@@ -111,12 +123,13 @@ export class WebhookSender {
         }
       });
       const response = await request;
-      return answered(response.statusCode, response.headers, preview.text(), started);
+      return { outcome: answered(response.statusCode, response.headers, preview.text(), started), staleSocket: false };
     } catch (error) {
       if (cutShort && error instanceof CancelError && seen.status !== null) {
-        return answered(seen.status, seen.headers, preview.text(), started);
+        return { outcome: answered(seen.status, seen.headers, preview.text(), started), staleSocket: false };
       }
-      return this.failed(error, seen.status, preview.text(), started);
+      const stale = reusedSocket && seen.status === null && error instanceof RequestError && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+      return { outcome: this.failed(error, seen.status, preview.text(), started), staleSocket: stale };
     }
   }
 
