@@ -19,7 +19,9 @@ export interface BenchProcess {
 
 /** The service (`node --import tsx src/main.ts`, as npm start runs it) or a bench helper script, as a child process. */
 export function startProcess(script: string, env: Record<string, string>, args: string[] = []): BenchProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  // BENCH_PROFILE=<dir> writes a CPU profile of every service process (node --cpu-prof) there.
+  const profile = process.env.BENCH_PROFILE && script === 'src/main.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'cs-bench-')), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

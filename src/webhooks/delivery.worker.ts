@@ -37,6 +37,19 @@ export interface DeliveryWorkerOptions extends DeliverySettings {
   workerId?: string;
 }
 
+/** Successes written together: at most this many, waiting at most this long for company. */
+const SUCCESS_BATCH = 64;
+const SUCCESS_BATCH_WAIT_MS = 5;
+
+interface PendingSuccess {
+  claimed: ClaimedDelivery;
+  workerId: string;
+  attemptedAt: Date;
+  outcome: SendOutcome;
+  resolve: (r: AttemptResult) => void;
+  reject: (e: unknown) => void;
+}
+
 /** A 429 or 503 may ask for any wait; it is honoured up to a day, the longest wait of the default schedule. */
 const MAX_RETRY_AFTER_MS = 86_400_000;
 
@@ -69,6 +82,8 @@ export function envelope(event: Event): string {
  */
 export class DeliveryAttempter {
   private readonly deliveries: DeliveryRepository;
+  private successes: PendingSuccess[] = [];
+  private successTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly deps: Deps,
@@ -113,30 +128,65 @@ export class DeliveryAttempter {
   }
 
   /**
-   * The common case in one statement (so one round trip, atomically): the attempt, the delivery's success, and the
-   * endpoint's health, only if this worker still holds the delivery.
+   * The common case, batched: successes that finish within a few milliseconds of each other are written together in
+   * one statement (attempt rows, the deliveries' success, the endpoints' health), one commit instead of one each.
+   * Each delivery is written only if this worker still holds it. A crash before the write leaves the delivery
+   * claimed, so it is sent again after its lease: at least once, never lost.
    */
-  private async settleSuccess(claimed: ClaimedDelivery, workerId: string, attemptedAt: Date, outcome: SendOutcome): Promise<AttemptResult> {
+  private settleSuccess(claimed: ClaimedDelivery, workerId: string, attemptedAt: Date, outcome: SendOutcome): Promise<AttemptResult> {
+    return new Promise((resolve, reject) => {
+      this.successes.push({ claimed, workerId, attemptedAt, outcome, resolve, reject });
+      if (this.successes.length >= SUCCESS_BATCH) void this.flushSuccesses();
+      else this.successTimer ??= setTimeout(() => void this.flushSuccesses(), SUCCESS_BATCH_WAIT_MS);
+    });
+  }
+
+  private async flushSuccesses(): Promise<void> {
+    if (this.successTimer) clearTimeout(this.successTimer);
+    this.successTimer = null;
+    const batch = this.successes.splice(0);
+    if (batch.length === 0) return;
     const now = this.deps.clock.now();
-    const [row]: { held: number }[] = await this.deps.db.query(
-      `WITH settled AS (
-         UPDATE webhook_deliveries SET status = 'succeeded', next_attempt_at = NULL, last_status_code = $3, last_error = NULL,
-                delivered_at = $4, locked_by = NULL, locked_until = NULL
-         WHERE id = $1 AND locked_by = $2
-         RETURNING id, endpoint_id),
-       attempt AS (
-         INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_body)
-         SELECT id, $5, $3, NULL, $6, $7 FROM settled),
-       healthy AS (
-         UPDATE webhook_endpoints e SET failing_since = NULL, last_success_at = $4 FROM settled
-         WHERE e.id = settled.endpoint_id
-           AND (e.failing_since IS NOT NULL OR e.last_success_at IS NULL OR e.last_success_at < $4::timestamptz - interval '1 minute'))
-       SELECT count(*)::int AS held FROM settled`,
-      [claimed.id, workerId, outcome.statusCode, now, attemptedAt, Math.round(outcome.latencyMs), outcome.responseBody.slice(0, 1024) || null],
-    );
-    if (!row?.held) throw new DeliveryLeaseLost(claimed.id);
-    this.deps.metrics.deliveryAttempt('succeeded', outcome.latencyMs / 1000);
-    return { deliveryId: claimed.id, status: 'succeeded', statusCode: outcome.statusCode, error: null, latencyMs: outcome.latencyMs, nextAttemptAt: null };
+    try {
+      const rows: { id: string }[] = await this.deps.db.query(
+        `WITH input AS (
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::text[])
+             AS i(id, worker, status_code, attempted_at, latency_ms, body)),
+         settled AS (
+           UPDATE webhook_deliveries d SET status = 'succeeded', next_attempt_at = NULL, last_status_code = i.status_code,
+                  last_error = NULL, delivered_at = $7, locked_by = NULL, locked_until = NULL
+           FROM input i WHERE d.id = i.id AND d.locked_by = i.worker
+           RETURNING d.id, d.endpoint_id),
+         attempt AS (
+           INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_body)
+           SELECT i.id, i.attempted_at, i.status_code, NULL, i.latency_ms, i.body FROM input i JOIN settled s ON s.id = i.id),
+         healthy AS (
+           UPDATE webhook_endpoints e SET failing_since = NULL, last_success_at = $7
+           WHERE e.id IN (SELECT endpoint_id FROM settled)
+             AND (e.failing_since IS NOT NULL OR e.last_success_at IS NULL OR e.last_success_at < $7::timestamptz - interval '1 minute'))
+         SELECT id FROM settled`,
+        [
+          batch.map((b) => b.claimed.id),
+          batch.map((b) => b.workerId),
+          batch.map((b) => b.outcome.statusCode),
+          batch.map((b) => b.attemptedAt),
+          batch.map((b) => Math.round(b.outcome.latencyMs)),
+          batch.map((b) => b.outcome.responseBody.slice(0, 1024) || null),
+          now,
+        ],
+      );
+      const held = new Set(rows.map((r) => r.id));
+      for (const b of batch) {
+        if (!held.has(b.claimed.id)) {
+          b.reject(new DeliveryLeaseLost(b.claimed.id));
+          continue;
+        }
+        this.deps.metrics.deliveryAttempt('succeeded', b.outcome.latencyMs / 1000);
+        b.resolve({ deliveryId: b.claimed.id, status: 'succeeded', statusCode: b.outcome.statusCode, error: null, latencyMs: b.outcome.latencyMs, nextAttemptAt: null });
+      }
+    } catch (error) {
+      for (const b of batch) b.reject(error);
+    }
   }
 
   /** A failed attempt: the retry schedule, Retry-After, 410 and the endpoint's failure record, in one transaction. */
