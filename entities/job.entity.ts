@@ -54,7 +54,7 @@ export interface JobChallenge {
   unique: true,
   where: `"status" IN (${sqlList(ACTIVE_JOB_STATUSES)})`,
 })
-@Index('ix_jobs_claimable', ['runAt'], { where: `"status" = 'queued'` })
+@Index('ix_jobs_claimable', ['runAt', 'id'], { where: `"status" = 'queued'` })
 @Index('ix_jobs_lease', ['lockedUntil'], { where: `"status" = 'running'` })
 @Index('ix_jobs_app_connection', ['appId', 'connectionId', 'createdAt'])
 export class Job {

@@ -31,18 +31,28 @@ export class JobRepository {
     if (o.limit <= 0) return [];
     const leaseUntil = new Date(o.now.getTime() + o.leaseMs);
     // For UPDATE, TypeORM's query() answers [rows, affectedCount].
+    // Two ordered scans, each on its own partial index and each stopping after $3 rows: due jobs by run_at, and
+    // jobs whose lease ran out by locked_until. (One scan with an OR of the two could use neither index and would
+    // sort the whole queue on every claim.)
     const [rows]: [{ id: string }[], number] = await this.db.query(
-      `WITH candidates AS (
-         SELECT id FROM jobs
-         WHERE ((status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1))
-           AND provider_key <> ALL($4::text[])
+      `WITH due AS (
+         SELECT id, run_at AS at FROM jobs
+         WHERE status = 'queued' AND run_at <= $1 AND provider_key <> ALL($4::text[])
            AND NOT EXISTS (SELECT 1 FROM provider_pauses p WHERE p.provider_key = jobs.provider_key AND p.paused_until > $1)
          ORDER BY run_at, id
          LIMIT $3
-         FOR UPDATE SKIP LOCKED)
+         FOR UPDATE SKIP LOCKED),
+       expired AS (
+         SELECT id, locked_until AS at FROM jobs
+         WHERE status = 'running' AND locked_until < $1 AND provider_key <> ALL($4::text[])
+           AND NOT EXISTS (SELECT 1 FROM provider_pauses p WHERE p.provider_key = jobs.provider_key AND p.paused_until > $1)
+         ORDER BY locked_until
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED),
+       picked AS (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) c ORDER BY at LIMIT $3)
        UPDATE jobs j SET status = 'running', locked_by = $2, locked_until = $5, attempts = j.attempts + 1,
                          started_at = coalesce(j.started_at, $1), updated_at = $1
-       FROM candidates WHERE j.id = candidates.id
+       FROM picked WHERE j.id = picked.id
        RETURNING j.id`,
       [o.now, o.workerId, o.limit, o.excludeProviders, leaseUntil],
     );
