@@ -1,0 +1,200 @@
+// npm run bench [-- <scenario> …] [-- --quick]
+// Type-checks the code, starts (or uses) PostgreSQL, runs the scenarios, prints a table, and writes
+// bench/results/latest.{json,md,png} (a full run) or bench/results/quick.{json,md,png} (--quick).
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createDataSource } from '../src/db/data-source.ts';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+import { renderLatencyChart } from './lib/chart.ts';
+import { ROOT } from './lib/process.ts';
+import type { BenchContext, Scenario, ScenarioResult } from './lib/types.ts';
+import { api } from './scenarios/api.ts';
+import { queue } from './scenarios/queue.ts';
+import { refresh } from './scenarios/refresh.ts';
+import { scale } from './scenarios/scale.ts';
+import { sweep } from './scenarios/sweep.ts';
+import { webhooks } from './scenarios/webhooks.ts';
+
+const SCENARIOS: Record<string, { title: string; run: Scenario }> = {
+  api: { title: '1. API overhead', run: api },
+  scale: { title: '2. Scale', run: scale },
+  sweep: { title: '3. Sweep', run: sweep },
+  queue: { title: '4. Queue', run: queue },
+  refresh: { title: '5. Refresh end to end', run: refresh },
+  webhooks: { title: '6. Webhooks', run: webhooks },
+};
+
+/** 7. Memory: peak RSS of the service process during these scenarios must stay under 300 MB. */
+const MEMORY_TARGET = new Set(['sweep', 'refresh', 'webhooks']);
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const unknown = args.filter((a) => !a.startsWith('--') && !(a in SCENARIOS));
+if (unknown.length || args.includes('--help')) {
+  console.log(`usage: npm run bench [-- ${Object.keys(SCENARIOS).join('|')} …] [-- --quick]`);
+  process.exit(unknown.length ? 1 : 0);
+}
+const selected = args.filter((a) => a in SCENARIOS);
+const ids = selected.length ? selected : Object.keys(SCENARIOS);
+
+const started = Date.now();
+const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+
+log(`benchmark: ${ids.join(', ')}${quick ? ' (quick)' : ''}`);
+log('build: type-checking (tsc -p .)');
+const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', ROOT], { stdio: 'inherit' });
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+
+// PostgreSQL: DATABASE_URL's server (the bench creates and drops its own databases there), or an embedded one.
+let adminUrl: string;
+let stopServer = async () => {};
+let tmp: string | null = null;
+if (process.env.DATABASE_URL) {
+  adminUrl = process.env.DATABASE_URL;
+  log('database: DATABASE_URL');
+} else {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'cs-bench-pg-'));
+  chmodSync(tmp, 0o755);
+  log('database: starting an embedded PostgreSQL');
+  const server = await startEmbeddedPostgres({ databaseDir: path.join(tmp, 'pg'), port: await freePort(), database: 'postgres', persistent: false });
+  adminUrl = server.adminUrl;
+  stopServer = server.stop;
+}
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+const prefix = `cs_bench_${process.pid}`;
+const template = `${prefix}_template`;
+await admin.query(`CREATE DATABASE ${template}`);
+{
+  const ds = createDataSource({ url: withDatabase(adminUrl, template), poolSize: 1, logging: false });
+  await ds.initialize();
+  await ds.runMigrations({ transaction: 'each' });
+  await ds.destroy();
+}
+let n = 0;
+const ctx: BenchContext = {
+  quick,
+  credentialKeysEnv: `bench:${randomBytes(32).toString('base64')}`,
+  log,
+  async database(name) {
+    const db = `${prefix}_${name.toLowerCase().replace(/\W/g, '_')}_${++n}`;
+    await admin.query(`CREATE DATABASE ${db} TEMPLATE ${template}`);
+    return { name: db, url: withDatabase(adminUrl, db) };
+  },
+};
+
+const results: (ScenarioResult | { id: string; title: string; error: string })[] = [];
+for (const id of ids) {
+  const s = SCENARIOS[id]!;
+  log(`── ${s.title} ──`);
+  const t0 = Date.now();
+  try {
+    const result = await s.run(ctx);
+    results.push({ ...result, id, title: s.title });
+    log(`${s.title}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    printScenario(result);
+  } catch (error) {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    log(`${s.title}: FAILED\n${message}`);
+    results.push({ id, title: s.title, error: message.split('\n')[0]! });
+  }
+}
+
+const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE '${prefix}_%'`);
+for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+await admin.end();
+await stopServer();
+if (tmp) rmSync(tmp, { recursive: true, force: true });
+
+const machine = {
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model ?? 'unknown',
+  memoryGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+  node: process.version,
+  platform: `${os.type()} ${os.release()}`,
+  postgres: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded-postgres 18',
+};
+const outDir = path.join(ROOT, 'bench/results');
+mkdirSync(outDir, { recursive: true });
+const base = quick ? 'quick' : 'latest';
+const report = { startedAt: new Date(started).toISOString(), durationS: Math.round((Date.now() - started) / 1000), quick, machine, scenarios: results };
+writeFileSync(path.join(outDir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
+const panels = results.flatMap((r) => ('latencies' in r && r.latencies?.length ? [{ title: r.title, series: r.latencies }] : []));
+if (panels.length) writeFileSync(path.join(outDir, `${base}.png`), renderLatencyChart(panels));
+writeFileSync(path.join(outDir, `${base}.md`), markdown(report, panels.length > 0 ? `${base}.png` : null));
+log(`wrote bench/results/${base}.json, ${base}.md${panels.length ? `, ${base}.png` : ''}`);
+const failed = results.filter((r) => 'error' in r);
+process.exit(failed.length ? 1 : 0);
+
+function printScenario(r: ScenarioResult) {
+  console.table(r.rows);
+  for (const ratio of r.ratios) console.log(`  ${ratio.name}: ${ratio.value.toFixed(3)}${ratio.target ? ` (target ${ratio.target.op} ${ratio.target.value}: ${met(ratio) ? 'met' : 'MISSED'})` : ''}`);
+  for (const [what, mb] of Object.entries(r.peakRssMb ?? {})) console.log(`  peak RSS ${what}: ${mb.toFixed(0)} MB`);
+}
+
+function met(r: { value: number; target?: { op: '>=' | '<='; value: number } }): boolean {
+  if (!r.target) return true;
+  return r.target.op === '>=' ? r.value >= r.target.value : r.value <= r.target.value;
+}
+
+function markdown(rep: typeof report, chart: string | null): string {
+  const out: string[] = [];
+  out.push(`# Benchmark results${rep.quick ? ' (quick mode: smaller sizes, shorter runs)' : ''}`, '');
+  out.push(`Run ${rep.startedAt}, ${rep.durationS} s, with \`npm run bench${rep.quick ? ' -- --quick' : ''}\`.`, '');
+  out.push(`Machine: ${rep.machine.cpus} cores (${rep.machine.cpuModel}), ${rep.machine.memoryGb} GB memory, Node ${rep.machine.node}, ${rep.machine.platform}, PostgreSQL: ${rep.machine.postgres}.`, '');
+  out.push('Every figure that matters is a ratio of two things measured in the same run, interleaved, because these machines are shared and noisy.', '');
+  out.push('## Targets', '', '| Target | Measured | Met |', '|---|---|---|');
+  for (const r of rep.scenarios) {
+    if ('error' in r) {
+      out.push(`| ${r.title} | failed: ${r.error} | no |`);
+      continue;
+    }
+    for (const ratio of r.ratios) if (ratio.target) out.push(`| ${ratio.name} ${ratio.target.op} ${ratio.target.value} | ${ratio.value.toFixed(3)} | ${met(ratio) ? 'met' : '**missed**'} |`);
+    // The memory target is for the service during the sweep, refreshes and webhooks (scenario 7).
+    if (MEMORY_TARGET.has(r.id)) {
+      for (const [what, mb] of Object.entries(r.peakRssMb ?? {})) out.push(`| peak RSS, ${what} < 300 MB | ${mb.toFixed(0)} MB | ${mb < 300 ? 'met' : '**missed**'} |`);
+    }
+  }
+  out.push('');
+  const notes = path.join(ROOT, 'bench/NOTES.md');
+  if (!rep.quick && existsSync(notes)) out.push(readFileSync(notes, 'utf8').trim(), '');
+  if (chart) out.push('## Latency distributions', '', `![latency distributions](${chart})`, '');
+  for (const r of rep.scenarios) {
+    out.push(`## ${r.title}`, '');
+    if ('error' in r) {
+      out.push(`Failed: ${r.error}`, '');
+      continue;
+    }
+    const cols = [...new Set(r.rows.flatMap((row) => Object.keys(row)))];
+    out.push(`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`);
+    for (const row of r.rows) out.push(`| ${cols.map((c) => String(row[c] ?? '')).join(' | ')} |`);
+    out.push('');
+    for (const ratio of r.ratios) out.push(`- ${ratio.name}: **${ratio.value.toFixed(3)}**${ratio.target ? ` (target ${ratio.target.op} ${ratio.target.value}: ${met(ratio) ? 'met' : 'missed'})` : ''}`);
+    for (const [what, mb] of Object.entries(r.peakRssMb ?? {})) out.push(`- peak RSS, ${what}: ${mb.toFixed(0)} MB`);
+    for (const note of r.notes ?? []) out.push(`- ${note}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
