@@ -3,9 +3,11 @@ import superjson from 'superjson';
 import { AppError } from '../errors.ts';
 import type { ApiContext } from './context.ts';
 import { appErrorToTRPC, describeIssues, schemaIssues } from './error-map.ts';
+import { serializeOutput } from './wire-format.ts';
 
 const t = initTRPC.context<ApiContext>().create({
-  transformer: superjson,
+  // Inputs are read by superjson; responses are written by a faster writer of the same format (wire-format.ts).
+  transformer: { input: superjson, output: { serialize: serializeOutput, deserialize: superjson.deserialize } },
   errorFormatter({ shape, error, ctx }) {
     const issues =
       error.cause instanceof AppError ? (error.cause.details.issues ?? null) : error.code === 'BAD_REQUEST' ? schemaIssues(error.cause) : null;

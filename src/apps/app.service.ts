@@ -62,7 +62,12 @@ export class AppService {
   /** The app a presented key belongs to, or null. */
   async authenticate(presentedKey: string): Promise<AppSummary | null> {
     if (!looksLikeApiKey(presentedKey)) return null;
-    const app = await this.repo.findOneBy({ apiKeyHash: hashApiKey(presentedKey) });
+    // Every request: one indexed lookup, in plain SQL.
+    const [app]: Application[] = await this.deps.db.query(
+      `SELECT id, name, api_key_prefix AS "apiKeyPrefix", created_at AS "createdAt", key_rotated_at AS "keyRotatedAt"
+       FROM applications WHERE api_key_hash = $1`,
+      [hashApiKey(presentedKey)],
+    );
     return app ? summary(app) : null;
   }
 }

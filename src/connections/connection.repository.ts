@@ -14,8 +14,11 @@ export class ConnectionRepository {
     return this.manager.getRepository(Connection);
   }
 
-  findOne(appId: string, id: string): Promise<Connection | null> {
-    return this.repo.findOneBy({ appId, id });
+  // The two hottest reads (connections.get and .list) are plain SQL with the entity's own column list: the same rows,
+  // without the query builder's per-call cost (the API benchmark found it a large part of a request's CPU).
+  async findOne(appId: string, id: string): Promise<Connection | null> {
+    const rows: Connection[] = await this.manager.query(`SELECT ${selectList(this.manager)} FROM connections c WHERE c.app_id = $1 AND c.id = $2`, [appId, id]);
+    return rows[0] ?? null;
   }
 
   /** The row, locked until the transaction ends: callers that check "busy" and then write hold this. */
@@ -40,23 +43,29 @@ export class ConnectionRepository {
   }
 
   async list(appId: string, input: ListConnectionsInput): Promise<{ items: Connection[]; nextCursor: string | null }> {
-    const qb = this.repo.createQueryBuilder('c').where('c.app_id = :appId', { appId });
+    const params: unknown[] = [appId];
+    const where = ['c.app_id = $1'];
+    const add = (sql: (n: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(sql(`$${params.length}`));
+    };
     const f = input.filter;
-    if (input.userId !== undefined) qb.andWhere('c.user_id = :userId', { userId: input.userId });
-    if (f?.ids) qb.andWhere('c.id IN (:...ids)', { ids: f.ids });
-    if (f?.status) qb.andWhere('c.status IN (:...status)', { status: f.status });
-    if (f?.state) qb.andWhere('c.state IN (:...state)', { state: f.state });
-    if (f?.institutionId) qb.andWhere('c.institution_id IN (:...inst)', { inst: f.institutionId });
-    if (f?.method) qb.andWhere('c.method IN (:...method)', { method: f.method });
+    if (input.userId !== undefined) add((p) => `c.user_id = ${p}`, input.userId);
+    if (f?.ids) add((p) => `c.id = ANY(${p}::uuid[])`, f.ids);
+    if (f?.status) add((p) => `c.status = ANY(${p}::text[])`, f.status);
+    if (f?.state) add((p) => `c.state = ANY(${p}::text[])`, f.state);
+    if (f?.institutionId) add((p) => `c.institution_id = ANY(${p}::text[])`, f.institutionId);
+    if (f?.method) add((p) => `c.method = ANY(${p}::text[])`, f.method);
     if (input.cursor) {
       const after = decodeCursor(input.cursor);
-      qb.andWhere('(c.created_at, c.id) > (:afterAt, :afterId)', { afterAt: after.at, afterId: after.id });
+      params.push(after.at, after.id);
+      where.push(`(c.created_at, c.id) > ($${params.length - 1}, $${params.length})`);
     }
-    const rows = await qb
-      .orderBy('c.created_at', 'ASC')
-      .addOrderBy('c.id', 'ASC')
-      .limit(input.limit + 1)
-      .getMany();
+    params.push(input.limit + 1);
+    const rows: Connection[] = await this.manager.query(
+      `SELECT ${selectList(this.manager)} FROM connections c WHERE ${where.join(' AND ')} ORDER BY c.created_at, c.id LIMIT $${params.length}`,
+      params,
+    );
     const items = rows.slice(0, input.limit);
     const last = items.at(-1);
     return { items, nextCursor: rows.length > input.limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null };
@@ -77,4 +86,20 @@ export class ConnectionRepository {
   async deleteByIds(appId: string, ids: string[]): Promise<void> {
     if (ids.length) await this.repo.createQueryBuilder().delete().where('app_id = :appId AND id IN (:...ids)', { appId, ids }).execute();
   }
+}
+
+const selectLists = new WeakMap<object, string>();
+
+/** The entity's selectable columns, aliased to its property names (credentials, select: false, are not among them). */
+function selectList(manager: EntityManager): string {
+  const metadata = manager.connection.getMetadata(Connection);
+  let list = selectLists.get(metadata);
+  if (!list) {
+    list = metadata.columns
+      .filter((c) => c.isSelect)
+      .map((c) => `c."${c.databaseName}" AS "${c.propertyName}"`)
+      .join(', ');
+    selectLists.set(metadata, list);
+  }
+  return list;
 }
