@@ -7,6 +7,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
 import { appRouter } from './app-router.ts';
 import { contextFactory } from './context.ts';
+import { queryFastPath } from './query-fast-path.ts';
 
 export interface HttpAppOptions {
   services: Services;
@@ -52,6 +53,8 @@ export function createHttpApp({ services, db, logger, metrics }: HttpAppOptions)
   });
 
   if (metrics) app.get('/metrics', metricsHandler(metrics, logger));
+
+  app.get('/trpc/:path', queryFastPath(services, logger));
 
   app.use(
     '/trpc',

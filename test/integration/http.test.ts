@@ -11,6 +11,29 @@ beforeAll(async () => {
 afterAll(() => service.close());
 
 describe('HTTP surface', () => {
+  it("a single GET query answers exactly as tRPC's own adapter does, errors included", async () => {
+    const { connection } = await app.client.connections.create.mutate({ userId: 'fast-path', institutionId: 'AU00000', credentials: { loginId: 'x', password: 'y' } });
+    const auth = { authorization: `Bearer ${app.apiKey}` };
+    const one = (input: unknown) => encodeURIComponent(JSON.stringify({ json: input }));
+    const batch = (input: unknown) => encodeURIComponent(JSON.stringify({ 0: { json: input } }));
+    for (const [path, input] of [
+      ['connections.get', { id: connection.id }],
+      ['connections.list', { userId: 'fast-path', limit: 5 }],
+      ['connections.get', { id: 'not-a-uuid' }],
+      ['connections.get', { id: '00000000-0000-4000-8000-000000000000' }],
+      ['connections.create', { id: connection.id }],
+    ] as const) {
+      const fast = await fetch(`${service.url}/trpc/${path}?input=${one(input)}`, { headers: auth });
+      const viaTrpc = await fetch(`${service.url}/trpc/${path}?batch=1&input=${batch(input)}`, { headers: auth });
+      const [fastBody, trpcBody] = [await fast.json(), ((await viaTrpc.json()) as unknown[])[0]];
+      const strip = (b: any) => (b?.error?.json?.data ? { ...b, error: { ...b.error, json: { ...b.error.json, data: { ...b.error.json.data, requestId: null } } } } : b);
+      expect(strip(fastBody)).toEqual(strip(trpcBody));
+      expect(fast.status).toBe(viaTrpc.status === 207 ? fast.status : viaTrpc.status);
+    }
+    // Without a key: UNAUTHORIZED, as before.
+    expect((await fetch(`${service.url}/trpc/connections.get?input=${one({ id: connection.id })}`)).status).toBe(401);
+  });
+
   it('/healthz answers while the process is up', async () => {
     const res = await fetch(`${service.url}/healthz`);
     expect(res.status).toBe(200);
