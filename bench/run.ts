@@ -32,6 +32,14 @@ const SCENARIOS: Record<string, { title: string; run: Scenario }> = {
 const MEMORY_TARGET = new Set(['sweep', 'refresh', 'webhooks']);
 
 const args = process.argv.slice(2);
+if (args.includes('--report')) {
+  // Re-renders latest.md from latest.json (after editing bench/NOTES.md), without measuring again.
+  const file = path.join(ROOT, 'bench/results/latest.json');
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as typeof report;
+  writeFileSync(path.join(ROOT, 'bench/results/latest.md'), markdown(saved, existsSync(path.join(ROOT, 'bench/results/latest.png')) ? 'latest.png' : null));
+  console.log('wrote bench/results/latest.md from latest.json');
+  process.exit(0);
+}
 const quick = args.includes('--quick');
 const unknown = args.filter((a) => !a.startsWith('--') && !(a in SCENARIOS));
 if (unknown.length || args.includes('--help')) {
