@@ -1,6 +1,6 @@
 import { presentMoney } from '../providers/money.ts';
 import { Account, Connection, Transaction } from '../../entities/index.ts';
-import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
+import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import type { ListAccountsInput, ListTransactionsInput } from './account.schemas.ts';
@@ -91,12 +91,8 @@ export class AccountService {
       qb.andWhere('(t.booked_at, t.id) < (:at, :id)', { at: before.at, id: before.id });
     }
     const rows = await qb.orderBy('t.booked_at', 'DESC').addOrderBy('t.id', 'DESC').limit(input.limit + 1).getMany();
-    const items = rows.slice(0, input.limit);
-    const last = items.at(-1);
-    return {
-      items: items.map(presentTransaction),
-      nextCursor: rows.length > input.limit && last ? encodeCursor({ at: last.bookedAt, id: last.id }) : null,
-    };
+    const page = keysetPage(rows, input.limit, (t) => ({ at: t.bookedAt, id: t.id }));
+    return { items: page.items.map(presentTransaction), nextCursor: page.nextCursor };
   }
 
   private async requireConnection(appId: string, id: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { Connection } from '../../entities/index.ts';
-import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
+import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
 import type { ListConnectionsInput } from './connection.schemas.ts';
 
 /**
@@ -66,9 +66,7 @@ export class ConnectionRepository {
       `SELECT ${selectList(this.manager)} FROM connections c WHERE ${where.join(' AND ')} ORDER BY c.created_at, c.id LIMIT $${params.length}`,
       params,
     );
-    const items = rows.slice(0, input.limit);
-    const last = items.at(-1);
-    return { items, nextCursor: rows.length > input.limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null };
+    return keysetPage(rows, input.limit, (c) => ({ at: c.createdAt, id: c.id }));
   }
 
   async insert(connection: Partial<Connection>): Promise<Connection> {

@@ -28,3 +28,13 @@ export function decodeCursor(cursor: string, field: (string | number)[] = ['curs
   }
   throw AppError.validation(field, 'is not a cursor this service issued (pass nextCursor back unchanged)');
 }
+
+/**
+ * A page from a query that asked for `limit + 1` rows in keyset order: the first `limit`, and a cursor at the last
+ * of them when the extra row shows there is more.
+ */
+export function keysetPage<T>(rows: T[], limit: number, position: (row: T) => KeysetPosition): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null };
+}

@@ -1,6 +1,6 @@
 import { In } from 'typeorm';
 import { WebhookDelivery, WebhookDeliveryAttempt, type DeliveryStatus } from '../../entities/index.ts';
-import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
+import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import { DeliveryAttempter, type AttemptResult, type Sender } from './delivery.worker.ts';
@@ -54,14 +54,13 @@ export class DeliveryService {
       qb.andWhere('(d.created_at, d.id) > (:at, :id)', { at: after.at, id: after.id });
     }
     const rows = await qb.orderBy('d.created_at', 'ASC').addOrderBy('d.id', 'ASC').limit(input.limit + 1).getMany();
-    const page = rows.slice(0, input.limit);
-    const attempts = page.length
-      ? await this.deps.db.getRepository(WebhookDeliveryAttempt).find({ where: { deliveryId: In(page.map((d) => d.id)) }, order: { attemptedAt: 'ASC' } })
+    const page = keysetPage(rows, input.limit, (d) => ({ at: d.createdAt, id: d.id }));
+    const attempts = page.items.length
+      ? await this.deps.db.getRepository(WebhookDeliveryAttempt).find({ where: { deliveryId: In(page.items.map((d) => d.id)) }, order: { attemptedAt: 'ASC' } })
       : [];
-    const last = page.at(-1);
     return {
-      items: page.map((d) => presentDelivery(d, attempts.filter((a) => a.deliveryId === d.id))),
-      nextCursor: rows.length > input.limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null,
+      items: page.items.map((d) => presentDelivery(d, attempts.filter((a) => a.deliveryId === d.id))),
+      nextCursor: page.nextCursor,
     };
   }
 

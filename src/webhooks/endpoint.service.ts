@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WebhookEndpoint } from '../../entities/index.ts';
-import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
+import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { presentEndpoint, type EndpointView } from './endpoint.presenter.ts';
@@ -58,9 +58,8 @@ export class EndpointService {
       qb.andWhere('(e.created_at, e.id) > (:at, :id)', { at: after.at, id: after.id });
     }
     const rows = await qb.orderBy('e.created_at', 'ASC').addOrderBy('e.id', 'ASC').limit(input.limit + 1).getMany();
-    const items = rows.slice(0, input.limit);
-    const last = items.at(-1);
-    return { items: items.map(presentEndpoint), nextCursor: rows.length > input.limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null };
+    const page = keysetPage(rows, input.limit, (e) => ({ at: e.createdAt, id: e.id }));
+    return { items: page.items.map(presentEndpoint), nextCursor: page.nextCursor };
   }
 
   /** Changes url, filters or enabled. Enabling again clears the failure record, so the endpoint starts afresh. */
