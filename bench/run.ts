@@ -10,6 +10,8 @@ import pg from 'pg';
 import { createDataSource } from '../src/db/data-source.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { renderLatencyChart } from './lib/chart.ts';
+import { freePort } from '../test/helpers/free-port.ts';
+import { withDatabase } from '../test/helpers/pg-urls.ts';
 import { ROOT } from './lib/process.ts';
 import type { BenchContext, Scenario, ScenarioResult } from './lib/types.ts';
 import { api } from './scenarios/api.ts';
@@ -187,22 +189,4 @@ function markdown(rep: typeof report, chart: string | null): string {
     out.push('');
   }
   return out.join('\n');
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { inProcessService } from '../lib/in-process.ts';
 import { startProcess, waitUntil, type BenchProcess } from '../lib/process.ts';
 import { percentile, round, type BenchContext, type LatencySeries, type Scenario } from '../lib/types.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 /**
  * 1. API overhead: connections.get and connections.list over tRPC/HTTP (express 5, superjson, zod, TypeORM) against
@@ -406,16 +407,4 @@ function subsample(values: number[], n: number): number[] {
     }
   }
   return out.map((v) => round(v, 3));
-}
-
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
