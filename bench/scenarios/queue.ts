@@ -9,7 +9,7 @@ import type { DataSource } from 'typeorm';
 import { Institution, type Job } from '../../entities/index.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { seededInstitutions } from '../../src/institutions/institution.seed.ts';
-import { JobRepository } from '../../src/jobs/job.repository.ts';
+import { jobEndPatch, JobRepository } from '../../src/jobs/job.repository.ts';
 import { round, type Scenario } from '../lib/types.ts';
 
 /** Concurrent workers on each side. */
@@ -162,17 +162,7 @@ async function runOurs(db: DataSource, n: number, batch: number): Promise<number
   const complete = (job: Job, workerId: string) =>
     db.transaction(async (m) => {
       const now = new Date();
-      await repo.fencedUpdate(m, job.id, workerId, {
-        status: 'succeeded',
-        error: null as never,
-        steps: job.steps as never,
-        challenge: null,
-        challengeResponseCiphertext: null,
-        challengeResponseKeyId: null,
-        finishedAt: now,
-        lockedUntil: null,
-        updatedAt: now,
-      });
+      await repo.fencedUpdate(m, job.id, workerId, jobEndPatch('succeeded', null, job.steps, now));
     });
   const worker = async (i: number) => {
     const workerId = `bench-queue:${process.pid}:${i}`;

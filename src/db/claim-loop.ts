@@ -57,6 +57,24 @@ export class ClaimLoop<T> {
     this.wakeUp?.();
   }
 
+  /** Claims what fits and runs it to the end, without the background loop (tests and tools). */
+  async runOnce(): Promise<number> {
+    const claimed = await this.o.claim(this.o.concurrency, []);
+    await Promise.all(claimed.map((item) => this.o.execute(item)));
+    return claimed.length;
+  }
+
+  /** runOnce until nothing is due (work that waits on time or a user stays queued). */
+  async drain(maxRounds = 1000): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxRounds; i++) {
+      const n = await this.runOnce();
+      if (n === 0) return total;
+      total += n;
+    }
+    return total;
+  }
+
   /** Stops claiming and waits up to graceMs for the work in flight; returns how many items are still running. */
   async stop(graceMs: number): Promise<number> {
     this.running = false;

@@ -40,7 +40,7 @@ import { recordJobEvent } from './job.events.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import { backoffMs, CONSENT_LAPSED, decideFailure, exhausted } from './job-failure.ts';
 import { JOBS_CHANNEL } from './job.queue.ts';
-import { JobRepository, LeaseLost } from './job.repository.ts';
+import { jobEndPatch, JobRepository, LeaseLost } from './job.repository.ts';
 
 export interface JobRunnerOptions {
   /** Jobs this process runs at once. */
@@ -128,21 +128,13 @@ export class JobRunner {
   }
 
   /** Claims what fits and runs it to the end; for tests and tools that want no background loop. */
-  async runOnce(): Promise<number> {
-    const claimed = await this.claim(this.options.concurrency, []);
-    await Promise.all(claimed.map((job) => this.execute(job)));
-    return claimed.length;
+  runOnce(): Promise<number> {
+    return this.loop.runOnce();
   }
 
   /** Runs until no job is due (jobs that wait on time or a user stay queued). */
-  async drain(maxRounds = 1000): Promise<number> {
-    let total = 0;
-    for (let i = 0; i < maxRounds; i++) {
-      const n = await this.runOnce();
-      if (n === 0) return total;
-      total += n;
-    }
-    return total;
+  drain(maxRounds = 1000): Promise<number> {
+    return this.loop.drain(maxRounds);
   }
 
   get activeJobs(): number {
@@ -449,17 +441,7 @@ class JobExecution {
     now: Date,
   ): Promise<void> {
     await this.deps.db.transaction(async (m) => {
-      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
-        status,
-        error: error as never,
-        steps: this.steps as never,
-        challenge: null,
-        challengeResponseCiphertext: null,
-        challengeResponseKeyId: null,
-        finishedAt: now,
-        lockedUntil: null,
-        updatedAt: now,
-      });
+      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, jobEndPatch(status, error, this.steps, now));
       const changed = await applyTransition(m, this.job.appId, this.job.connectionId, event, now, alongside);
       if (changed) await recordJobEvent(m, status === 'succeeded' ? 'job.completed' : 'job.failed', this.job.id, changed.after, now);
     });

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { Job } from '../../entities/index.ts';
+import { Job, type ConnectionError, type JobStep } from '../../entities/index.ts';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 
 /** This worker no longer holds the job (its lease expired and another worker took it): stop writing. */
@@ -103,4 +103,22 @@ export class JobRepository {
       [providerKey, until, reason.slice(0, 500)],
     );
   }
+}
+
+/**
+ * The write that ends a job (succeeded or failed): its outcome and steps, the challenge gone, the lease over.
+ * locked_by stays, as the record of which worker ran it.
+ */
+export function jobEndPatch(status: 'succeeded' | 'failed', error: ConnectionError | null, steps: JobStep[], now: Date): QueryDeepPartialEntity<Job> {
+  return {
+    status,
+    error: error as never,
+    steps: steps as never,
+    challenge: null,
+    challengeResponseCiphertext: null,
+    challengeResponseKeyId: null,
+    finishedAt: now,
+    lockedUntil: null,
+    updatedAt: now,
+  };
 }

@@ -75,18 +75,21 @@ export class DeliveryRepository {
     return affected;
   }
 
-  /** Ends this worker's hold on a delivery with its new state; false when another worker holds it now. */
+  /**
+   * Ends this worker's hold on a delivery after a failed attempt (successes are written in batches by the worker);
+   * false when another worker holds it now.
+   */
   async settle(
     m: EntityManager,
     id: string,
     workerId: string,
-    patch: { status: string; nextAttemptAt: Date | null; lastStatusCode: number | null; lastError: string | null; deliveredAt: Date | null },
+    patch: { status: string; nextAttemptAt: Date | null; lastStatusCode: number | null; lastError: string | null },
   ): Promise<boolean> {
     const [, affected]: [unknown, number] = await m.query(
       `UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, last_status_code = $5, last_error = $6,
-              delivered_at = coalesce($7, delivered_at), locked_by = NULL, locked_until = NULL
+              locked_by = NULL, locked_until = NULL
        WHERE id = $1 AND locked_by = $2`,
-      [id, workerId, patch.status, patch.nextAttemptAt, patch.lastStatusCode, patch.lastError?.slice(0, 500) ?? null, patch.deliveredAt],
+      [id, workerId, patch.status, patch.nextAttemptAt, patch.lastStatusCode, patch.lastError?.slice(0, 500) ?? null],
     );
     return affected > 0;
   }

@@ -209,25 +209,26 @@ export class DeliveryAttempter {
     } else {
       const inRound = claimed.attempts - claimed.scheduleStart;
       const told = (outcome.statusCode === 429 || outcome.statusCode === 503) && outcome.retryAfterMs !== null;
-      const wait = told ? Math.min(outcome.retryAfterMs!, MAX_RETRY_AFTER_MS) : retryDelayMs(this.settings.retryScheduleMs, inRound);
+      const scheduled = retryDelayMs(this.settings.retryScheduleMs, inRound);
       // Retry-After is honoured while the schedule has attempts left; it never makes a delivery immortal.
-      const exhausted = retryDelayMs(this.settings.retryScheduleMs, inRound) === null;
-      if (exhausted || wait === null) status = 'dead';
+      if (scheduled === null) status = 'dead';
       else {
         status = 'pending';
-        nextAttemptAt = new Date(now.getTime() + wait);
+        nextAttemptAt = new Date(now.getTime() + (told ? Math.min(outcome.retryAfterMs!, MAX_RETRY_AFTER_MS) : scheduled));
       }
+      // The UPDATE locks the endpoint row, so `enabled` is current until this transaction ends.
       const [rows]: [{ failing_since: Date; enabled: boolean }[], number] = await m.query(
         `UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2) WHERE id = $1 RETURNING failing_since, enabled`,
         [endpoint.id, attemptedAt],
       );
       const health = rows[0];
-      if (health?.enabled && now.getTime() - new Date(health.failing_since).getTime() >= this.settings.disableAfterMs) {
+      let enabled = health?.enabled ?? false;
+      if (enabled && now.getTime() - new Date(health!.failing_since).getTime() >= this.settings.disableAfterMs) {
         const days = Math.round((this.settings.disableAfterMs / 86_400_000) * 10) / 10;
         await this.disableEndpoint(m, endpoint, `no successful delivery for ${days} days`, now);
+        enabled = false;
       }
-      const [current]: { enabled: boolean }[] = await m.query(`SELECT enabled FROM webhook_endpoints WHERE id = $1`, [endpoint.id]);
-      if (!current?.enabled && status === 'pending') {
+      if (!enabled && status === 'pending') {
         status = 'failed';
         nextAttemptAt = null;
       }
@@ -245,7 +246,6 @@ export class DeliveryAttempter {
       nextAttemptAt,
       lastStatusCode: outcome.statusCode,
       lastError: error,
-      deliveredAt: null,
     });
     if (!held) throw new DeliveryLeaseLost(claimed.id);
     this.deps.metrics.deliveryAttempt(status === 'pending' ? 'retrying' : status, outcome.latencyMs / 1000);
@@ -338,10 +338,8 @@ export class DeliveryWorker {
   }
 
   /** Claims what is due and attempts it; for tests and tools that want no background loop. */
-  async runOnce(): Promise<number> {
-    const claimed = await this.claimWithContext(this.options.concurrency);
-    await Promise.all(claimed.map((d) => this.execute(d, d.context)));
-    return claimed.length;
+  runOnce(): Promise<number> {
+    return this.loop.runOnce();
   }
 
   /** Claims, then loads the batch's events and endpoints at once (not two queries per delivery). */
@@ -353,14 +351,8 @@ export class DeliveryWorker {
   }
 
   /** Runs until nothing is due now (retries scheduled for later stay queued). */
-  async drain(maxRounds = 1000): Promise<number> {
-    let total = 0;
-    for (let i = 0; i < maxRounds; i++) {
-      const n = await this.runOnce();
-      if (n === 0) return total;
-      total += n;
-    }
-    return total;
+  drain(maxRounds = 1000): Promise<number> {
+    return this.loop.drain(maxRounds);
   }
 
   private claim(free: number): Promise<ClaimedDelivery[]> {
