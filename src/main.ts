@@ -6,7 +6,7 @@ import { JobRunner } from './jobs/job-runner.ts';
 import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { SCHEDULE_NAMES, SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, routeProcessOutput } from './logger.ts';
 
 // Boot: config → database → roles (api, worker, scheduler) → graceful stop.
 
@@ -15,12 +15,14 @@ try {
   config = loadConfig();
 } catch (error) {
   if (error instanceof ConfigError) {
-    console.error(error.message);
+    // Every line the service prints is one JSON object, a bad configuration included.
+    createLogger('info', 2).fatal({ problems: error.problems }, error.message);
     process.exit(1);
   }
   throw error;
 }
 const logger = createLogger(config.LOG_LEVEL);
+routeProcessOutput(logger);
 
 // Signal handlers go in first: a SIGTERM that arrives while we are still starting is kept and honoured as soon as
 // everything is up, so there is always an orderly stop and exit code 0.
@@ -39,8 +41,9 @@ let server: Server | null = null;
 if (config.ROLES.includes('api')) {
   if (config.CREATE_DEMO_APP && (await runtime.services.apps.count()) === 0) {
     const { app, apiKey } = await runtime.services.apps.create('demo');
-    // Printed once, on stdout, for the person who just ran `npm start`; only its hash is stored.
-    console.log(`\nCreated app "demo" (${app.id}). Its API key, shown only this once:\n\n  ${apiKey}\n`);
+    // Logged once, for the person who just ran `npm start`; only its hash is stored. (Not under `apiKey`, which the
+    // logger redacts everywhere else.)
+    logger.info({ appId: app.id, appName: app.name, demoApiKey: apiKey }, `created app "demo"; its API key, shown only this once: ${apiKey}`);
   }
   const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger, metrics: runtime.deps.metrics });
   server = app.listen(config.PORT, config.HOST, () => {
@@ -103,6 +106,7 @@ async function stop(signal: string) {
   await Promise.all([runner?.stop(config.SHUTDOWN_GRACE_MS), deliveries?.stop(config.SHUTDOWN_GRACE_MS)]);
   server?.closeAllConnections();
   await runtime.database.close();
+  logger.info({ signal }, 'stopped');
   process.exit(0);
 }
 stopHandler = (signal) => void stop(signal);

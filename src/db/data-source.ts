@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { DataSource, type LoggerOptions } from 'typeorm';
 import { entities } from '../../entities/index.ts';
+import type { Logger } from '../logger.ts';
 import { SnakeNamingStrategy } from './naming-strategy.ts';
+import { PinoTypeOrmLogger } from './typeorm-logger.ts';
 
 const migrationsGlob = fileURLToPath(new URL('../../migrations/*.{ts,js}', import.meta.url));
 
@@ -10,6 +12,8 @@ export interface DataSourceOptions {
   poolSize?: number;
   logging?: LoggerOptions;
   applicationName?: string;
+  /** Where TypeORM's own lines go, as JSON (the service's processes). Without it, TypeORM's console logger. */
+  logger?: Logger;
 }
 
 /** The one DataSource definition, shared by the service, the CLI, the TypeORM CLI and the tests. */
@@ -26,6 +30,13 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     namingStrategy: new SnakeNamingStrategy(),
     uuidExtension: 'pgcrypto',
     logging: options.logging ?? ['error', 'warn'],
+    ...(options.logger
+      ? {
+          logger: new PinoTypeOrmLogger(options.logger),
+          // An idle pooled connection that dies (the server restarted) is dropped from the pool; say so once, as JSON.
+          poolErrorHandler: (error: Error) => options.logger!.warn({ err: error, component: 'pg-pool' }, 'a pooled database connection failed'),
+        }
+      : {}),
     poolSize: options.poolSize ?? 10,
     applicationName: options.applicationName ?? 'connections-service',
     extra: {

@@ -36,7 +36,7 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
       pg.reused ? 'joined the embedded PostgreSQL already running on DATA_DIR' : 'embedded PostgreSQL started',
     );
   }
-  const db = createDataSource({ url, poolSize: config.DB_POOL_SIZE });
+  const db = createDataSource({ url, poolSize: config.DB_POOL_SIZE, logger });
   try {
     await db.initialize();
     if (options.migrate) {

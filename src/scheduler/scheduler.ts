@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import cron, { type ScheduledTask } from 'node-cron';
+import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import type { Deps } from '../deps.ts';
+import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
 import { expireLapsedConsents, warnExpiringConsents } from './consent.sweep.ts';
 import { releaseExpiredLeases, wakeForDueDeliveries } from './recovery.sweep.ts';
@@ -29,6 +30,7 @@ export class Scheduler {
   private readonly tasks: ScheduledTask[] = [];
   private readonly running = new Set<Promise<unknown>>();
   private readonly coordinator: PostgresRunCoordinator;
+  private readonly cronLogger: CronLogger;
 
   constructor(
     private readonly deps: Deps,
@@ -36,6 +38,7 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.coordinator = new PostgresRunCoordinator(deps.db, this.replicaId);
+    this.cronLogger = cronLoggerFor(deps.logger);
   }
 
   /** What each tick does; public so tests can run ticks on a simulated clock without waiting for cron. */
@@ -59,10 +62,13 @@ export class Scheduler {
   };
 
   start(): void {
+    // node-cron's own lines (a missed execution, shutdown) as JSON on our logger, not coloured text on the console.
+    cron.setLogger(this.cronLogger);
     for (const name of SCHEDULE_NAMES) {
       const task = cron.createTask(this.options.patterns[name], () => this.run(name), {
         name,
         noOverlap: true,
+        logger: this.cronLogger,
         ...(SCHEDULES[name].oncePerSlot ? { distributed: true, runCoordinator: this.coordinator, distributedLease: 3_600_000 } : {}),
       });
       void task.start();
@@ -93,4 +99,17 @@ export class Scheduler {
       this.running.delete(tick);
     }
   }
+}
+
+/** node-cron's logger interface on pino. */
+function cronLoggerFor(logger: Logger): CronLogger {
+  const log = logger.child({ component: 'node-cron' });
+  const entry = (message: string | Error, err?: Error) =>
+    message instanceof Error ? ([{ err: message }, message.message] as const) : ([{ err }, message] as const);
+  return {
+    info: (message) => log.info(message),
+    warn: (message) => log.warn(message),
+    error: (message, err) => log.error(...entry(message, err)),
+    debug: (message, err) => log.debug(...entry(message, err)),
+  };
 }

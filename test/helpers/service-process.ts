@@ -14,9 +14,20 @@ export interface ServiceProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** `npm start` as a real process (node --import tsx src/main.ts, as the script runs it), with the given environment. */
-export function startServiceProcess(env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+/**
+ * The service as a real process with the given environment: `node --import tsx src/main.ts` (what `npm start`
+ * runs), or with `via: 'npm'` the `npm start` process itself, as a supervisor or a person at a terminal starts it,
+ * so that signals go to npm exactly as they would there.
+ */
+export function startServiceProcess(env: Record<string, string>, options: { via?: 'node' | 'npm' } = {}): ServiceProcess {
+  // Under `npm test`, npm_execpath is the npm that runs us: use the same one.
+  const [command, args] =
+    options.via === 'npm'
+      ? process.env.npm_execpath
+        ? [process.execPath, [process.env.npm_execpath, 'start', '--silent']]
+        : ['npm', ['start', '--silent']]
+      : [process.execPath, ['--import', 'tsx', 'src/main.ts']];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'cs-proc-')), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

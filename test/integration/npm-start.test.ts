@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.ts';
 import { runTs } from '../helpers/run-process.ts';
-import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
+import { startServiceProcess, waitUntil, type ServiceProcess } from '../helpers/service-process.ts';
+import { createClient } from '../helpers/test-service.ts';
 
 // What a newcomer does: `npm start` with nothing configured (embedded PostgreSQL in DATA_DIR), then a
 // @trpc/client script with the printed key; then a second start that reuses the data.
@@ -19,14 +20,23 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe('npm start on a fresh machine', () => {
-  it('starts embedded, prints a key once, serves a @trpc/client script, stops on SIGTERM, restarts on the same data', { timeout: 120_000 }, async () => {
-    const [port, pgPort] = [await freePort(), await freePort()];
-    const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', EMBEDDED_PG_PORT: String(pgPort), DATABASE_URL: '', CREDENTIALS_KEYS: '' };
+/** Every line a service process printed, on stdout or stderr, is one JSON object (pino's). */
+function expectOnlyJsonLines(output: string): void {
+  const lines = output.split('\n').filter((l) => l.trim() !== '');
+  expect(lines.length).toBeGreaterThan(0);
+  for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+}
 
-    const first = startServiceProcess(env);
+describe('npm start on a fresh machine', () => {
+  it('starts embedded, prints a key once, serves a @trpc/client script, stops on SIGTERM to npm, restarts on the same data', { timeout: 120_000 }, async () => {
+    const [port, pgPort] = [await freePort(), await freePort()];
+    // No grace: a job still running at SIGTERM is handed back to the queue at once.
+    const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', EMBEDDED_PG_PORT: String(pgPort), DATABASE_URL: '', CREDENTIALS_KEYS: '', SHUTDOWN_GRACE_MS: '0' };
+
+    // The process a supervisor signals is npm itself (npm runs `sh -c`, and dash passes no signal on).
+    const first = startServiceProcess(env, { via: 'npm' });
     running.push(first);
-    const [, apiKey] = await first.waitFor(/^\s+(csk_[A-Za-z0-9_-]{43})$/m, 60_000);
+    const [, apiKey] = await first.waitFor(/"demoApiKey":"(csk_[A-Za-z0-9_-]{43})"/, 60_000);
     await first.waitFor(/listening on/);
     expect(first.output()).toContain('embedded PostgreSQL started');
 
@@ -49,8 +59,20 @@ describe('npm start on a fresh machine', () => {
     expect(JSON.parse(lines.deleteAll!).deletedIds).toHaveLength(2);
     expect(demo.stdout).toContain('demo complete');
 
+    // A job in flight when the stop comes: the sandbox's `slow` user takes about a second per call.
+    const client = createClient(`http://127.0.0.1:${port}`, apiKey);
+    const { job } = await client.connections.create.mutate({ userId: 'sigterm-user', institutionId: 'AU00000', credentials: { loginId: 'slow', password: 'x' } });
+    await waitUntil(async () => (await client.jobs.get.query({ id: job!.id })).status === 'running', 30_000, 'the slow job to run');
+    const servicePid = (JSON.parse(first.output().split('\n').find((l) => l.includes('listening on'))!) as { pid: number }).pid;
+    expect(servicePid).not.toBe(first.child.pid);
+
     first.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/"msg":"stopping"/);
+    expect(first.output()).toMatch(/"released":1,.*"msg":"released unfinished jobs to the queue"/);
+    expect(first.output()).toMatch(/"msg":"stopped"/);
+    expect(() => process.kill(servicePid, 0)).toThrow(); // the service itself is gone, not orphaned
+    expectOnlyJsonLines(first.output());
 
     // Second start: same data, no new key, the old key still works.
     const second = startServiceProcess(env);
@@ -61,6 +83,12 @@ describe('npm start on a fresh machine', () => {
       headers: { authorization: `Bearer ${apiKey}` },
     });
     expect(res.status).toBe(200);
+    // The released job runs again on the second start and completes.
+    const resumed = await waitUntil(async () => {
+      const j = await client.jobs.get.query({ id: job!.id });
+      return j.status === 'succeeded' ? j : null;
+    }, 60_000, 'the released job to complete');
+    expect(resumed.attempts).toBe(2);
     second.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });
@@ -70,5 +98,7 @@ describe('npm start on a fresh machine', () => {
     running.push(bad);
     expect(await bad.exited).toBe(1);
     expect(bad.output()).toMatch(/PORT/);
+    expectOnlyJsonLines(bad.output());
+    expect(JSON.parse(bad.output().trim())).toMatchObject({ level: 60, problems: [expect.stringMatching(/^PORT: /)] });
   });
 });
