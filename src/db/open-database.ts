@@ -28,6 +28,7 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
       database: 'connections',
       persistent: true,
       onLog: (line) => logger.debug({ component: 'embedded-postgres' }, line),
+      onNotice: (message) => logger.info({ component: 'embedded-postgres' }, message),
     });
     url = pg.url;
     stopEmbedded = pg.stop;
