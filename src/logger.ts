@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -28,7 +29,7 @@ export function createLogger(level: string = 'info', fd: 1 | 2 = 1): Logger {
   return pino(
     {
       level,
-      base: { service: 'connections-service' },
+      base: { service: 'connections-service', pid: process.pid, hostname: hostname() },
       serializers: { err: serializeError, error: serializeError },
       redact: {
         paths: [

@@ -35,7 +35,8 @@ export class PinoTypeOrmLogger implements TypeOrmLogger {
 
   log(level: 'log' | 'info' | 'warn', message: unknown): void {
     const text = typeof message === 'string' ? message : JSON.stringify(message);
+    // TypeORM's 'info' lines are about its own workings (which files it loaded): debug for us.
     if (level === 'warn') this.out.warn(text);
-    else this.out.info(text);
+    else this.out.debug(text);
   }
 }

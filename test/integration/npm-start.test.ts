@@ -64,6 +64,7 @@ describe('npm start on a fresh machine', () => {
     const { job } = await client.connections.create.mutate({ userId: 'sigterm-user', institutionId: 'AU00000', credentials: { loginId: 'slow', password: 'x' } });
     await waitUntil(async () => (await client.jobs.get.query({ id: job!.id })).status === 'running', 30_000, 'the slow job to run');
     const servicePid = (JSON.parse(first.output().split('\n').find((l) => l.includes('listening on'))!) as { pid: number }).pid;
+    expect(servicePid).toBeTypeOf('number');
     expect(servicePid).not.toBe(first.child.pid);
 
     first.kill('SIGTERM');
