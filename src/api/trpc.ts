@@ -2,15 +2,15 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { AppError } from '../errors.ts';
 import type { ApiContext } from './context.ts';
-import { appErrorToTRPC, describeIssues, schemaIssues } from './error-map.ts';
+import { appErrorToTRPC, boundIssues, describeIssues, schemaIssues } from './error-map.ts';
 import { serializeOutput } from './wire-format.ts';
 
 const t = initTRPC.context<ApiContext>().create({
   // Inputs are read by superjson; responses are written by a faster writer of the same format (wire-format.ts).
   transformer: { input: superjson, output: { serialize: serializeOutput, deserialize: superjson.deserialize } },
   errorFormatter({ shape, error, ctx }) {
-    const issues =
-      error.cause instanceof AppError ? (error.cause.details.issues ?? null) : error.code === 'BAD_REQUEST' ? schemaIssues(error.cause) : null;
+    const appIssues = error.cause instanceof AppError ? error.cause.details.issues : undefined;
+    const issues = appIssues ? boundIssues(appIssues) : error.code === 'BAD_REQUEST' && !(error.cause instanceof AppError) ? schemaIssues(error.cause) : null;
     const { issues: _issues, ...details } = error.cause instanceof AppError ? error.cause.details : {};
     const internal = error.code === 'INTERNAL_SERVER_ERROR';
     return {
@@ -22,7 +22,9 @@ const t = initTRPC.context<ApiContext>().create({
         httpStatus: shape.data.httpStatus,
         path: shape.data.path,
         requestId: ctx?.requestId,
-        issues,
+        issues: issues?.issues ?? null,
+        /** How many issues there were; `issues` lists the first 20. */
+        issueCount: issues?.total ?? null,
         details: Object.keys(details).length ? details : null,
       },
     };

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { CONNECTION_STATES, CONNECTION_STATUSES, DATASETS, INSTITUTION_METHODS } from '../../entities/index.ts';
+import { inputObject, noControlChars } from '../validation.ts';
 
 // Input schemas for the connections API. They live in the domain (not the transport) because they are the rules
 // of what a connection may hold; the router only attaches them.
 
-export const noControlChars = /^[^\u0000-\u001f\u007f]*$/;
+export { noControlChars };
 
 export const connectionIdSchema = z.uuid({ message: 'must be a connection id (uuid)' });
 export const userIdSchema = z
@@ -45,7 +46,7 @@ const refreshIntervalSchema = z.number().int().min(15).max(43_200);
 const oneOrMany = <T extends z.ZodType>(item: T) =>
   z.union([item, z.array(item).min(1).max(50)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
 
-export const createConnectionInput = z.strictObject({
+export const createConnectionInput = inputObject({
   userId: userIdSchema,
   institutionId: institutionIdSchema,
   credentials: credentialsSchema.optional(),
@@ -57,27 +58,23 @@ export const createConnectionInput = z.strictObject({
 });
 export type CreateConnectionInput = z.output<typeof createConnectionInput>;
 
-export const getConnectionInput = z.strictObject({ id: connectionIdSchema });
+export const getConnectionInput = inputObject({ id: connectionIdSchema });
 
-export const listConnectionsInput = z
-  .strictObject({
-    userId: userIdSchema.optional(),
-    filter: z
-      .strictObject({
-        ids: z.array(connectionIdSchema).min(1).max(1000, 'at most 1000 ids').optional(),
-        status: oneOrMany(z.enum(CONNECTION_STATUSES)).optional(),
-        state: oneOrMany(z.enum(CONNECTION_STATES)).optional(),
-        institutionId: oneOrMany(institutionIdSchema).optional(),
-        method: oneOrMany(z.enum(INSTITUTION_METHODS)).optional(),
-      })
-      .optional(),
-    cursor: z.string().min(1).max(200).optional(),
-    limit: z.number().int().min(1).max(500).default(50),
-  })
-  .default({ limit: 50 });
+export const listConnectionsInput = inputObject({
+  userId: userIdSchema.optional(),
+  filter: inputObject({
+    ids: z.array(connectionIdSchema).min(1).max(1000, 'at most 1000 ids').optional(),
+    status: oneOrMany(z.enum(CONNECTION_STATUSES)).optional(),
+    state: oneOrMany(z.enum(CONNECTION_STATES)).optional(),
+    institutionId: oneOrMany(institutionIdSchema).optional(),
+    method: oneOrMany(z.enum(INSTITUTION_METHODS)).optional(),
+  }).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+  limit: z.number().int().min(1).max(500).default(50),
+}).default({ limit: 50 });
 export type ListConnectionsInput = z.output<typeof listConnectionsInput>;
 
-export const updateConnectionInput = z.strictObject({
+export const updateConnectionInput = inputObject({
   id: connectionIdSchema,
   /** When given, the update applies only if the connection is still at this version (optimistic locking). */
   version: z.number().int().min(1).optional(),
@@ -90,5 +87,5 @@ export const updateConnectionInput = z.strictObject({
 });
 export type UpdateConnectionInput = z.output<typeof updateConnectionInput>;
 
-export const deleteConnectionInput = z.strictObject({ id: connectionIdSchema });
-export const deleteAllConnectionsInput = z.strictObject({ userId: userIdSchema });
+export const deleteConnectionInput = inputObject({ id: connectionIdSchema });
+export const deleteAllConnectionsInput = inputObject({ userId: userIdSchema });

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts';
+import { inRange } from '../validation.ts';
 
 /**
  * Opaque cursors for keyset pagination on (a timestamp, id). The timestamp is stored at millisecond precision
@@ -19,7 +20,8 @@ export function decodeCursor(cursor: string, field: (string | number)[] = ['curs
     if (Array.isArray(parsed) && parsed.length === 2) {
       const [at, id] = parsed as unknown[];
       const date = new Date(String(at));
-      if (typeof at === 'string' && !Number.isNaN(date.getTime()) && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)) {
+      // A forged cursor's date must still be one PostgreSQL can compare with (not year -100000).
+      if (typeof at === 'string' && inRange(date) && typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
         return { at: date, id };
       }
     }

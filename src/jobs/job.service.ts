@@ -3,6 +3,7 @@ import { Connection, Institution, Job } from '../../entities/index.ts';
 import { recordExtraction } from '../connections/connection.lifecycle.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
 import type { Deps } from '../deps.ts';
+import { inputObject } from '../validation.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import { CHALLENGE_EXPIRED } from './job-failure.ts';
 import { JOBS_CHANNEL } from './job.queue.ts';
@@ -10,12 +11,12 @@ import { recordJobEvent } from './job.events.ts';
 import { presentJob, type JobView } from './job.presenter.ts';
 import type { JobStep } from '../../entities/index.ts';
 
-export const jobIdInput = z.strictObject({ id: z.uuid({ message: 'must be a job id (uuid)' }) });
-export const listJobsInput = z.strictObject({
+export const jobIdInput = inputObject({ id: z.uuid({ message: 'must be a job id (uuid)' }) });
+export const listJobsInput = inputObject({
   connectionId: z.uuid({ message: 'must be a connection id (uuid)' }),
   limit: z.number().int().min(1).max(200).default(50),
 });
-export const answerChallengeInput = z.strictObject({
+export const answerChallengeInput = inputObject({
   id: z.uuid({ message: 'must be a job id (uuid)' }),
   response: z.string().trim().min(1, 'must not be empty').max(1024),
 });

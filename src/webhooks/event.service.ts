@@ -15,9 +15,11 @@ export interface EventView {
 }
 
 const encode = (position: string) => Buffer.from(`events:${position}`).toString('base64url');
+/** Positions are bigint identities: a forged cursor past the type's range is refused like any other bad cursor. */
+const MAX_POSITION = 9_223_372_036_854_775_807n;
 function decode(cursor: string): string {
   const m = /^events:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw AppError.validation(['cursor'], 'is not a cursor this service issued (pass nextCursor back unchanged)');
+  if (!m || BigInt(m[1]!) > MAX_POSITION) throw AppError.validation(['cursor'], 'is not a cursor this service issued (pass nextCursor back unchanged)');
   return m[1]!;
 }
 

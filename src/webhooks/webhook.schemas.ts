@@ -7,11 +7,11 @@ import {
   type NotificationTrigger,
 } from '../../entities/index.ts';
 import type { FieldIssue } from '../errors.ts';
-import { noControlChars } from '../connections/connection.schemas.ts';
+import { coercedDate, inputObject, noControlChars, uuidOf } from '../validation.ts';
 
 // Input schemas for events, endpoints, deliveries and notification rules: the rules of what they may hold.
 
-const uuid = (what: string) => z.uuid({ message: `must be ${what} id (uuid)` });
+const uuid = uuidOf;
 
 const NOTIFICATION_TYPES = NOTIFICATION_TRIGGERS.map((t) => `notification.${t}`);
 const KNOWN_TYPES: readonly string[] = [...EVENT_TYPES, ...NOTIFICATION_TYPES];
@@ -35,13 +35,13 @@ const connectionIds = z
   .max(1000)
   .refine((t) => new Set(t).size === t.length, 'connection ids must not repeat');
 const description = z.string().trim().max(500).regex(noControlChars, 'must not contain control characters');
-const url = z.string().trim().min(1, 'must not be empty').max(2048);
+const url = z.string().trim().min(1, 'must not be empty').max(2048).regex(noControlChars, 'must not contain control characters');
 const limit = z.number().int().min(1).max(500).default(100);
 const cursor = z.string().max(200).optional();
 
-export const endpointIdInput = z.strictObject({ id: uuid('an endpoint') });
+export const endpointIdInput = inputObject({ id: uuid('an endpoint') });
 
-export const createEndpointInput = z.strictObject({
+export const createEndpointInput = inputObject({
   url,
   description: description.optional(),
   eventTypes: eventTypes.optional(),
@@ -49,7 +49,7 @@ export const createEndpointInput = z.strictObject({
 });
 export type CreateEndpointInput = z.output<typeof createEndpointInput>;
 
-export const updateEndpointInput = z.strictObject({
+export const updateEndpointInput = inputObject({
   id: uuid('an endpoint'),
   url: url.optional(),
   description: description.nullable().optional(),
@@ -60,15 +60,15 @@ export const updateEndpointInput = z.strictObject({
 });
 export type UpdateEndpointInput = z.output<typeof updateEndpointInput>;
 
-export const listEndpointsInput = z.strictObject({ cursor, limit }).default({ limit: 100 });
+export const listEndpointsInput = inputObject({ cursor, limit }).default({ limit: 100 });
 
-export const recoverEndpointInput = z.strictObject({
+export const recoverEndpointInput = inputObject({
   id: uuid('an endpoint'),
   /** Re-send every event since this time that the endpoint did not receive (as Svix's recover does). */
-  since: z.coerce.date({ message: 'must be a date' }),
+  since: coercedDate,
 });
 
-export const listDeliveriesInput = z.strictObject({
+export const listDeliveriesInput = inputObject({
   endpointId: uuid('an endpoint').optional(),
   eventId: uuid('an event').optional(),
   status: z.enum(DELIVERY_STATUSES).optional(),
@@ -77,17 +77,15 @@ export const listDeliveriesInput = z.strictObject({
 });
 export type ListDeliveriesInput = z.output<typeof listDeliveriesInput>;
 
-export const deliveryIdInput = z.strictObject({ id: uuid('a delivery') });
+export const deliveryIdInput = inputObject({ id: uuid('a delivery') });
 
-export const listEventsInput = z
-  .strictObject({
-    since: z.coerce.date({ message: 'must be a date' }).optional(),
-    types: z.array(eventType).min(1).max(50).optional(),
-    connectionId: uuid('a connection').optional(),
-    cursor,
-    limit,
-  })
-  .default({ limit: 100 });
+export const listEventsInput = inputObject({
+  since: coercedDate.optional(),
+  types: z.array(eventType).min(1).max(50).optional(),
+  connectionId: uuid('a connection').optional(),
+  cursor,
+  limit,
+}).default({ limit: 100 });
 export type ListEventsInput = z.output<typeof listEventsInput>;
 
 /** Decimal amounts as strings ("100.50") or numbers; kept as exact decimal strings. */
@@ -126,14 +124,13 @@ export function parseRuleParams(
   return { ok: false, issues };
 }
 
-export const createNotificationRuleInput = z
-  .strictObject({
+export const createNotificationRuleInput = inputObject({
     triggerEvent: z.enum(NOTIFICATION_TRIGGERS),
     params: z.record(z.string(), z.unknown()).default({}),
     connectionIds: connectionIds.optional(),
     endpointId: uuid('an endpoint'),
-    includeDetails: z.boolean().default(true),
-  })
+  includeDetails: z.boolean().default(true),
+})
   .transform((input, ctx) => {
     const parsed = parseRuleParams(input.triggerEvent, input.params);
     if (!parsed.ok) {
@@ -144,7 +141,7 @@ export const createNotificationRuleInput = z
   });
 export type CreateNotificationRuleInput = z.output<typeof createNotificationRuleInput>;
 
-export const updateNotificationRuleInput = z.strictObject({
+export const updateNotificationRuleInput = inputObject({
   id: uuid('a notification rule'),
   /** Validated against the rule's trigger. */
   params: z.record(z.string(), z.unknown()).optional(),
@@ -154,4 +151,7 @@ export const updateNotificationRuleInput = z.strictObject({
 });
 export type UpdateNotificationRuleInput = z.output<typeof updateNotificationRuleInput>;
 
-export const notificationRuleIdInput = z.strictObject({ id: uuid('a notification rule') });
+export const notificationRuleIdInput = inputObject({ id: uuid('a notification rule') });
+
+/** notificationRules.list takes nothing (an empty object, or no input at all). */
+export const listNotificationRulesInput = inputObject({}).optional();

@@ -82,6 +82,71 @@ describe('bad input on every mutation', () => {
     expect(await fingerprint()).toBe(before);
   });
 
+  // Found by fuzzing: inputs zod let through that PostgreSQL then refused (a 500 that logged the whole SQL), and
+  // inputs accepted and silently ignored.
+  const forged = (json: unknown) => Buffer.from(JSON.stringify(json)).toString('base64url');
+  const farPast = new Date(-8.64e15);
+  const queryCases: Case[] = [
+    ['transactions.list: from far before year 1', () => app.client.transactions.list.query({ connectionId: idleId, from: farPast }), ['from']],
+    ['transactions.list: to far before year 1', () => app.client.transactions.list.query({ connectionId: idleId, to: farPast }), ['to']],
+    ['events.list: since year -100000', () => app.client.events.list.query({ since: '-100000-01-01' as never }), ['since']],
+    ['events.list: since null (not 1970)', () => app.client.events.list.query({ since: null as never }), ['since']],
+    ['events.list: since an invalid date', () => app.client.events.list.query({ since: new Date(Number.NaN) }), ['since']],
+    ['events.list: cursor past bigint', () => app.client.events.list.query({ cursor: Buffer.from('events:9999999999999999999').toString('base64url') }), ['cursor']],
+    ['connections.list: cursor with a year -100000 date', () => app.client.connections.list.query({ cursor: forged(['-100000-01-01T00:00:00.000Z', idleId]) }), ['cursor']],
+    ['transactions.list: cursor with a far-future date', () => app.client.transactions.list.query({ connectionId: idleId, cursor: forged(['+200000-01-01T00:00:00.000Z', idleId]) }), ['cursor']],
+    ['accounts.list: neither connectionId nor userId', () => app.client.accounts.list.query({} as never), ['connectionId']],
+    ['accounts.list: both connectionId and userId', () => app.client.accounts.list.query({ connectionId: idleId, userId: 'u' } as never), ['userId']],
+    ['accounts.list: connectionId not a uuid', () => app.client.accounts.list.query({ connectionId: 'nope' }), ['connectionId']],
+    ['transactions.list: neither accountId nor connectionId', () => app.client.transactions.list.query({} as never), ['accountId']],
+    ['transactions.list: limit 0', () => app.client.transactions.list.query({ connectionId: idleId, limit: 0 }), ['limit']],
+    ['notificationRules.list: an unknown field', () => app.client.notificationRules.list.query({ all: true } as never), ['all']],
+    ['connections.list: a Map as filter', () => app.client.connections.list.query({ filter: new Map([['status', 'ACTIVE']]) as never }), ['filter']],
+    ['connections.list: a Set as filter', () => app.client.connections.list.query({ filter: new Set(['ACTIVE']) as never }), ['filter']],
+    ['connections.list: a Date as filter', () => app.client.connections.list.query({ filter: new Date() as never }), ['filter']],
+    ['connections.list: a Map as the whole input', () => app.client.connections.list.query(new Map([['limit', 1]]) as never), []],
+    ['events.list: a Date as the whole input', () => app.client.events.list.query(new Date() as never), []],
+    ['connections.list: one bad status in a list', () => app.client.connections.list.query({ filter: { status: ['ACTIVE', 'LIVE' as never] } }), ['filter', 'status', 1]],
+  ];
+  const moreMutations: Case[] = [
+    ['webhooks.endpoints.create: url with a NUL byte', () => app.client.webhooks.endpoints.create.mutate({ url: 'http://127.0.0.1/\u0000x' }), ['url']],
+    ['webhooks.endpoints.recover: since year -100000', () => app.client.webhooks.endpoints.recover.mutate({ id: idleId, since: '-100000-01-01' as never }), ['since']],
+    ['connections.update: a Map as the whole input', () => app.client.connections.update.mutate(new Map([['id', idleId]]) as never), []],
+  ];
+
+  it.each(queryCases)('%s → BAD_REQUEST naming the field', async (_name, call, path) => {
+    const error = await rejection(call());
+    expect(error.data?.code).toBe('BAD_REQUEST');
+    expect(error.data?.issues?.map((i) => i.path)).toContainEqual(path);
+    expect(error.message).not.toMatch(/^Invalid input: \(input\): Invalid input$/);
+  });
+
+  it.each(moreMutations)('%s → BAD_REQUEST at the field, nothing written', async (_name, call, path) => {
+    const before = await fingerprint();
+    const error = await rejection(call());
+    expect(error.data?.code).toBe('BAD_REQUEST');
+    expect(error.data?.issues?.map((i) => i.path)).toContainEqual(path);
+    expect(await fingerprint()).toBe(before);
+  });
+
+  it('60,000 unknown keys get a short answer: the first 20 issues and their count', async () => {
+    const input: Record<string, unknown> = { userId: 'u', institutionId: 'AU00000' };
+    for (let i = 0; i < 60_000; i++) input[`k${i}`] = 1;
+    const res = await fetch(`${service.url}/trpc/connections.create`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ json: input }),
+    });
+    const body = await res.text();
+    expect(res.status).toBe(400);
+    expect(body.length).toBeLessThan(10_000);
+    const { error } = JSON.parse(body) as { error: { json: { message: string; data: { issues: { path: string[] }[]; issueCount: number } } } };
+    expect(error.json.data.issues).toHaveLength(20);
+    expect(error.json.data.issueCount).toBe(60_000);
+    expect(error.json.data.issues[0]!.path).toEqual(['k0']);
+    expect(error.json.message).toMatch(/; and 59980 more$/);
+  });
+
   it('a query with bad input is BAD_REQUEST too (not a 500)', async () => {
     for (const call of [
       () => app.client.connections.get.query({ id: 'not-a-uuid' }),

@@ -1,5 +1,6 @@
 import {
   createNotificationRuleInput,
+  listNotificationRulesInput,
   notificationRuleIdInput,
   updateNotificationRuleInput,
 } from '../../webhooks/webhook.schemas.ts';
@@ -9,7 +10,7 @@ export const notificationRulesRouter = router({
   create: appProcedure
     .input(createNotificationRuleInput)
     .mutation(({ ctx, input }) => ctx.services.notificationRules.create(ctx.app.id, input)),
-  list: appProcedure.query(({ ctx }) => ctx.services.notificationRules.list(ctx.app.id)),
+  list: appProcedure.input(listNotificationRulesInput).query(({ ctx }) => ctx.services.notificationRules.list(ctx.app.id)),
   get: appProcedure.input(notificationRuleIdInput).query(({ ctx, input }) => ctx.services.notificationRules.get(ctx.app.id, input.id)),
   update: appProcedure
     .input(updateNotificationRuleInput)

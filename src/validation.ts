@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/**
+ * The building blocks of every input schema: what any field of any procedure must satisfy before a domain rule
+ * looks at it. A value that passes here can be stored by PostgreSQL as it is (no NUL, no date outside its range).
+ */
+
+/** No C0 control character and no DEL: names, ids and labels are one line of printable text. */
+export const noControlChars = /^[^\u0000-\u001f\u007f]*$/;
+
+const isPlainObject = (value: unknown): boolean => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * A strict object (an unknown key is an error naming the key) that must also be a plain object: zod's own object
+ * check lets a Map, a Set, a Date or a class instance through as an object with no keys, so such an input was
+ * accepted and silently ignored.
+ */
+export function inputObject<S extends z.core.$ZodLooseShape>(shape: S) {
+  const object = z.strictObject(shape);
+  return z.custom<z.input<typeof object>>(isPlainObject, { message: 'must be an object' }).pipe(object);
+}
+
+/** The dates the API takes: ISO 8601's four-digit years, well inside what PostgreSQL's timestamptz can store. */
+export const MIN_DATE = new Date('0001-01-01T00:00:00.000Z');
+export const MAX_DATE = new Date('9999-12-31T23:59:59.999Z');
+const DATE_RANGE = 'must be a date between 0001-01-01 and 9999-12-31';
+
+export const inRange = (d: Date) => !Number.isNaN(d.getTime()) && d >= MIN_DATE && d <= MAX_DATE;
+
+/** A Date (superjson sends Dates as Dates). */
+export const apiDate = z.date({ message: 'must be a date' }).refine(inRange, DATE_RANGE);
+
+/**
+ * A Date, or an ISO string or epoch milliseconds a Date can be made from (plain-JSON clients). Nothing else is
+ * coerced: zod's coercion alone would turn null or true into 1970.
+ */
+export const coercedDate = z
+  .custom<Date | string | number>((v) => v instanceof Date || typeof v === 'string' || typeof v === 'number', { message: 'must be a date' })
+  .pipe(z.coerce.date({ message: 'must be a date' }))
+  .refine(inRange, DATE_RANGE);
+
+export const uuidOf = (what: string) => z.uuid({ message: `must be ${what} id (uuid)` });
