@@ -1,4 +1,19 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { storableOrNull } from '../storable-text.ts';
+
+/** What is kept of an attempt's answer and of its error: enough to debug a receiver, bounded for every row. */
+const RESPONSE_BODY_CHARS = 1024;
+const ERROR_CHARS = 500;
+
+/** One successful attempt, for recordSuccesses. */
+export interface SuccessRecord {
+  deliveryId: string;
+  workerId: string;
+  attemptedAt: Date;
+  statusCode: number;
+  latencyMs: number;
+  responseBody: string | null;
+}
 
 /** A delivery this worker holds, with what it needs to send it. */
 export interface ClaimedDelivery {
@@ -89,9 +104,45 @@ export class DeliveryRepository {
       `UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, last_status_code = $5, last_error = $6,
               locked_by = NULL, locked_until = NULL
        WHERE id = $1 AND locked_by = $2`,
-      [id, workerId, patch.status, patch.nextAttemptAt, patch.lastStatusCode, patch.lastError?.slice(0, 500) ?? null],
+      [id, workerId, patch.status, patch.nextAttemptAt, patch.lastStatusCode, storableOrNull(patch.lastError, ERROR_CHARS)],
     );
     return affected > 0;
+  }
+
+  /**
+   * Successful attempts, many in one statement (one commit instead of one each): the attempt rows, the deliveries'
+   * success, and their endpoints' health. Each delivery is written only if its worker still holds it; returns the
+   * ids that were.
+   */
+  async recordSuccesses(rows: readonly SuccessRecord[], now: Date): Promise<Set<string>> {
+    const settled: { id: string }[] = await this.db.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::text[])
+           AS i(id, worker, status_code, attempted_at, latency_ms, body)),
+       settled AS (
+         UPDATE webhook_deliveries d SET status = 'succeeded', next_attempt_at = NULL, last_status_code = i.status_code,
+                last_error = NULL, delivered_at = $7, locked_by = NULL, locked_until = NULL
+         FROM input i WHERE d.id = i.id AND d.locked_by = i.worker
+         RETURNING d.id, d.endpoint_id),
+       attempt AS (
+         INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_body)
+         SELECT i.id, i.attempted_at, i.status_code, NULL, i.latency_ms, i.body FROM input i JOIN settled s ON s.id = i.id),
+       healthy AS (
+         UPDATE webhook_endpoints e SET failing_since = NULL, last_success_at = $7
+         WHERE e.id IN (SELECT endpoint_id FROM settled)
+           AND (e.failing_since IS NOT NULL OR e.last_success_at IS NULL OR e.last_success_at < $7::timestamptz - interval '1 minute'))
+       SELECT id FROM settled`,
+      [
+        rows.map((r) => r.deliveryId),
+        rows.map((r) => r.workerId),
+        rows.map((r) => r.statusCode),
+        rows.map((r) => r.attemptedAt),
+        rows.map((r) => Math.round(r.latencyMs)),
+        rows.map((r) => storableOrNull(r.responseBody, RESPONSE_BODY_CHARS)),
+        now,
+      ],
+    );
+    return new Set(settled.map((r) => r.id));
   }
 
   async recordAttempt(
@@ -101,7 +152,7 @@ export class DeliveryRepository {
     await m.query(
       `INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_body)
        VALUES ($1, $2, $3, $4, $5, $6)`,
-      [a.deliveryId, a.attemptedAt, a.statusCode, a.error?.slice(0, 500) ?? null, Math.round(a.latencyMs), a.responseBody?.slice(0, 1024) ?? null],
+      [a.deliveryId, a.attemptedAt, a.statusCode, storableOrNull(a.error, ERROR_CHARS), Math.round(a.latencyMs), storableOrNull(a.responseBody, RESPONSE_BODY_CHARS)],
     );
   }
 }

@@ -5,7 +5,7 @@ import { Event, WebhookEndpoint } from '../../entities/index.ts';
 import { ClaimLoop } from '../db/claim-loop.ts';
 import type { Deps } from '../deps.ts';
 import { retryDelayMs } from './delivery-schedule.ts';
-import { DeliveryRepository, type ClaimedDelivery } from './delivery.repository.ts';
+import { DeliveryRepository, type ClaimedDelivery, type SuccessRecord } from './delivery.repository.ts';
 import { DELIVERIES_CHANNEL, recordEvent } from './event.recorder.ts';
 import { openSecrets } from './endpoint.secrets.ts';
 import { presentEndpoint } from './endpoint.presenter.ts';
@@ -147,45 +147,48 @@ export class DeliveryAttempter {
     const batch = this.successes.splice(0);
     if (batch.length === 0) return;
     const now = this.deps.clock.now();
+    const record = (b: PendingSuccess, responseBody = b.outcome.responseBody || null) => ({
+      deliveryId: b.claimed.id,
+      workerId: b.workerId,
+      attemptedAt: b.attemptedAt,
+      statusCode: b.outcome.statusCode!,
+      latencyMs: b.outcome.latencyMs,
+      responseBody,
+    });
+    let held: Set<string>;
     try {
-      const rows: { id: string }[] = await this.deps.db.query(
-        `WITH input AS (
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::text[])
-             AS i(id, worker, status_code, attempted_at, latency_ms, body)),
-         settled AS (
-           UPDATE webhook_deliveries d SET status = 'succeeded', next_attempt_at = NULL, last_status_code = i.status_code,
-                  last_error = NULL, delivered_at = $7, locked_by = NULL, locked_until = NULL
-           FROM input i WHERE d.id = i.id AND d.locked_by = i.worker
-           RETURNING d.id, d.endpoint_id),
-         attempt AS (
-           INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_body)
-           SELECT i.id, i.attempted_at, i.status_code, NULL, i.latency_ms, i.body FROM input i JOIN settled s ON s.id = i.id),
-         healthy AS (
-           UPDATE webhook_endpoints e SET failing_since = NULL, last_success_at = $7
-           WHERE e.id IN (SELECT endpoint_id FROM settled)
-             AND (e.failing_since IS NOT NULL OR e.last_success_at IS NULL OR e.last_success_at < $7::timestamptz - interval '1 minute'))
-         SELECT id FROM settled`,
-        [
-          batch.map((b) => b.claimed.id),
-          batch.map((b) => b.workerId),
-          batch.map((b) => b.outcome.statusCode),
-          batch.map((b) => b.attemptedAt),
-          batch.map((b) => Math.round(b.outcome.latencyMs)),
-          batch.map((b) => b.outcome.responseBody.slice(0, 1024) || null),
-          now,
-        ],
-      );
-      const held = new Set(rows.map((r) => r.id));
-      for (const b of batch) {
-        if (!held.has(b.claimed.id)) {
-          b.reject(new DeliveryLeaseLost(b.claimed.id));
-          continue;
-        }
-        this.deps.metrics.deliveryAttempt('succeeded', b.outcome.latencyMs / 1000);
-        b.resolve({ deliveryId: b.claimed.id, status: 'succeeded', statusCode: b.outcome.statusCode, error: null, latencyMs: b.outcome.latencyMs, nextAttemptAt: null });
-      }
+      held = await this.deliveries.recordSuccesses(batch.map((b) => record(b)), now);
     } catch (error) {
-      for (const b of batch) b.reject(error);
+      // One row that cannot be written must not fail the others (other endpoints, other apps): write each on its
+      // own, and a row that still fails without its response excerpt is left to its lease, alone.
+      this.deps.logger.warn({ err: error, batch: batch.length }, 'batched webhook success write failed; writing the batch row by row');
+      held = new Set();
+      for (const b of batch) {
+        try {
+          for (const id of await this.writeAlone(b, record)) held.add(id);
+        } catch (rowError) {
+          b.reject(rowError);
+        }
+      }
+    }
+    for (const b of batch) {
+      if (!held.has(b.claimed.id)) {
+        b.reject(new DeliveryLeaseLost(b.claimed.id));
+        continue;
+      }
+      this.deps.metrics.deliveryAttempt('succeeded', b.outcome.latencyMs / 1000);
+      b.resolve({ deliveryId: b.claimed.id, status: 'succeeded', statusCode: b.outcome.statusCode, error: null, latencyMs: b.outcome.latencyMs, nextAttemptAt: null });
+    }
+  }
+
+  /** One success written by itself, without its response excerpt if that is what could not be stored. */
+  private async writeAlone(b: PendingSuccess, record: (b: PendingSuccess, body?: string | null) => SuccessRecord): Promise<Set<string>> {
+    const now = this.deps.clock.now();
+    try {
+      return await this.deliveries.recordSuccesses([record(b)], now);
+    } catch (error) {
+      this.deps.logger.warn({ err: error, deliveryId: b.claimed.id }, 'webhook success write failed; writing it without the response excerpt');
+      return this.deliveries.recordSuccesses([record(b, null)], now);
     }
   }
 
