@@ -261,6 +261,7 @@ class JobExecution {
               credentialBinding(connection.appId, connection.id),
             )
           : {},
+        secretCredentials: institution.credentialFields.filter((f) => f.secret).map((f) => f.name),
         attempt: this.job.attempts,
         now: this.now(),
       };

@@ -7,6 +7,11 @@ export interface ProviderContext {
   connection: { id: string; reference: string | null; name: string | null };
   /** Decrypted for this call only; never logged, never stored by a provider. */
   credentials: Record<string, string>;
+  /**
+   * Which of `credentials` are secrets (passwords, codes), by the institution's credential fields. What a provider
+   * returns is redacted of these; its error messages of every credential. Absent: all of them are secrets.
+   */
+  secretCredentials?: readonly string[];
   /** 1 for the first run of this job, counting every claim of it. */
   attempt: number;
   now: Date;

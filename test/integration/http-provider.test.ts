@@ -29,6 +29,7 @@ function context(loginId: string, overrides: { reference?: string | null; attemp
     institution: { id: 'AU00000', providerKey: 'plug-in', providerUrl: reference.url },
     connection: { id: '0b9c5e0e-7a53-4b0e-9c1f-5f4b2f0e6a11', reference: overrides.reference ?? null, name: overrides.name ?? null },
     credentials: { loginId, password: PASSWORD },
+    secretCredentials: ['password'],
     attempt: overrides.attempt ?? 1,
     now: NOW,
   };
@@ -285,6 +286,77 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
     expect(e.options.code).toBe('bad-login');
     expect(e.message).toBe('password [redacted] rejected');
     expect(e.options.attributes).toEqual({ tried: '[redacted]' });
+  });
+
+  /** A provider that echoes the request body's secrets back in whatever it answers. */
+  const echoing = (status: number, build: (request: { credentials: Record<string, string>; response?: string }) => unknown) =>
+    (req: IncomingMessage, res: ServerResponse) => {
+      let raw = '';
+      req.on('data', (d) => (raw += d)).on('end', () => {
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(build(JSON.parse(raw))));
+      });
+    };
+  const leaks = (value: unknown) => JSON.stringify(value).includes(PASSWORD) || JSON.stringify(value).includes(TOKEN);
+
+  it('a credential in an attribute name is redacted, and NUL is dropped from what is kept', async () => {
+    answer = echoing(422, ({ credentials }) => ({
+      error: { kind: 'permanent', code: 'nope', message: 'no\u0000pe', attributes: { [`pw:${credentials.password}`]: 'x', token: TOKEN } },
+    }));
+    const e = await providerError(brokenClient.verifyCredentials(context('alice')));
+    expect(e.message).toBe('nope');
+    expect(e.options.attributes).toEqual({ 'pw:[redacted]': 'x', token: '[redacted]' });
+  });
+
+  it("a challenge's message and id never carry a credential", async () => {
+    answer = echoing(510, ({ credentials }) => ({
+      challenge: { id: `ch-${credentials.password}`, message: `Enter the code sent for ${credentials.password}`, type: 'TEXT', expiresAt: NOW.toISOString() },
+    }));
+    const thrown = await failure(brokenClient.verifyCredentials(context('alice')));
+    expect(thrown).toBeInstanceOf(ChallengeRequired);
+    const { challenge } = thrown as ChallengeRequired;
+    expect(challenge).toMatchObject({ id: 'ch-[redacted]', message: 'Enter the code sent for [redacted]' });
+    expect(leaks(challenge)).toBe(false);
+  });
+
+  it('"id appears twice" names the id as redacted, and account data is redacted too', async () => {
+    answer = echoing(200, ({ credentials }) => {
+      const account = { id: `acc-${credentials.password}`, name: `Account of ${credentials.password}`, type: 'transaction', currency: 'AUD', balance: '1.00', availableBalance: null };
+      return { accounts: [account, account] };
+    });
+    const e = await providerError(brokenClient.listAccounts(context('alice'), session()));
+    expect(e.message).toContain('"acc-[redacted]" appears twice');
+    answer = echoing(200, ({ credentials }) => ({
+      accounts: [{ id: 'a1', name: `Account of ${credentials.password}`, type: 'transaction', currency: 'AUD', balance: '1.00', availableBalance: null }],
+    }));
+    const accounts = await brokenClient.listAccounts(context('alice'), session());
+    expect(accounts[0]!.name).toBe('Account of [redacted]');
+  });
+
+  it('a challenge answer the provider repeats is redacted', async () => {
+    const challenge = { id: 'c1', message: 'Code?', type: 'TEXT' as const, expiresAt: NOW };
+    answer = echoing(401, ({ response }) => ({ error: { kind: 'challenge-failed', code: 'wrong-code', message: `code ${response} is wrong`, attributes: { given: response! } } }));
+    const e = await providerError(brokenClient.answerChallenge(context('alice'), challenge, '918273'));
+    expect(e.message).toBe('code [redacted] is wrong');
+    expect(e.options.attributes).toEqual({ given: '[redacted]' });
+  });
+
+  it('a session whose reference repeats a credential is stored redacted; its token goes back unchanged', async () => {
+    answer = echoing(200, ({ credentials }) => ({
+      reference: `ref-${credentials.password}`, providerStatus: `ok ${credentials.password}`, consentExpiresAt: null, token: `t-${credentials.password}`, userInfo: null,
+    }));
+    const got = await brokenClient.verifyCredentials(context('alice'));
+    expect([got.reference, got.providerStatus]).toEqual(['ref-[redacted]', 'ok [redacted]']);
+    expect(got.token).toBe(`t-${PASSWORD}`);
+  });
+
+  it('values past what the service can store are a protocol error, not a failed write', async () => {
+    const account = { id: 'a'.repeat(256), name: 'x', type: 'transaction', currency: 'AUD', balance: '1.00', availableBalance: null };
+    answer = json(200, JSON.stringify({ accounts: [account] }));
+    expect((await providerError(brokenClient.listAccounts(context('alice'), session()))).options.code).toBe('bad-provider-response');
+    answer = json(200, JSON.stringify({ accounts: [{ ...account, id: 'a1', balance: '12345678901234567.00' }] }));
+    expect((await providerError(brokenClient.listAccounts(context('alice'), session()))).options.code).toBe('bad-provider-response');
+    answer = json(200, JSON.stringify({ reference: 'r', providerStatus: 's'.repeat(65), consentExpiresAt: null, token: 't', userInfo: null }));
+    expect((await providerError(brokenClient.verifyCredentials(context('alice')))).options.code).toBe('bad-provider-response');
   });
 
   it('a redirect is not followed', async () => {

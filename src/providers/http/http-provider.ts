@@ -26,6 +26,7 @@ import {
   type PluginErrorBody,
   type PluginOperationWithBody,
 } from './plugin-protocol.ts';
+import { Redactor } from './redaction.ts';
 
 export interface HttpProviderOptions {
   /** The plug-in's base URL; calls go to `{baseUrl}/v1/<operation>`. */
@@ -123,15 +124,32 @@ export class HttpProvider implements Provider {
   private async call<Op extends PluginOperationWithBody>(op: Op, ctx: ProviderContext, body: DecodedPluginRequest<Op>): Promise<DecodedPluginResponse<Op>>;
   private async call(op: 'revoke', ctx: ProviderContext, body: DecodedPluginRequest<'revoke'>): Promise<void>;
   private async call(op: PluginOperation, ctx: ProviderContext, body: unknown): Promise<unknown> {
-    const secrets = [...Object.values(ctx.credentials), this.options.token ?? ''];
+    // Everything the provider answers is stored or shown somewhere: one redaction step for all of it.
+    const redact = this.redactorFor(op, ctx, body);
+    let result: unknown;
     try {
       const response = await this.send(op, z.encode(pluginRequestSchemas[op] as z.ZodType, body));
-      return this.interpret(op, response);
+      result = this.interpret(op, response);
     } catch (error) {
-      // Whatever the provider said about the failure is echoed to users and logs: strip any credential it repeated.
-      if (error instanceof ProviderError) throw redactProviderError(error, secrets);
-      throw error;
+      throw redact.thrown(error);
     }
+    if (op === 'verify' || op === 'challenge') {
+      // The session's token goes back to the provider unchanged (it is never stored); what is stored is redacted.
+      const session = result as ProviderSession;
+      return { ...session, reference: redact.text(session.reference), providerStatus: redact.text(session.providerStatus) };
+    }
+    return redact.value(result);
+  }
+
+  /**
+   * Secrets are the token, a challenge answer and the secret credentials; what a user or a log reads in an error
+   * is redacted of every credential value (a login id included).
+   */
+  private redactorFor(op: PluginOperation, ctx: ProviderContext, body: unknown): Redactor {
+    const answer = op === 'challenge' ? [(body as { response: string }).response] : [];
+    const secretNames = ctx.secretCredentials ?? Object.keys(ctx.credentials);
+    const secrets = [this.options.token ?? '', ...answer, ...secretNames.map((n) => ctx.credentials[n] ?? '')];
+    return new Redactor(secrets, [...secrets, ...Object.values(ctx.credentials)]);
   }
 
   private async send(op: PluginOperation, json: unknown): Promise<Response<string>> {
@@ -292,15 +310,4 @@ export function parseRetryAfter(header: string | undefined, nowMs: number): numb
   if (/^\d+$/.test(value)) return Number(value) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? DEFAULT_RETRY_AFTER_MS : Math.max(0, at - nowMs);
-}
-
-function redactProviderError(error: ProviderError, secrets: string[]): ProviderError {
-  // Very short values (an empty password, a 2-digit code) would blank out ordinary words; they carry little anyway.
-  const words = secrets.filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
-  const scrub = (text: string) => words.reduce((out, w) => out.split(w).join('[redacted]'), text);
-  const attributes = error.options.attributes;
-  const scrubbed = attributes && Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, typeof v === 'string' ? scrub(v) : v]));
-  const message = scrub(error.message);
-  if (message === error.message && JSON.stringify(scrubbed) === JSON.stringify(attributes)) return error;
-  return new ProviderError(error.kind, message, { ...error.options, attributes: scrubbed });
 }

@@ -33,10 +33,13 @@ const isoDateTime = z.codec(z.iso.datetime({ offset: true }), z.date(), {
   encode: (date) => date.toISOString(),
 });
 
-/** Money travels as exact decimal strings ("-12.30"), never JSON numbers. */
-const decimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'expected an exact decimal string such as "-12.30"');
+// Bounds follow the columns the answers are stored in (entities/): a value past them is a protocol error the
+// provider hears about, never a failed write that would retry the job for ever.
+
+/** Money travels as exact decimal strings ("-12.30"), never JSON numbers; at most 16 digits before the point. */
+const decimal = z.string().regex(/^-?\d{1,16}(\.\d{1,20})?$/, 'expected an exact decimal string such as "-12.30", at most 16 digits before the point');
 const currency = z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 currency code');
-const id = z.string().min(1).max(500);
+const id = z.string().min(1).max(255);
 
 export const pluginContextSchema = z.object({
   institutionId: id,
@@ -48,7 +51,7 @@ export const pluginContextSchema = z.object({
 
 export const pluginSessionSchema = z.object({
   reference: id,
-  providerStatus: z.string(),
+  providerStatus: z.string().max(64),
   consentExpiresAt: isoDateTime.nullable(),
   token: z.string(),
   userInfo: z.object({ name: z.string(), email: z.string().nullable() }).nullable(),
@@ -56,14 +59,14 @@ export const pluginSessionSchema = z.object({
 
 export const pluginChallengeSchema = z.object({
   id,
-  message: z.string(),
+  message: z.string().max(1_000),
   type: z.enum(['TEXT', 'DECOUPLED', 'IMAGE']),
   expiresAt: isoDateTime,
 });
 
 export const pluginAccountSchema = z.object({
   id,
-  name: z.string(),
+  name: z.string().max(255),
   type: z.enum(ACCOUNT_TYPES),
   currency,
   balance: decimal,
@@ -75,7 +78,7 @@ export const pluginTransactionSchema = z.object({
   accountId: id,
   amount: decimal,
   currency,
-  description: z.string(),
+  description: z.string().max(1_000),
   bookedAt: isoDateTime,
   status: z.enum(['pending', 'posted']),
 });
@@ -107,7 +110,10 @@ export const pluginErrorBodySchema = z.object({
     code: z.string().min(1).max(100),
     message: z.string().max(2_000),
     /** Flat on purpose: they end up in the connection's error, which apps read. */
-    attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+    attributes: z
+      .record(z.string().max(100), z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()]))
+      .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes')
+      .optional(),
   }),
 });
 
