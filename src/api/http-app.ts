@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
+import { DATABASE_RETRY_AFTER_SECONDS } from '../db/database-errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
@@ -31,9 +32,7 @@ export function createHttpApp({ services, db, logger, metrics }: HttpAppOptions)
     next();
   });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.get('/healthz', healthHandler(metrics));
 
   let migrationsVerified = false;
   app.get('/readyz', async (_req, res) => {
@@ -48,7 +47,7 @@ export function createHttpApp({ services, db, logger, metrics }: HttpAppOptions)
       res.json({ status: 'ready' });
     } catch (error) {
       logger.warn({ err: error }, 'readiness check failed');
-      res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
+      res.status(503).setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).json({ status: 'unavailable', reason: 'database unreachable' });
     }
   });
 
@@ -64,6 +63,8 @@ export function createHttpApp({ services, db, logger, metrics }: HttpAppOptions)
       maxBodySize: 1024 * 1024,
       // A list filtered by 1,000 ids does not fit in a URL: clients may send queries as POST (httpLink's methodOverride).
       allowMethodOverride: true,
+      responseMeta: ({ errors }) =>
+        errors.some((e) => e.code === 'SERVICE_UNAVAILABLE') ? { headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } } : {},
       onError({ error, ctx, path }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           (ctx?.logger ?? logger).error({ err: error.cause ?? error, path }, 'internal error');
@@ -93,9 +94,18 @@ export function metricsHandler(metrics: Metrics, logger: Logger): express.Reques
 export function createOpsApp(metrics: Metrics, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.get('/healthz', healthHandler(metrics));
   app.get('/metrics', metricsHandler(metrics, logger));
   return app;
+}
+
+/**
+ * GET /healthz: liveness. A worker also shows its NOTIFY listeners: `reconnecting` after the database restarted
+ * means new work waits for the next poll (a fraction of a second) until it listens again.
+ */
+function healthHandler(metrics: Metrics | undefined): express.RequestHandler {
+  return (_req, res) => {
+    const listeners = metrics ? [...metrics.listeners] : [];
+    res.json(listeners.length ? { status: 'ok', listeners: Object.fromEntries(listeners.map(([c, up]) => [c, up ? 'listening' : 'reconnecting'])) } : { status: 'ok' });
+  };
 }

@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/database-errors.ts';
 import { AppError } from '../errors.ts';
 import type { ApiContext } from './context.ts';
 import { appErrorToTRPC, boundIssues, describeIssues, schemaIssues } from './error-map.ts';
@@ -31,10 +32,17 @@ const t = initTRPC.context<ApiContext>().create({
   },
 });
 
-/** Domain errors leave as their tRPC code; everything else stays an internal error. */
+/**
+ * Domain errors leave as their tRPC code; a database that cannot be reached is SERVICE_UNAVAILABLE (503, with
+ * Retry-After), so a client can tell "try again" from a fault; everything else stays an internal error.
+ */
 const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) throw appErrorToTRPC(result.error.cause);
+  if (result.ok) return result;
+  if (result.error.cause instanceof AppError) throw appErrorToTRPC(result.error.cause);
+  if (isDatabaseUnavailable(result.error.cause)) {
+    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `The database is unavailable; retry in ${DATABASE_RETRY_AFTER_SECONDS} s`, cause: result.error.cause });
+  }
   return result;
 });
 

@@ -1,6 +1,11 @@
-import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../logger.ts';
+import { NotificationListener } from './notification-listener.ts';
+
+/** While the listener is down, the loop polls at least this often, so new work still starts within about this long. */
+export const UNLISTENED_POLL_MS = 100;
+/** A run of failed claims (the database is down) is logged once, then at most once per this long. */
+const CLAIM_FAILURE_LOG_MS = 30_000;
 
 export interface ClaimLoopOptions<T> {
   db: DataSource;
@@ -20,11 +25,15 @@ export interface ClaimLoopOptions<T> {
   execute: (item: T) => Promise<void>;
   /** A name for logs. */
   what: string;
+  /** Told whenever the NOTIFY listener starts or stops listening (the metrics gauge). */
+  onListenerState?: (listening: boolean) => void;
 }
 
 /**
  * The loop that job runners and delivery workers share: claim what fits, run it, claim again when a slot frees,
- * on every NOTIFY of new work, and every pollMs. stop() stops claiming and waits for what is in flight.
+ * on every NOTIFY of new work, and every pollMs. stop() stops claiming and waits for what is in flight. When the
+ * NOTIFY listener is down (the database restarted), it reconnects by itself, and until it does the loop polls every
+ * UNLISTENED_POLL_MS instead of pollMs.
  */
 export class ClaimLoop<T> {
   private readonly inFlight = new Map<T, Promise<void>>();
@@ -33,7 +42,10 @@ export class ClaimLoop<T> {
   /** A wake-up that came while claiming: claim again instead of sleeping. */
   private woken = false;
   private loopDone: Promise<void> | null = null;
-  private listener: pg.Client | null = null;
+  private listener: NotificationListener | null = null;
+  /** Since when claims have been failing, and when that was last logged. */
+  private failingSince: number | null = null;
+  private failureLoggedAt = 0;
 
   constructor(private readonly o: ClaimLoopOptions<T>) {}
 
@@ -84,7 +96,7 @@ export class ClaimLoop<T> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
-    await this.listener?.end().catch(() => {});
+    await this.listener?.stop();
     this.listener = null;
     return this.inFlight.size;
   }
@@ -96,9 +108,12 @@ export class ClaimLoop<T> {
       const free = this.o.concurrency - this.inFlight.size;
       const worthClaiming = this.inFlight.size === 0 || free >= (this.o.minClaim ?? 1);
       try {
-        if (worthClaiming) claimed = await this.o.claim(free, this.items());
+        if (worthClaiming) {
+          claimed = await this.o.claim(free, this.items());
+          this.claimSucceeded();
+        }
       } catch (error) {
-        this.o.logger.error({ err: error }, `claiming ${this.o.what} failed`);
+        this.claimFailed(error);
       }
       for (const item of claimed) {
         const done = this.o
@@ -112,8 +127,9 @@ export class ClaimLoop<T> {
       }
       if (!this.running) break;
       if ((claimed.length > 0 || this.woken) && this.o.concurrency - this.inFlight.size >= (this.o.minClaim ?? 1)) continue;
+      const listening = this.listener?.isListening ?? false;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.o.pollMs);
+        const timer = setTimeout(resolve, listening ? this.o.pollMs : Math.min(this.o.pollMs, UNLISTENED_POLL_MS));
         this.wakeUp = () => {
           clearTimeout(timer);
           resolve();
@@ -126,16 +142,35 @@ export class ClaimLoop<T> {
   private async listen(): Promise<void> {
     const options = this.o.db.options as { url?: string };
     if (!options.url) return;
-    const client = new pg.Client({ connectionString: options.url });
-    client.on('notification', () => this.wake());
-    client.on('error', (error) => this.o.logger.warn({ err: error }, `${this.o.what} notification listener failed; polling only`));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${this.o.channel}`);
-      this.listener = client;
-    } catch (error) {
-      this.o.logger.warn({ err: error }, `could not LISTEN for ${this.o.what}; polling only`);
-      await client.end().catch(() => {});
+    this.listener = new NotificationListener({
+      url: options.url,
+      channel: this.o.channel,
+      what: this.o.what,
+      logger: this.o.logger,
+      onNotification: () => this.wake(),
+      onStateChange: (listening) => {
+        this.o.onListenerState?.(listening);
+        // Work may have been queued while nobody listened: look at once.
+        if (listening) this.wake();
+      },
+    });
+    await this.listener.start();
+  }
+
+  private claimSucceeded(): void {
+    if (this.failingSince !== null) {
+      this.o.logger.info({ downMs: Date.now() - this.failingSince }, `claiming ${this.o.what} works again`);
+      this.failingSince = null;
     }
+    // The database answers: no reason for the listener to wait out its backoff.
+    this.listener?.reconnectNow();
+  }
+
+  private claimFailed(error: unknown): void {
+    const now = Date.now();
+    if (this.failingSince === null) this.failingSince = now;
+    if (now - this.failureLoggedAt < CLAIM_FAILURE_LOG_MS) return;
+    this.failureLoggedAt = now;
+    this.o.logger.error({ err: error, failingForMs: now - this.failingSince }, `claiming ${this.o.what} failed`);
   }
 }

@@ -105,6 +105,7 @@ export class JobRunner {
       pollMs: this.options.pollMs,
       concurrency: this.options.concurrency,
       what: 'jobs',
+      onListenerState: (listening) => deps.metrics.listenerState(JOBS_CHANNEL, listening),
       claim: (free, inFlight) => this.claim(free, inFlight),
       execute: (job) => this.execute(job),
     });

@@ -5,6 +5,9 @@ import type { Clock } from '../clock.ts';
 export type JobOutcome = 'succeeded' | 'failed' | 'retried' | 'rate-limited' | 'awaiting-challenge';
 export type DeliveryOutcome = 'succeeded' | 'retrying' | 'failed' | 'dead';
 
+/** How long a scrape waits for the database's cluster-wide readings (Prometheus' own timeout is 10 s). */
+const DATABASE_SCRAPE_TIMEOUT_MS = 2_000;
+
 /**
  * The service's Prometheus metrics, one registry per process (served at GET /metrics). Counters move where the work
  * happens; queue depths and refresh lag are read from the database when scraped, so they are true for the whole
@@ -18,6 +21,10 @@ export class Metrics {
   private readonly deliverySeconds: client.Histogram<'outcome'>;
   private readonly sweepBatch: client.Histogram;
   private readonly sweepQueued: client.Counter;
+  private readonly listenerUp: client.Gauge<'channel'>;
+  private readonly databaseUp: client.Gauge;
+  /** Each NOTIFY channel this process listens on, and whether it is listening now (also shown by /healthz). */
+  readonly listeners = new Map<string, boolean>();
   private db: { db: DataSource; clock: Clock } | null = null;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -46,22 +53,35 @@ export class Metrics {
       registers: r,
     });
     this.sweepQueued = new client.Counter({ name: 'cs_refresh_sweep_queued_total', help: 'Refresh jobs queued by the sweep', registers: r });
+    this.listenerUp = new client.Gauge({
+      name: 'cs_notification_listener_up',
+      help: 'Whether this process listens for new work on the channel (0 while it reconnects; it polls meanwhile)',
+      labelNames: ['channel'],
+      registers: r,
+    });
     const self = this;
+    this.databaseUp = new client.Gauge({
+      name: 'cs_database_up',
+      help: 'Whether the database answers (0: the cluster-wide gauges are missing from this scrape)',
+      registers: r,
+      async collect() {
+        this.set((await self.fromDatabase((db) => db.query('SELECT 1'))) ? 1 : 0);
+      },
+    });
     new client.Gauge({
       name: 'cs_queue_depth',
       help: 'Jobs and webhook deliveries by state (whole cluster)',
       labelNames: ['queue', 'state'],
       registers: r,
       async collect() {
-        if (!self.db) return;
-        const rows: { queue: string; state: string; n: number }[] = await self.db.db.query(
+        this.reset();
+        const rows = await self.fromDatabase<{ queue: string; state: string; n: number }[]>((db) => db.query(
           `SELECT 'jobs' AS queue, status AS state, count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running', 'awaiting-challenge') GROUP BY status
            UNION ALL
            SELECT 'deliveries', CASE WHEN locked_until IS NOT NULL THEN 'in-flight' ELSE 'pending' END, count(*)::int
            FROM webhook_deliveries WHERE status = 'pending' GROUP BY 2`,
-        );
-        this.reset();
-        for (const row of rows) this.set({ queue: row.queue, state: row.state }, row.n);
+        ));
+        for (const row of rows ?? []) this.set({ queue: row.queue, state: row.state }, row.n);
       },
     });
     new client.Gauge({
@@ -69,14 +89,18 @@ export class Metrics {
       help: 'Age of the oldest connection due for an automatic refresh (0 when none is due)',
       registers: r,
       async collect() {
-        if (!self.db) return;
-        const now = self.db.clock.now();
-        const [row]: { oldest: Date | null }[] = await self.db.db.query(
-          `SELECT min(next_refresh_at) AS oldest FROM connections
-           WHERE auto_refresh AND status = 'ACTIVE' AND NOT user_action_required AND next_refresh_at <= $1`,
-          [now],
+        this.reset();
+        const now = self.db?.clock.now() ?? new Date();
+        const rows = await self.fromDatabase<{ oldest: Date | null }[]>((db) =>
+          db.query(
+            `SELECT min(next_refresh_at) AS oldest FROM connections
+             WHERE auto_refresh AND status = 'ACTIVE' AND NOT user_action_required AND next_refresh_at <= $1`,
+            [now],
+          ),
         );
-        this.set(row?.oldest ? (now.getTime() - new Date(row.oldest).getTime()) / 1000 : 0);
+        if (!rows) return;
+        const oldest = rows[0]?.oldest;
+        this.set(oldest ? (now.getTime() - new Date(oldest).getTime()) / 1000 : 0);
       },
     });
   }
@@ -84,6 +108,31 @@ export class Metrics {
   /** Lets the scrape read queue depths and refresh lag from this database. */
   observeDatabase(db: DataSource, clock: Clock): void {
     this.db = { db, clock };
+  }
+
+  /**
+   * A cluster-wide reading for a scrape, or null when there is no database or it does not answer in time: the
+   * scrape then still serves this process's own counters (and cs_database_up 0), instead of failing whole.
+   */
+  private async fromDatabase<T>(read: (db: DataSource) => Promise<T>): Promise<T | null> {
+    if (!this.db) return null;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        read(this.db.db),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), DATABASE_SCRAPE_TIMEOUT_MS))),
+      ]);
+      return result;
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  listenerState(channel: string, listening: boolean): void {
+    this.listeners.set(channel, listening);
+    this.listenerUp.set({ channel }, listening ? 1 : 0);
   }
 
   jobRun(kind: string, outcome: JobOutcome, seconds: number): void {

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { In, type EntityManager } from 'typeorm';
 import { Event, WebhookEndpoint } from '../../entities/index.ts';
 import { ClaimLoop } from '../db/claim-loop.ts';
+import { isDatabaseUnavailable } from '../db/database-errors.ts';
 import type { Deps } from '../deps.ts';
 import { retryDelayMs } from './delivery-schedule.ts';
 import { DeliveryRepository, type ClaimedDelivery, type SuccessRecord } from './delivery.repository.ts';
@@ -159,6 +160,11 @@ export class DeliveryAttempter {
     try {
       held = await this.deliveries.recordSuccesses(batch.map((b) => record(b)), now);
     } catch (error) {
+      // The database is away: no row can be written now. Each delivery is sent again after its lease.
+      if (isDatabaseUnavailable(error)) {
+        for (const b of batch) b.reject(error);
+        return;
+      }
       // One row that cannot be written must not fail the others (other endpoints, other apps): write each on its
       // own, and a row that still fails without its response excerpt is left to its lease, alone.
       this.deps.logger.warn({ err: error, batch: batch.length }, 'batched webhook success write failed; writing the batch row by row');
@@ -318,6 +324,7 @@ export class DeliveryWorker {
       // Deliveries are short: claim a quarter of the slots at a time rather than one per finished delivery.
       minClaim: Math.max(1, Math.floor(options.concurrency / 4)),
       what: 'webhook deliveries',
+      onListenerState: (listening) => deps.metrics.listenerState(DELIVERIES_CHANNEL, listening),
       claim: (free) => this.claimWithContext(free),
       execute: (d) => this.execute(d, d.context),
     });

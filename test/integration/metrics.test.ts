@@ -4,6 +4,7 @@ import { connectionInput } from '../helpers/factories.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { startServiceProcess, waitUntil, type ServiceProcess } from '../helpers/service-process.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.ts';
+import { sample } from '../helpers/prometheus.ts';
 
 // GET /metrics on a real `npm start` process (all roles): the job and delivery counters move with real work, and
 // the logs carry job and connection ids but never a credential.
@@ -42,19 +43,6 @@ async function scrape(): Promise<string> {
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/plain');
   return res.text();
-}
-
-/** The value of one sample, 0 when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = (m[2] ?? '').split(',');
-    if (want.every((w) => have.includes(w))) return Number(m[3]);
-  }
-  return 0;
 }
 
 describe('observability', () => {
