@@ -23,7 +23,8 @@ export const ACTIVE_JOB_STATUSES = ['queued', 'running', 'awaiting-challenge'] a
 
 export const STEP_TITLES = ['verify-credentials', 'retrieve-accounts', 'retrieve-transactions'] as const;
 export type StepTitle = (typeof STEP_TITLES)[number];
-export const STEP_STATUSES = ['pending', 'in-progress', 'success', 'failed'] as const;
+/** `interrupted`: the step was running when its worker stopped or died; a later run does it again. */
+export const STEP_STATUSES = ['pending', 'in-progress', 'success', 'failed', 'interrupted'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
 /** Basiq's job step. */

@@ -161,7 +161,7 @@ export class JobRunner {
         perProvider.set(job.providerKey, n + 1);
         kept.push(job);
       } else {
-        await this.deps.db.query(`UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE id = $1 AND locked_by = $2`, [job.id, this.workerId]);
+        await this.jobs.unclaim(job.id, this.workerId);
       }
     }
     return kept;
@@ -242,8 +242,11 @@ class JobExecution {
     const resuming = this.job.challenge !== null && this.job.challengeResponseCiphertext !== null;
 
     await this.deps.db.transaction(async (m) => {
-      // A fresh run starts its steps over (upserts make repeating them harmless); a resumed one continues.
-      if (!resuming) this.steps = this.steps.map((s) => ({ ...s, status: 'pending', startedAt: null, finishedAt: null, error: null }));
+      // A fresh run starts its steps over (upserts make repeating them harmless); a resumed one continues. A step
+      // that an earlier run left interrupted says so until this run reaches it.
+      if (!resuming) {
+        this.steps = this.steps.map((s) => (s.status === 'interrupted' ? s : { ...s, status: 'pending', startedAt: null, finishedAt: null, error: null }));
+      }
       await this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() });
       await applyTransition(m, this.job.appId, this.job.connectionId, { type: 'job-started', kind: this.job.kind }, this.now());
     });

@@ -2,6 +2,16 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { Job, type ConnectionError, type JobStep } from '../../entities/index.ts';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 
+/**
+ * The job's steps with the one in progress marked `interrupted` at `now` (a SQL expression; `now` is a parameter
+ * reference such as `$2`). Used wherever a job is taken from a worker that did not finish it.
+ */
+const interruptedSteps = (now: string) => `(
+  SELECT coalesce(jsonb_agg(CASE WHEN s ->> 'status' = 'in-progress'
+                                 THEN s || jsonb_build_object('status', 'interrupted', 'finishedAt', to_jsonb(${now}::timestamptz))
+                                 ELSE s END ORDER BY n), '[]'::jsonb)
+  FROM jsonb_array_elements(steps) WITH ORDINALITY AS e(s, n))`;
+
 /** This worker no longer holds the job (its lease expired and another worker took it): stop writing. */
 export class LeaseLost extends Error {
   constructor(jobId: string) {
@@ -51,7 +61,9 @@ export class JobRepository {
          FOR UPDATE SKIP LOCKED),
        picked AS (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) c ORDER BY at LIMIT $3)
        UPDATE jobs j SET status = 'running', locked_by = $2, locked_until = $5, attempts = j.attempts + 1,
-                         started_at = coalesce(j.started_at, $1), updated_at = $1
+                         started_at = coalesce(j.started_at, $1), updated_at = $1,
+                         -- Taken over from a worker whose lease ran out: its step in progress was interrupted.
+                         steps = CASE WHEN j.status = 'running' THEN ${interruptedSteps('$1')} ELSE j.steps END
        FROM picked WHERE j.id = picked.id
        RETURNING j.id`,
       [o.now, o.workerId, o.limit, o.excludeProviders, leaseUntil],
@@ -86,14 +98,32 @@ export class JobRepository {
     if (!result.affected) throw new LeaseLost(jobId);
   }
 
-  /** Hands this worker's running jobs back to the queue at once (a graceful stop that cannot wait for them). */
+  /**
+   * Hands this worker's running jobs back to the queue at once (a graceful stop that cannot wait for them); the
+   * step each was on shows `interrupted`.
+   */
   async releaseAll(workerId: string, now: Date): Promise<number> {
     const [, affected] = await this.db.query(
-      `UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, run_at = $2, updated_at = $2
+      `UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, run_at = $2, updated_at = $2, steps = ${interruptedSteps('$2')}
        WHERE locked_by = $1 AND status = 'running'`,
       [workerId, now],
     );
     return affected;
+  }
+
+  /** Returns running jobs whose lease ran out (their worker died) to the queue, their step marked `interrupted`. */
+  async releaseExpired(now: Date): Promise<number> {
+    const [, affected]: [unknown, number] = await this.db.query(
+      `UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, run_at = $1, updated_at = $1, steps = ${interruptedSteps('$1')}
+       WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND locked_until < $1 FOR UPDATE SKIP LOCKED)`,
+      [now],
+    );
+    return affected;
+  }
+
+  /** Gives back a job this worker claimed but has no slot for (its provider's slots filled in the same claim). */
+  async unclaim(jobId: string, workerId: string): Promise<void> {
+    await this.db.query(`UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE id = $1 AND locked_by = $2`, [jobId, workerId]);
   }
 
   async pauseProvider(manager: EntityManager, providerKey: string, until: Date, reason: string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps.ts';
 import { JOBS_CHANNEL } from '../jobs/job.queue.ts';
+import { JobRepository } from '../jobs/job.repository.ts';
 import { DELIVERIES_CHANNEL } from '../webhooks/event.recorder.ts';
 
 /**
@@ -8,11 +9,7 @@ import { DELIVERIES_CHANNEL } from '../webhooks/event.recorder.ts';
  */
 export async function releaseExpiredLeases(deps: Deps): Promise<{ jobs: number; deliveries: number }> {
   const now = deps.clock.now();
-  const [, jobs]: [unknown, number] = await deps.db.query(
-    `UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, run_at = $1, updated_at = $1
-     WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND locked_until < $1 FOR UPDATE SKIP LOCKED)`,
-    [now],
-  );
+  const jobs = await new JobRepository(deps.db).releaseExpired(now);
   const [, deliveries]: [unknown, number] = await deps.db.query(
     `UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL
      WHERE id IN (SELECT id FROM webhook_deliveries WHERE locked_until < $1 FOR UPDATE SKIP LOCKED)`,
