@@ -68,7 +68,9 @@ export class JobService {
       await manager.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
       return 'queued' as const;
     });
-    if (outcome === 'expired') throw new AppError(ErrorCode.PRECONDITION_FAILED, `the challenge of job ${id} has expired; the job failed`);
+    if (outcome === 'expired') {
+      throw new AppError(ErrorCode.PRECONDITION_FAILED, `the challenge of job ${id} has expired; the job failed`, { status: 'failed' });
+    }
     return this.get(appId, id);
   }
 

@@ -19,3 +19,17 @@ export function retryDelayMs(schedule: readonly number[], attemptsInRound: numbe
   // ±10% jitter, so deliveries that failed together (an endpoint outage) do not all come back together.
   return Math.max(0, Math.round(base * (0.9 + 0.2 * random())));
 }
+
+const SPOKEN_UNITS: [ms: number, unit: string][] = [
+  [86_400_000, 'day'],
+  [3_600_000, 'hour'],
+  [60_000, 'minute'],
+  [1_000, 'second'],
+];
+
+/** A duration in words for people: "5 days", "1 hour", "90 seconds" would be "1.5 minutes". Never "0 days". */
+export function describeDuration(ms: number): string {
+  const [size, unit] = SPOKEN_UNITS.find(([size]) => ms >= size) ?? [1, 'millisecond'];
+  const n = Math.round((ms / size) * 10) / 10;
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}

@@ -5,7 +5,7 @@ import { Event, WebhookEndpoint } from '../../entities/index.ts';
 import { ClaimLoop } from '../db/claim-loop.ts';
 import { isDatabaseUnavailable } from '../db/database-errors.ts';
 import type { Deps } from '../deps.ts';
-import { retryDelayMs } from './delivery-schedule.ts';
+import { describeDuration, retryDelayMs } from './delivery-schedule.ts';
 import { DeliveryRepository, type ClaimedDelivery, type SuccessRecord } from './delivery.repository.ts';
 import { DELIVERIES_CHANNEL, recordEvent } from './event.recorder.ts';
 import { openSecrets } from './endpoint.secrets.ts';
@@ -233,8 +233,7 @@ export class DeliveryAttempter {
       const health = rows[0];
       let enabled = health?.enabled ?? false;
       if (enabled && now.getTime() - new Date(health!.failing_since).getTime() >= this.settings.disableAfterMs) {
-        const days = Math.round((this.settings.disableAfterMs / 86_400_000) * 10) / 10;
-        await this.disableEndpoint(m, endpoint, `no successful delivery for ${days} days`, now);
+        await this.disableEndpoint(m, endpoint, `no successful delivery for ${describeDuration(this.settings.disableAfterMs)}`, now);
         enabled = false;
       }
       if (!enabled && status === 'pending') {

@@ -43,9 +43,15 @@ export async function recordEvent(m: EntityManager, e: NewEvent): Promise<Record
   }
   // JSON round trip: Dates become the ISO strings subscribers receive, and jsonb stores exactly that.
   const data = JSON.parse(JSON.stringify(e.data)) as Record<string, unknown>;
+  // The time is settled under the connection's lock, as the sequence is: never before the connection's previous
+  // event. (Callers read their clock before the lock; a writer that waited for it would otherwise record an
+  // earlier time than the event numbered before its own, and across replicas clocks differ anyway.)
   const [event]: { id: string }[] = await m.query(
     `INSERT INTO events (app_id, type, user_id, connection_id, sequence, endpoint_id, occurred_at, data)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+     VALUES ($1, $2, $3, $4, $5, $6,
+             GREATEST($7::timestamptz, (SELECT p.occurred_at FROM events p WHERE p.app_id = $1 AND p.connection_id = $4 AND p.sequence = $5::int - 1)),
+             $8)
+     RETURNING id`,
     [e.appId, e.type, e.userId, e.connectionId, sequence, e.endpointId ?? null, e.occurredAt, data],
   );
   const eventId = event!.id;

@@ -172,6 +172,17 @@ describe('multi-step authentication', () => {
     expect((await app.client.connections.get.query({ id: connection.id })).state).toBe('creation-failed');
     const late = await rejection(app.client.jobs.answerChallenge.mutate({ id: job.id, response: '123456' }));
     expect(late.data?.code).toBe('PRECONDITION_FAILED');
+    expect(late.data?.details).toEqual({ status: 'failed' });
+  });
+
+  it('an answer that comes after the expiry, before the recovery tick, fails the job and says so in details', async () => {
+    const { job } = await create('challenge');
+    await runner.drain();
+    clock.advance(5 * 60_000 + 1);
+    const late = await rejection(app.client.jobs.answerChallenge.mutate({ id: job.id, response: '123456' }));
+    expect(late.data?.code).toBe('PRECONDITION_FAILED');
+    expect(late.data?.details).toEqual({ status: 'failed' });
+    expect((await app.client.jobs.get.query({ id: job.id })).error?.code).toBe('challenge-expired');
   });
 });
 

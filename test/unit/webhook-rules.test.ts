@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { parseDuration, retryDelayMs } from '../../src/webhooks/delivery-schedule.ts';
+import { describeDuration, parseDuration, retryDelayMs } from '../../src/webhooks/delivery-schedule.ts';
 import { compareDecimal, evaluateRule, type RuleLike } from '../../src/webhooks/notification-rule.matcher.ts';
 import { generateSecret, signatureHeaders } from '../../src/webhooks/webhook-signer.ts';
 
@@ -20,6 +20,11 @@ describe('retry schedule', () => {
   it('reads durations with units', () => {
     expect(['250ms', '5s', '30m', '2h', '5d'].map(parseDuration)).toEqual([250, 5_000, 1_800_000, 7_200_000, 432_000_000]);
     expect(parseDuration('5 minutes')).toBeNull();
+  });
+  it('says a duration in words, in the unit that fits (an endpoint disabled after 2 s is not "0 days")', () => {
+    expect([432_000_000, 86_400_000, 129_600_000, 7_200_000, 90_000, 2_000, 1_000, 250].map(describeDuration)).toEqual([
+      '5 days', '1 day', '1.5 days', '2 hours', '1.5 minutes', '2 seconds', '1 second', '250 milliseconds',
+    ]);
   });
 });
 
