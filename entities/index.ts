@@ -23,6 +23,7 @@ export * from './scheduler-run.entity.ts';
 export * from './transaction.entity.ts';
 export * from './webhook-delivery.entity.ts';
 export * from './webhook-endpoint.entity.ts';
+export { sqlList } from './sql.ts';
 
 /** Every table the service owns; the DataSource registers exactly these. */
 export const entities = [Application, Institution, Connection, Job, Account, Transaction, ProviderPause,

@@ -20,6 +20,8 @@ export const JOB_STATUSES = ['queued', 'running', 'awaiting-challenge', 'succeed
 export type JobStatus = (typeof JOB_STATUSES)[number];
 /** A connection with a job in one of these states is busy: it cannot be updated or deleted. */
 export const ACTIVE_JOB_STATUSES = ['queued', 'running', 'awaiting-challenge'] as const satisfies readonly JobStatus[];
+/** A job in one of these states is over; retention deletes old ones (each connection's latest is always kept). */
+export const FINISHED_JOB_STATUSES = ['succeeded', 'failed'] as const satisfies readonly JobStatus[];
 
 export const STEP_TITLES = ['verify-credentials', 'retrieve-accounts', 'retrieve-transactions'] as const;
 export type StepTitle = (typeof STEP_TITLES)[number];
@@ -58,6 +60,8 @@ export interface JobChallenge {
 @Index('ix_jobs_claimable', ['runAt', 'id'], { where: `"status" = 'queued'` })
 @Index('ix_jobs_lease', ['lockedUntil'], { where: `"status" = 'running'` })
 @Index('ix_jobs_app_connection', ['appId', 'connectionId', 'createdAt'])
+// Retention: finished jobs by when they finished.
+@Index('ix_jobs_finished', ['finishedAt'], { where: `"status" IN (${sqlList(FINISHED_JOB_STATUSES)})` })
 export class Job {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_jobs' })
   id: string;

@@ -138,6 +138,8 @@ const schema = z.object({
   CONSENT_WARNING_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   ATTEMPT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Finished jobs older than this are deleted, except each connection's latest. */
+  JOB_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** The first automatic refresh after a connect lands up to this fraction of an interval early (spreads a fleet). */
   REFRESH_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
   /** The longest wait between automatic refreshes of a connection that keeps failing. */

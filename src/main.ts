@@ -87,6 +87,7 @@ if (config.ROLES.includes('scheduler')) {
     consentWarningDays: config.CONSENT_WARNING_DAYS,
     eventRetentionMs: config.EVENT_RETENTION_DAYS * 86_400_000,
     attemptRetentionMs: config.ATTEMPT_RETENTION_DAYS * 86_400_000,
+    jobRetentionMs: config.JOB_RETENTION_DAYS * 86_400_000,
   });
   scheduler.start();
   logger.info({ replicaId: scheduler.replicaId }, 'scheduler started');

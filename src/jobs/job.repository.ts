@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { Job, type ConnectionError, type JobStep } from '../../entities/index.ts';
+import { FINISHED_JOB_STATUSES, Job, sqlList, type ConnectionError, type JobStep } from '../../entities/index.ts';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 
 /**
@@ -124,6 +124,23 @@ export class JobRepository {
   /** Gives back a job this worker claimed but has no slot for (its provider's slots filled in the same claim). */
   async unclaim(jobId: string, workerId: string): Promise<void> {
     await this.db.query(`UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE id = $1 AND locked_by = $2`, [jobId, workerId]);
+  }
+
+  /**
+   * Deletes up to `limit` jobs that finished before `cutoff`, never a connection's latest job (what jobs.list shows
+   * first, and what explains the connection's state). Returns how many went.
+   */
+  async deleteFinishedBefore(cutoff: Date, limit: number): Promise<number> {
+    const [, affected]: [unknown, number] = await this.db.query(
+      `DELETE FROM jobs WHERE id IN (
+         SELECT j.id FROM jobs j
+         WHERE j.status IN (${sqlList(FINISHED_JOB_STATUSES)}) AND j.finished_at < $1
+           AND EXISTS (SELECT 1 FROM jobs later WHERE later.app_id = j.app_id AND later.connection_id = j.connection_id
+                         AND (later.created_at, later.id) > (j.created_at, j.id))
+         LIMIT $2)`,
+      [cutoff, limit],
+    );
+    return affected;
   }
 
   async pauseProvider(manager: EntityManager, providerKey: string, until: Date, reason: string): Promise<void> {

@@ -1,16 +1,19 @@
 import type { Deps } from '../deps.ts';
+import { JobRepository } from '../jobs/job.repository.ts';
 
 export interface RetentionOptions {
   eventRetentionMs: number;
   attemptRetentionMs: number;
+  jobRetentionMs: number;
   batchSize: number;
 }
 
 /**
- * Deletes old delivery attempts, then old events (with their finished deliveries), in batches so no statement holds
- * many locks for long. An event with a delivery still pending is kept until it settles.
+ * Deletes old delivery attempts, then old events (with their finished deliveries), then old finished jobs, in
+ * batches so no statement holds many locks for long. An event with a delivery still pending is kept until it
+ * settles; a connection's latest job is always kept.
  */
-export async function pruneOldRecords(deps: Deps, o: RetentionOptions): Promise<{ attempts: number; events: number }> {
+export async function pruneOldRecords(deps: Deps, o: RetentionOptions): Promise<{ attempts: number; events: number; jobs: number }> {
   const now = deps.clock.now().getTime();
   const attempts = await inBatches(deps, o.batchSize, `DELETE FROM webhook_delivery_attempts WHERE id IN (
       SELECT id FROM webhook_delivery_attempts WHERE attempted_at < $1 LIMIT $2)`, new Date(now - o.attemptRetentionMs));
@@ -18,9 +21,17 @@ export async function pruneOldRecords(deps: Deps, o: RetentionOptions): Promise<
       SELECT e.id FROM events e WHERE e.occurred_at < $1
         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
       LIMIT $2)`, new Date(now - o.eventRetentionMs));
+  const jobRepository = new JobRepository(deps.db);
+  const jobCutoff = new Date(now - o.jobRetentionMs);
+  let jobs = 0;
+  for (;;) {
+    const n = await jobRepository.deleteFinishedBefore(jobCutoff, o.batchSize);
+    jobs += n;
+    if (n < o.batchSize) break;
+  }
   // Run-coordination keys only matter for the slot they name.
   await deps.db.query(`DELETE FROM scheduler_runs WHERE claimed_at < $1`, [new Date(now - 86_400_000)]);
-  return { attempts, events };
+  return { attempts, events, jobs };
 }
 
 async function inBatches(deps: Deps, batchSize: number, sql: string, cutoff: Date): Promise<number> {

@@ -18,6 +18,7 @@ export interface SchedulerOptions {
   consentWarningDays: number;
   eventRetentionMs: number;
   attemptRetentionMs: number;
+  jobRetentionMs: number;
 }
 
 /**
@@ -57,6 +58,7 @@ export class Scheduler {
       pruneOldRecords(this.deps, {
         eventRetentionMs: this.options.eventRetentionMs,
         attemptRetentionMs: this.options.attemptRetentionMs,
+        jobRetentionMs: this.options.jobRetentionMs,
         batchSize: this.options.sweepBatchSize,
       }),
   };

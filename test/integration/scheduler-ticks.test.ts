@@ -28,6 +28,7 @@ beforeAll(async () => {
     consentWarningDays: 7,
     eventRetentionMs: 30 * DAY,
     attemptRetentionMs: 10 * DAY,
+    jobRetentionMs: 30 * DAY,
   });
   app = await createTestApp(service);
   receiver = await startWebhookReceiver();
@@ -109,5 +110,25 @@ describe('scheduler ticks', () => {
     expect(left.filter((e) => e.connection_id !== fresh.connection.id)).toEqual([{ connection_id: oldIds[0], type: 'connection.created' }]);
     expect(left.filter((e) => e.connection_id === fresh.connection.id).length).toBeGreaterThan(0);
     expect(result.events).toBeGreaterThanOrEqual(4);
+  });
+
+  it("retention deletes old finished jobs, but never a connection's latest, nor one still busy", async () => {
+    const { connection, job: first } = await app.client.connections.create.mutate(connectionInput());
+    const ids = [first!.id];
+    // Five finished jobs, finished a long time ago, and a sixth (the latest) as old as they are.
+    for (let i = 0; i < 5; i++) {
+      await db().query(`UPDATE jobs SET status = 'succeeded', finished_at = now() - interval '60 days' WHERE connection_id = $1 AND status = 'queued'`, [connection.id]);
+      ids.push((await app.client.connections.refresh.mutate({ id: connection.id })).job.id);
+    }
+    await db().query(`UPDATE jobs SET status = 'failed', finished_at = now() - interval '60 days' WHERE connection_id = $1 AND status = 'queued'`, [connection.id]);
+    // Another connection whose only job is old: kept, it is that connection's latest.
+    const other = await app.client.connections.create.mutate(connectionInput());
+    await db().query(`UPDATE jobs SET status = 'succeeded', finished_at = now() - interval '60 days' WHERE id = $1`, [other.job!.id]);
+
+    const result = (await scheduler.run('retention')) as { jobs: number };
+    expect(result.jobs).toBe(5);
+    const left: { id: string }[] = await db().query(`SELECT id FROM jobs WHERE connection_id = ANY($1::uuid[])`, [[connection.id, other.connection.id]]);
+    expect(left.map((j) => j.id).sort()).toEqual([ids.at(-1)!, other.job!.id].sort());
+    expect((await app.client.jobs.list.query({ connectionId: connection.id }))[0]!.id).toBe(ids.at(-1));
   });
 });

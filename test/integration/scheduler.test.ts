@@ -24,6 +24,7 @@ function schedulerFor(service: TestService): Scheduler {
     consentWarningDays: 7,
     eventRetentionMs: 30 * DAY,
     attemptRetentionMs: 30 * DAY,
+    jobRetentionMs: 30 * DAY,
   });
 }
 
