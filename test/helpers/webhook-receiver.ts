@@ -31,6 +31,9 @@ export interface WebhookReceiver {
   secrets: string[];
   /** Every request, verified or not, in arrival order. */
   received: ReceivedWebhook[];
+  /** Requests being handled right now (received, not yet answered or torn down), and the most there ever were. */
+  readonly inFlight: number;
+  readonly maxInFlight: number;
   /** How to answer a verified request (default 204). Unverified requests are always answered 400. */
   respond: (req: ReceivedWebhook) => ReceiverAnswer;
   /** Polls until predicate(received) holds; rejects after timeoutMs listing what did arrive. */
@@ -55,6 +58,8 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
   const server = createServer((req, res) => void handle(req, res).catch(() => res.destroy()));
   let port = options.port ?? 0;
   let closed = false;
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
@@ -87,6 +92,12 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
     },
     secrets: [],
     received: [],
+    get inFlight() {
+      return inFlight;
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
     respond: DEFAULT_ANSWER,
     async waitFor(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
@@ -110,6 +121,9 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.once('close', () => (inFlight -= 1));
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');

@@ -122,13 +122,11 @@ describe('HttpProvider against the reference plug-in server', () => {
   });
 
   it('a provider that hangs is a transient provider-timeout as soon as the client gives up', async () => {
-    const started = performance.now();
     const e = await providerError(client({ timeoutMs: 300 }).verifyCredentials(context('timeout')));
-    const elapsed = performance.now() - started;
     expect(e.kind).toBe('transient');
+    // The client's own timeout decided (the server would have answered a 504, provider-unavailable, after 3 s).
     expect(e.options.code).toBe('provider-timeout');
-    // Well before the server's 3 s answer: the client's own timeout decided.
-    expect(elapsed).toBeLessThan(2_000);
+    expect(e.options.attributes).toEqual({ operation: 'verify', event: 'request', timeoutMs: 300 });
   });
 
   it('flaky: a real 503 is transient provider-unavailable on attempt 1, and attempt 3 succeeds', async () => {

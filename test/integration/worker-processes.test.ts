@@ -88,7 +88,6 @@ describe('worker processes', () => {
     const [{ locked_by: firstWorker }] = await db().query('SELECT locked_by FROM jobs WHERE id = $1', [job.id]);
     first.kill('SIGKILL');
     await first.exited;
-    const killedAt = Date.now();
 
     const [mid] = await db().query('SELECT status FROM jobs WHERE id = $1', [job.id]);
     expect(mid.status).toBe('running'); // claimed by a dead worker until its lease runs out
@@ -98,8 +97,6 @@ describe('worker processes', () => {
     const [done] = await db().query('SELECT attempts, locked_by FROM jobs WHERE id = $1', [job.id]);
     expect(done.attempts).toBe(2);
     expect(done.locked_by).not.toBe(firstWorker);
-    // The takeover waited for the lease, not much longer (start-up of the new worker included).
-    expect(Date.now() - killedAt).toBeLessThan(LEASE_MS + 15_000);
 
     const [{ dupes }] = await db().query(
       `SELECT count(*)::int AS dupes FROM (SELECT account_id, provider_transaction_id FROM transactions WHERE connection_id = $1 GROUP BY 1, 2 HAVING count(*) > 1) d`,

@@ -5,9 +5,9 @@ import { ChallengeRequired, ProviderError } from '../provider.ts';
  * code, attribute names and values), challenges (id and message), the session's reference and status, accounts and
  * transactions. Every secret the service sent on the call (secret credentials, the plug-in token, a challenge
  * answer) is replaced by `[redacted]` wherever the provider repeated it, and NUL characters, which PostgreSQL
- * cannot store, are dropped. Prose meant for people (error messages, attributes, a challenge's text) loses every
- * credential value, a login id too; data and identifiers (accounts, a code) only the secrets, so a login id that
- * happens to be a word does not blank it out of a transaction's description. A safety net: the protocol tells
+ * cannot store, are dropped. Prose meant for people (error messages, attribute values, a challenge's text) loses
+ * every credential value, a login id too; data and identifiers (accounts, codes, attribute names) only the
+ * secrets, so a login id that happens to be a word ("timeout") does not blank it out of `timeoutMs`. A safety net: the protocol tells
  * providers never to repeat a credential.
  */
 export class Redactor {
@@ -52,7 +52,7 @@ export class Redactor {
         ...error.options,
         ...(code !== undefined ? { code: this.text(code) } : {}),
         ...(attributes !== undefined
-          ? { attributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [this.prose(k), prose(v)])) as typeof attributes }
+          ? { attributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [this.text(k), prose(v)])) as typeof attributes }
           : {}),
       });
     }
