@@ -2,6 +2,7 @@ import { Account } from './account.entity.ts';
 import { Application } from './application.entity.ts';
 import { Connection } from './connection.entity.ts';
 import { Event } from './event.entity.ts';
+import { IdempotencyKey } from './idempotency-key.entity.ts';
 import { Institution } from './institution.entity.ts';
 import { Job } from './job.entity.ts';
 import { NotificationRule } from './notification-rule.entity.ts';
@@ -15,6 +16,7 @@ export * from './account.entity.ts';
 export * from './application.entity.ts';
 export * from './connection.entity.ts';
 export * from './event.entity.ts';
+export * from './idempotency-key.entity.ts';
 export * from './institution.entity.ts';
 export * from './job.entity.ts';
 export * from './notification-rule.entity.ts';
@@ -27,4 +29,4 @@ export { sqlList } from './sql.ts';
 
 /** Every table the service owns; the DataSource registers exactly these. */
 export const entities = [Application, Institution, Connection, Job, Account, Transaction, ProviderPause,
-  Event, WebhookEndpoint, WebhookDelivery, WebhookDeliveryAttempt, NotificationRule, SchedulerRun];
+  Event, WebhookEndpoint, WebhookDelivery, WebhookDeliveryAttempt, NotificationRule, SchedulerRun, IdempotencyKey];

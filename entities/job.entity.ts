@@ -23,6 +23,13 @@ export const ACTIVE_JOB_STATUSES = ['queued', 'running', 'awaiting-challenge'] a
 /** A job in one of these states is over; retention deletes old ones (each connection's latest is always kept). */
 export const FINISHED_JOB_STATUSES = ['succeeded', 'failed'] as const satisfies readonly JobStatus[];
 
+/**
+ * Claim order: a job someone is waiting for (a user creating or repairing a connection, a manual refresh, a
+ * challenge answer) before a scheduled refresh, whatever the queue holds. Lower runs first.
+ */
+export const JOB_PRIORITIES = { interactive: 0, scheduled: 10 } as const;
+export type JobPriority = (typeof JOB_PRIORITIES)[keyof typeof JOB_PRIORITIES];
+
 export const STEP_TITLES = ['verify-credentials', 'retrieve-accounts', 'retrieve-transactions'] as const;
 export type StepTitle = (typeof STEP_TITLES)[number];
 /** `interrupted`: the step was running when its worker stopped or died; a later run does it again. */
@@ -57,7 +64,7 @@ export interface JobChallenge {
   unique: true,
   where: `"status" IN (${sqlList(ACTIVE_JOB_STATUSES)})`,
 })
-@Index('ix_jobs_claimable', ['runAt', 'id'], { where: `"status" = 'queued'` })
+@Index('ix_jobs_claimable', ['priority', 'runAt', 'id'], { where: `"status" = 'queued'` })
 @Index('ix_jobs_lease', ['lockedUntil'], { where: `"status" = 'running'` })
 @Index('ix_jobs_app_connection', ['appId', 'connectionId', 'createdAt'])
 // Retention: finished jobs by when they finished.
@@ -82,6 +89,14 @@ export class Job {
   /** The institution's provider, so rate limits and per-provider concurrency apply at claim time. */
   @Column({ type: 'varchar', length: 64 })
   providerKey: string;
+
+  /** The connection's institution (which never changes), so a pause of one institution applies at claim time. */
+  @Column({ type: 'varchar', length: 32 })
+  institutionId: string;
+
+  /** JOB_PRIORITIES: lower is claimed first. */
+  @Column({ type: 'smallint', default: JOB_PRIORITIES.interactive })
+  priority: JobPriority;
 
   @Column({ type: 'varchar', length: 32, default: 'queued' })
   status: JobStatus;

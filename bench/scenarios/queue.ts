@@ -131,8 +131,8 @@ async function seedConnections(db: DataSource, n: number): Promise<string> {
 async function seedOurJobs(db: DataSource, appId: string, n: number): Promise<void> {
   await db.query(`TRUNCATE jobs`);
   await db.query(
-    `INSERT INTO jobs (app_id, connection_id, kind, provider_key, status, steps, run_at)
-     SELECT app_id, id, 'refresh', 'sandbox', 'queued', '[]'::jsonb, now() FROM connections WHERE app_id = $1`,
+    `INSERT INTO jobs (app_id, connection_id, kind, provider_key, institution_id, status, steps, run_at)
+     SELECT app_id, id, 'refresh', 'sandbox', institution_id, 'queued', '[]'::jsonb, now() FROM connections WHERE app_id = $1`,
     [appId],
   );
   const [{ count }] = (await db.query(`SELECT count(*) FROM jobs WHERE status = 'queued'`)) as [{ count: string }];

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { Institution, type Connection, type Dataset, type Job } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode, type FieldIssue } from '../errors.ts';
-import { activeJobsByConnection, enqueueJob } from '../jobs/job.queue.ts';
+import { activeJobsByConnection, enqueueJob, prioritizeJobs } from '../jobs/job.queue.ts';
 import { presentJob, type JobView } from '../jobs/job.presenter.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
 import { removeConnectionsFromRules } from '../webhooks/notification-rule.repository.ts';
@@ -61,7 +61,7 @@ export class ConnectionService {
         appId,
         connectionId: id,
         kind: 'create',
-        providerKey: institution.providerKey,
+        institution,
         datasets: effectiveDatasets(connection, institution),
         runAt: this.deps.clock.now(),
       });
@@ -132,7 +132,7 @@ export class ConnectionService {
           appId,
           connectionId: input.id,
           kind: 'update',
-          providerKey: institution.providerKey,
+          institution,
           datasets: effectiveDatasets(connection, institution),
           runAt: this.deps.clock.now(),
         });
@@ -151,7 +151,11 @@ export class ConnectionService {
       const connection = await new ConnectionRepository(manager).lockOne(appId, id);
       if (!connection) throw AppError.notFound('connection', id);
       const active = (await activeJobsByConnection(manager, appId, [id])).get(id);
-      if (active) return { connectionId: id, job: presentJob(active), alreadyRunning: true };
+      if (active) {
+        // The user now waits on it, even if the scheduler queued it.
+        await prioritizeJobs(manager, [active]);
+        return { connectionId: id, job: presentJob(active), alreadyRunning: true };
+      }
       const blocked = refreshBlockedBecause(connection);
       if (blocked) throw new AppError(ErrorCode.PRECONDITION_FAILED, `connection ${id}: ${blocked}`, { reason: blocked });
       return { connectionId: id, job: presentJob(await this.enqueueRefresh(manager, connection)), alreadyRunning: false };
@@ -167,6 +171,7 @@ export class ConnectionService {
       const repo = new ConnectionRepository(manager);
       const ids = await repo.lockIdsByUser(appId, userId);
       const active = await activeJobsByConnection(manager, appId, ids);
+      await prioritizeJobs(manager, [...active.values()]);
       const jobs: RefreshResult[] = [];
       const skipped: { connectionId: string; reason: string }[] = [];
       for (const id of ids) {
@@ -192,7 +197,7 @@ export class ConnectionService {
       connectionId: connection.id,
       // A connection that never completed is still being created.
       kind: connection.connectedAt ? 'refresh' : 'create',
-      providerKey: institution.providerKey,
+      institution,
       datasets: effectiveDatasets(connection, institution),
       runAt: this.deps.clock.now(),
     });

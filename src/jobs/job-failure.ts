@@ -1,10 +1,10 @@
 import type { ConnectionError } from '../../entities/index.ts';
 import type { FailureEffect } from '../connections/connection.lifecycle.ts';
-import { ProviderError } from '../providers/provider.ts';
+import { ProviderError, type RateLimitScope } from '../providers/provider.ts';
 
 /** What the runner does with something a provider threw. The one place provider errors become connection errors. */
 export type FailureDecision =
-  | { action: 'rate-limited'; retryAfterMs: number; error: ConnectionError }
+  | { action: 'rate-limited'; retryAfterMs: number; scope: RateLimitScope; error: ConnectionError }
   | { action: 'retry'; error: ConnectionError }
   | { action: 'fail'; error: ConnectionError; effect: FailureEffect };
 
@@ -27,7 +27,12 @@ export function decideFailure(thrown: unknown): FailureDecision {
   const e = thrown;
   switch (e.kind) {
     case 'rate-limited':
-      return { action: 'rate-limited', retryAfterMs: e.options.retryAfterMs ?? 30_000, error: providerError('technical', e, 'rate-limited') };
+      return {
+        action: 'rate-limited',
+        retryAfterMs: e.options.retryAfterMs ?? 30_000,
+        scope: e.options.scope ?? 'institution',
+        error: providerError('technical', e, 'rate-limited'),
+      };
     case 'transient':
       return { action: 'retry', error: providerError('technical', e, e.options.code ?? 'provider-unavailable') };
     case 'invalid-credentials':

@@ -502,8 +502,10 @@ class JobExecution {
         lockedUntil: null,
         updatedAt: now,
       });
-      if (decision.action === 'rate-limited') {
-        await this.jobs.pauseProvider(m, this.job.providerKey, new Date(now.getTime() + delay), decision.error.message);
+      // A limit on this connection alone needs no pause: the job itself waits (runAt above).
+      if (decision.action === 'rate-limited' && decision.scope !== 'connection') {
+        const scope = decision.scope === 'provider' ? `provider:${this.job.providerKey}` : `institution:${this.job.institutionId}`;
+        await this.jobs.pause(m, scope, new Date(now.getTime() + delay), decision.error.message);
       }
     });
   }

@@ -1,5 +1,5 @@
 import { In, type EntityManager } from 'typeorm';
-import { ACTIVE_JOB_STATUSES, Job, type Dataset, type JobKind } from '../../entities/index.ts';
+import { ACTIVE_JOB_STATUSES, Job, JOB_PRIORITIES, type Dataset, type Institution, type JobKind, type JobPriority } from '../../entities/index.ts';
 import { plannedSteps } from './job.steps.ts';
 
 /** Workers LISTEN here; Postgres delivers a NOTIFY only when the enqueueing transaction commits. */
@@ -9,9 +9,11 @@ export interface EnqueueJob {
   appId: string;
   connectionId: string;
   kind: JobKind;
-  providerKey: string;
+  institution: Pick<Institution, 'id' | 'providerKey'>;
   datasets: readonly Dataset[];
   runAt: Date;
+  /** Interactive unless said otherwise: every job queued through the API has someone waiting for it. */
+  priority?: JobPriority;
 }
 
 /**
@@ -25,7 +27,9 @@ export async function enqueueJob(manager: EntityManager, job: EnqueueJob): Promi
       appId: job.appId,
       connectionId: job.connectionId,
       kind: job.kind,
-      providerKey: job.providerKey,
+      providerKey: job.institution.providerKey,
+      institutionId: job.institution.id,
+      priority: job.priority ?? JOB_PRIORITIES.interactive,
       status: 'queued',
       steps: plannedSteps(job.datasets),
       runAt: job.runAt,
@@ -54,4 +58,15 @@ export async function activeJobsByConnection(
     status: In([...ACTIVE_JOB_STATUSES]),
   });
   return new Map(jobs.map((j) => [j.connectionId, j]));
+}
+
+/**
+ * Someone now waits for these queued jobs (a manual refresh found one already queued by the scheduler): they are
+ * claimed before scheduled work from now on.
+ */
+export async function prioritizeJobs(manager: EntityManager, jobs: readonly Job[]): Promise<void> {
+  const ids = jobs.filter((j) => j.priority !== JOB_PRIORITIES.interactive).map((j) => j.id);
+  if (ids.length === 0) return;
+  await manager.query(`UPDATE jobs SET priority = $2 WHERE id = ANY($1::uuid[])`, [ids, JOB_PRIORITIES.interactive]);
+  for (const j of jobs) j.priority = JOB_PRIORITIES.interactive;
 }

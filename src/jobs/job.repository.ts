@@ -1,6 +1,11 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { FINISHED_JOB_STATUSES, Job, sqlList, type ConnectionError, type JobStep } from '../../entities/index.ts';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import { storableText } from '../storable-text.ts';
+
+/** A job's provider and institution are not paused (`$1` is now). */
+const NOT_PAUSED = `NOT EXISTS (SELECT 1 FROM provider_pauses p
+  WHERE p.scope IN ('provider:' || jobs.provider_key, 'institution:' || jobs.institution_id) AND p.paused_until > $1)`;
 
 /**
  * The job's steps with the one in progress marked `interrupted` at `now` (a SQL expression; `now` is a parameter
@@ -41,25 +46,24 @@ export class JobRepository {
     if (o.limit <= 0) return [];
     const leaseUntil = new Date(o.now.getTime() + o.leaseMs);
     // For UPDATE, TypeORM's query() answers [rows, affectedCount].
-    // Two ordered scans, each on its own partial index and each stopping after $3 rows: due jobs by run_at, and
-    // jobs whose lease ran out by locked_until. (One scan with an OR of the two could use neither index and would
+    // Two ordered scans, each on its own partial index and each stopping after $3 rows: due jobs by priority then
+    // run_at (someone waiting goes before any number of scheduled refreshes), and jobs whose lease ran out by
+    // locked_until. (One scan with an OR of the two could use neither index and would
     // sort the whole queue on every claim.)
     const [rows]: [{ id: string }[], number] = await this.db.query(
       `WITH due AS (
-         SELECT id, run_at AS at FROM jobs
-         WHERE status = 'queued' AND run_at <= $1 AND provider_key <> ALL($4::text[])
-           AND NOT EXISTS (SELECT 1 FROM provider_pauses p WHERE p.provider_key = jobs.provider_key AND p.paused_until > $1)
-         ORDER BY run_at, id
+         SELECT id, priority, run_at AS at FROM jobs
+         WHERE status = 'queued' AND run_at <= $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
+         ORDER BY priority, run_at, id
          LIMIT $3
          FOR UPDATE SKIP LOCKED),
        expired AS (
-         SELECT id, locked_until AS at FROM jobs
-         WHERE status = 'running' AND locked_until < $1 AND provider_key <> ALL($4::text[])
-           AND NOT EXISTS (SELECT 1 FROM provider_pauses p WHERE p.provider_key = jobs.provider_key AND p.paused_until > $1)
+         SELECT id, priority, locked_until AS at FROM jobs
+         WHERE status = 'running' AND locked_until < $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
          ORDER BY locked_until
          LIMIT $3
          FOR UPDATE SKIP LOCKED),
-       picked AS (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) c ORDER BY at LIMIT $3)
+       picked AS (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) c ORDER BY priority, at LIMIT $3)
        UPDATE jobs j SET status = 'running', locked_by = $2, locked_until = $5, attempts = j.attempts + 1,
                          started_at = coalesce(j.started_at, $1), updated_at = $1,
                          -- Taken over from a worker whose lease ran out: its step in progress was interrupted.
@@ -143,11 +147,12 @@ export class JobRepository {
     return affected;
   }
 
-  async pauseProvider(manager: EntityManager, providerKey: string, until: Date, reason: string): Promise<void> {
+  /** No job in `scope` (`institution:<id>` or `provider:<key>`) is claimed before `until`. */
+  async pause(manager: EntityManager, scope: string, until: Date, reason: string): Promise<void> {
     await manager.query(
-      `INSERT INTO provider_pauses (provider_key, paused_until, reason) VALUES ($1, $2, $3)
-       ON CONFLICT (provider_key) DO UPDATE SET paused_until = GREATEST(provider_pauses.paused_until, EXCLUDED.paused_until), reason = EXCLUDED.reason`,
-      [providerKey, until, reason.slice(0, 500)],
+      `INSERT INTO provider_pauses (scope, paused_until, reason) VALUES ($1, $2, $3)
+       ON CONFLICT (scope) DO UPDATE SET paused_until = GREATEST(provider_pauses.paused_until, EXCLUDED.paused_until), reason = EXCLUDED.reason`,
+      [scope, until, storableText(reason, 500)],
     );
   }
 }

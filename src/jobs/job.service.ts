@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Connection, Institution, Job } from '../../entities/index.ts';
+import { Connection, Institution, Job, JOB_PRIORITIES } from '../../entities/index.ts';
 import { recordExtraction } from '../connections/connection.lifecycle.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
 import type { Deps } from '../deps.ts';
@@ -63,7 +63,8 @@ export class JobService {
       const sealed = this.deps.cipher.seal({ response }, `${appId}:${id}:challenge`);
       await manager.getRepository(Job).update(
         { id },
-        { status: 'queued', runAt: now, challengeResponseCiphertext: sealed.ciphertext, challengeResponseKeyId: sealed.keyId, updatedAt: now },
+        // The user who answered waits for what comes next: before any scheduled refresh.
+        { status: 'queued', runAt: now, priority: JOB_PRIORITIES.interactive, challengeResponseCiphertext: sealed.ciphertext, challengeResponseKeyId: sealed.keyId, updatedAt: now },
       );
       await manager.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
       return 'queued' as const;

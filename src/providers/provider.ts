@@ -92,11 +92,24 @@ export const PROVIDER_ERROR_KINDS = [
 ] as const;
 export type ProviderErrorKind = (typeof PROVIDER_ERROR_KINDS)[number];
 
+/**
+ * What a rate limit covers: only this connection (its job waits), the institution (the default: no job of it is
+ * claimed until the limit passes), or every institution the provider serves.
+ */
+export const RATE_LIMIT_SCOPES = ['connection', 'institution', 'provider'] as const;
+export type RateLimitScope = (typeof RATE_LIMIT_SCOPES)[number];
+
 export class ProviderError extends Error {
   constructor(
     readonly kind: ProviderErrorKind,
     message: string,
-    readonly options: { code?: string; retryAfterMs?: number; attributes?: Record<string, string | number | boolean | null> } = {},
+    readonly options: {
+      code?: string;
+      retryAfterMs?: number;
+      /** For rate-limited: what is limited (default: the institution). */
+      scope?: RateLimitScope;
+      attributes?: Record<string, string | number | boolean | null>;
+    } = {},
   ) {
     super(message);
     this.name = 'ProviderError';

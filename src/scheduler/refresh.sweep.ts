@@ -1,4 +1,4 @@
-import { Institution, type Dataset } from '../../entities/index.ts';
+import { Institution, JOB_PRIORITIES, type Dataset } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
 import { JOBS_CHANNEL } from '../jobs/job.queue.ts';
 import { plannedSteps } from '../jobs/job.steps.ts';
@@ -47,11 +47,20 @@ export async function sweepDueRefreshes(deps: Deps, options: { batchSize: number
         const institution = institutions.get(r.institution_id)!;
         return { ...r, providerKey: institution.providerKey, steps: plannedSteps(r.datasets ?? institution.datasets) };
       });
+      // Scheduled: a user's own job, queued at any moment, is claimed before all of these.
       await m.query(
-        `INSERT INTO jobs (app_id, connection_id, kind, provider_key, status, steps, run_at)
-         SELECT j.app_id, j.connection_id, 'refresh', j.provider_key, 'queued', j.steps, $5
-         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[]) AS j(app_id, connection_id, provider_key, steps)`,
-        [jobs.map((j) => j.app_id), jobs.map((j) => j.id), jobs.map((j) => j.providerKey), jobs.map((j) => JSON.stringify(j.steps)), now],
+        `INSERT INTO jobs (app_id, connection_id, kind, provider_key, institution_id, priority, status, steps, run_at)
+         SELECT j.app_id, j.connection_id, 'refresh', j.provider_key, j.institution_id, $7, 'queued', j.steps, $6
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[]) AS j(app_id, connection_id, provider_key, institution_id, steps)`,
+        [
+          jobs.map((j) => j.app_id),
+          jobs.map((j) => j.id),
+          jobs.map((j) => j.providerKey),
+          jobs.map((j) => j.institution_id),
+          jobs.map((j) => JSON.stringify(j.steps)),
+          now,
+          JOB_PRIORITIES.scheduled,
+        ],
       );
       await m.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
       return rows.length;

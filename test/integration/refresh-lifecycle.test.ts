@@ -94,15 +94,19 @@ describe('create', () => {
     });
   });
 
-  it('rate limited: the provider pauses and the job waits; the connection is never marked failed', async () => {
+  it('rate limited: the institution pauses and the job waits; the connection is never marked failed', async () => {
     const { connection, job } = await create('rate-limited');
     await runner.drain();
-    const [pause] = await service.database.db.query(`SELECT * FROM provider_pauses WHERE provider_key = 'sandbox'`);
+    const [pause] = await service.database.db.query(`SELECT * FROM provider_pauses WHERE scope = 'institution:AU00000'`);
     expect(pause.paused_until.getTime()).toBe(clock.now().getTime() + 1_000);
     expect(await app.client.connections.get.query({ id: connection.id })).toMatchObject({ state: 'creation-in-progress', error: null });
-    // Paused: nothing of that provider is claimed before Retry-After, not even a fresh job.
+    // Paused: nothing of that institution is claimed before Retry-After, not even a fresh job...
     const other = await create('gavin-during-pause');
     expect(await runner.runOnce()).toBe(0);
+    // ...but another institution behind the same provider (and every other app) goes on.
+    const elsewhere = await create('gavin-elsewhere', { institutionId: 'AU00001' });
+    expect(await runner.runOnce()).toBe(1);
+    expect((await app.client.jobs.get.query({ id: elsewhere.job!.id })).status).toBe('succeeded');
     clock.advance(1_000);
     await settle();
     const done = await app.client.jobs.get.query({ id: job.id });

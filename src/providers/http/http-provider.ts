@@ -221,9 +221,11 @@ export class HttpProvider implements Provider {
     }
     if (status === RATE_LIMITED_STATUS) {
       const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
+      const scope = errorBody(response.body)?.error.scope;
       throw new ProviderError('rate-limited', `The plug-in provider asked to slow down (HTTP 429) on ${where}.`, {
         code: 'rate-limited',
         retryAfterMs,
+        ...(scope ? { scope } : {}),
         attributes: { operation: op, status },
       });
     }
@@ -289,8 +291,8 @@ function assertUniqueIds(op: PluginOperation, rows: { id: string }[], origin: st
   }
 }
 
-/** The typed error of a 4xx body, or null when the body is not one (then the status alone decides). */
-function typedError(body: string): (PluginErrorBody['error'] & { kind: ClientErrorKind }) | null {
+/** An error answer's body, or null when it is not one (on 429 and 5xx a body is optional). */
+function errorBody(body: string): PluginErrorBody | null {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -298,9 +300,15 @@ function typedError(body: string): (PluginErrorBody['error'] & { kind: ClientErr
     return null;
   }
   const parsed = pluginErrorBodySchema.safeParse(json);
-  if (!parsed.success) return null;
-  const { kind } = parsed.data.error;
-  return (CLIENT_ERROR_KINDS as readonly string[]).includes(kind) ? { ...parsed.data.error, kind: kind as ClientErrorKind } : null;
+  return parsed.success ? parsed.data : null;
+}
+
+/** The typed error of a 4xx body, or null when the body is not one (then the status alone decides). */
+function typedError(body: string): (PluginErrorBody['error'] & { kind: ClientErrorKind }) | null {
+  const parsed = errorBody(body);
+  if (!parsed) return null;
+  const { kind } = parsed.error;
+  return (CLIENT_ERROR_KINDS as readonly string[]).includes(kind) ? { ...parsed.error, kind: kind as ClientErrorKind } : null;
 }
 
 /** Retry-After is delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else gets the default. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ACCOUNT_TYPES, PROVIDER_ERROR_KINDS } from '../provider.ts';
+import { ACCOUNT_TYPES, PROVIDER_ERROR_KINDS, RATE_LIMIT_SCOPES } from '../provider.ts';
 
 /**
  * The plug-in provider protocol (docs/plugin-provider-protocol.md), shared by the HTTP client (http-provider.ts)
@@ -109,6 +109,8 @@ export const pluginErrorBodySchema = z.object({
     kind: z.enum(PROVIDER_ERROR_KINDS),
     code: z.string().min(1).max(100),
     message: z.string().max(2_000),
+    /** On 429: what is limited, `connection`, `institution` (the default) or `provider`. */
+    scope: z.enum(RATE_LIMIT_SCOPES).optional(),
     /** Flat on purpose: they end up in the connection's error, which apps read. */
     attributes: z
       .record(z.string().max(100), z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()]))
