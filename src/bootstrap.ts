@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from './clock.ts';
-import type { Config } from './config.ts';
+import { quotasFrom, type Config } from './config.ts';
 import { openDatabase, type OpenDatabase } from './db/open-database.ts';
 import type { Deps } from './deps.ts';
 import type { Logger } from './logger.ts';
@@ -27,7 +27,7 @@ export async function bootstrap(config: Config, logger: Logger, clock: Clock = s
   const deps: Deps = { db: database.db, clock, cipher, logger, metrics };
   const webhookSettings = webhookSettingsFrom(config);
   const webhooks: WebhookRuntime = { settings: webhookSettings, sender: createWebhookSender(webhookSettings) };
-  const services = createServices(deps, webhooks);
+  const services = createServices(deps, webhooks, quotasFrom(config));
   await services.institutions.seed(config.SANDBOX_PLUGIN_URL);
   const providers = new ProviderRegistry({
     http: { connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS, timeoutMs: config.PROVIDER_TIMEOUT_MS, token: config.PLUGIN_PROVIDER_TOKEN },

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
+import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 import { DEFAULT_RETRY_SCHEDULE, parseDuration } from './webhooks/delivery-schedule.ts';
 
 /**
@@ -147,6 +148,10 @@ const schema = z.object({
   /** Where a replica without the api role serves /metrics and /healthz; unset: nowhere. */
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** Quotas (src/quotas.ts): past one, a create answers FORBIDDEN with details { quota, limit } and writes nothing. */
+  MAX_ENDPOINTS_PER_APP: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_QUOTAS.endpointsPerApp),
+  MAX_NOTIFICATION_RULES_PER_APP: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_QUOTAS.notificationRulesPerApp),
+  MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_QUOTAS.connectionsPerUser),
 });
 
 export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP'> & { CREATE_DEMO_APP: boolean };
@@ -176,4 +181,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(['CREDENTIALS_KEYS: required when NODE_ENV=production (dev mode generates a key into DATA_DIR)']);
   }
   return { ...result.data, CREATE_DEMO_APP: result.data.CREATE_DEMO_APP ?? result.data.NODE_ENV !== 'production' };
+}
+
+export function quotasFrom(config: Config): Quotas {
+  return {
+    endpointsPerApp: config.MAX_ENDPOINTS_PER_APP,
+    notificationRulesPerApp: config.MAX_NOTIFICATION_RULES_PER_APP,
+    connectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
+  };
 }

@@ -12,6 +12,8 @@ export const ErrorCode = {
   /** The request is valid but the resource is not in a state that allows it. */
   PRECONDITION_FAILED: 'PRECONDITION_FAILED',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** The app is at one of its quotas (endpoints, rules, connections per user); `details: { quota, limit }`. */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -40,11 +42,22 @@ export class AppError extends Error {
     return new AppError(ErrorCode.VALIDATION, `${formatPath(path)}: ${message}`, { issues: [{ path, message }] });
   }
 
-  static notFound(what: string, id: string): AppError {
-    return new AppError(ErrorCode.NOT_FOUND, `${what} ${id} not found`);
+  /** `at`: where in the input the id was, when it came in a field other than the procedure's own `id`. */
+  static notFound(what: string, id: string, at?: (string | number)[]): AppError {
+    const message = `${what} ${id} not found`;
+    return new AppError(ErrorCode.NOT_FOUND, at ? `${formatPath(at)}: ${message}` : message, at ? { issues: [{ path: at, message }] } : {});
   }
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(input)';
+}
+
+/**
+ * Every id of a list the caller gave must be one of `found` (the caller's own): the first that is not is NOT_FOUND
+ * at its position, as a missing id is everywhere else. Another app's ids look exactly like missing ones.
+ */
+export function requireAllFound(ids: readonly string[] | null | undefined, found: ReadonlySet<string>, what: string, field: (string | number)[]): void {
+  const missing = ids?.findIndex((id) => !found.has(id)) ?? -1;
+  if (missing >= 0) throw AppError.notFound(what, ids![missing]!, [...field, missing]);
 }

@@ -2,6 +2,7 @@ import { AccountService } from './accounts/account.service.ts';
 import { AppService } from './apps/app.service.ts';
 import { ConnectionService } from './connections/connection.service.ts';
 import type { Deps } from './deps.ts';
+import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 import { InstitutionService } from './institutions/institution.service.ts';
 import { JobService } from './jobs/job.service.ts';
 import { DeliveryService } from './webhooks/delivery.service.ts';
@@ -29,17 +30,17 @@ export interface WebhookRuntime {
   sender: Sender;
 }
 
-export function createServices(deps: Deps, webhooks: WebhookRuntime): Services {
-  const endpoints = new EndpointService(deps, webhooks.settings);
+export function createServices(deps: Deps, webhooks: WebhookRuntime, quotas: Quotas = DEFAULT_QUOTAS): Services {
+  const endpoints = new EndpointService(deps, webhooks.settings, quotas);
   return {
     apps: new AppService(deps),
     institutions: new InstitutionService(deps),
-    connections: new ConnectionService(deps),
+    connections: new ConnectionService(deps, quotas),
     jobs: new JobService(deps),
     accounts: new AccountService(deps),
     events: new EventService(deps),
     endpoints,
     deliveries: new DeliveryService(deps, endpoints, webhooks.sender, webhooks.settings),
-    notificationRules: new NotificationRuleService(deps),
+    notificationRules: new NotificationRuleService(deps, quotas),
   };
 }

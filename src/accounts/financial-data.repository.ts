@@ -26,6 +26,13 @@ const BATCH = 1000;
 export class FinancialDataRepository {
   constructor(private readonly manager: EntityManager) {}
 
+  /** Which of `ids` are this app's accounts. */
+  async ownedAccountIds(appId: string, ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows: { id: string }[] = await this.manager.query(`SELECT id FROM accounts WHERE app_id = $1 AND id = ANY($2::uuid[])`, [appId, ids]);
+    return new Set(rows.map((r) => r.id));
+  }
+
   async upsertAccounts(appId: string, connectionId: string, accounts: ProviderAccount[], now: Date): Promise<AccountUpsert[]> {
     if (accounts.length === 0) return [];
     const unique = [...new Map(accounts.map((a) => [a.id, a])).values()];

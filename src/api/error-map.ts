@@ -10,6 +10,7 @@ const TRPC_CODE: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
   [ErrorCode.CONFLICT]: 'CONFLICT',
   [ErrorCode.PRECONDITION_FAILED]: 'PRECONDITION_FAILED',
   [ErrorCode.RATE_LIMITED]: 'TOO_MANY_REQUESTS',
+  [ErrorCode.QUOTA_EXCEEDED]: 'FORBIDDEN',
 };
 
 export function appErrorToTRPC(error: AppError): TRPCError {

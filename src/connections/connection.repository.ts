@@ -81,6 +81,18 @@ export class ConnectionRepository {
     return this.repo.findOneByOrFail({ appId, id });
   }
 
+  /** Which of `ids` are this app's connections (another app's look exactly like missing ones). */
+  async ownedIds(appId: string, ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows: { id: string }[] = await this.manager.query(`SELECT id FROM connections WHERE app_id = $1 AND id = ANY($2::uuid[])`, [appId, ids]);
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async countByUser(appId: string, userId: string): Promise<number> {
+    const [row]: { n: number }[] = await this.manager.query(`SELECT count(*)::int AS n FROM connections WHERE app_id = $1 AND user_id = $2`, [appId, userId]);
+    return row!.n;
+  }
+
   async deleteByIds(appId: string, ids: string[]): Promise<void> {
     if (ids.length) await this.repo.createQueryBuilder().delete().where('app_id = :appId AND id IN (:...ids)', { appId, ids }).execute();
   }

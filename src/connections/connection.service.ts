@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { Institution, type Connection, type Dataset, type Job } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
+import { DEFAULT_QUOTAS, requireRoomFor, type Quotas } from '../quotas.ts';
 import { AppError, ErrorCode, type FieldIssue } from '../errors.ts';
 import { activeJobsByConnection, enqueueJob, prioritizeJobs } from '../jobs/job.queue.ts';
 import { presentJob, type JobView } from '../jobs/job.presenter.ts';
@@ -15,7 +16,10 @@ import type { CreateConnectionInput, ListConnectionsInput, UpdateConnectionInput
 
 /** The rules for connections: what may be created, changed and deleted, and when. */
 export class ConnectionService {
-  constructor(private readonly deps: Deps) {}
+  constructor(
+    private readonly deps: Deps,
+    private readonly quotas: Quotas = DEFAULT_QUOTAS,
+  ) {}
 
   async create(appId: string, input: CreateConnectionInput): Promise<{ connection: ConnectionView; job: JobView }> {
     const institution = await this.deps.db.getRepository(Institution).findOneBy({ id: input.institutionId });
@@ -32,7 +36,9 @@ export class ConnectionService {
     const id = randomUUID();
     const sealed = input.credentials ? this.deps.cipher.seal(input.credentials, credentialBinding(appId, id)) : null;
     return this.deps.db.transaction(async (manager) => {
-      const connection = await new ConnectionRepository(manager).insert({
+      const connections = new ConnectionRepository(manager);
+      await requireRoomFor(manager, 'connectionsPerUser', this.quotas.connectionsPerUser, `${appId}:${input.userId}`, () => connections.countByUser(appId, input.userId), `user ${input.userId}`);
+      const connection = await connections.insert({
         id,
         appId,
         userId: input.userId,

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { WebhookEndpoint } from '../../entities/index.ts';
 import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
 import type { Deps } from '../deps.ts';
-import { AppError } from '../errors.ts';
+import type { EntityManager } from 'typeorm';
+import { ConnectionRepository } from '../connections/connection.repository.ts';
+import { AppError, requireAllFound } from '../errors.ts';
+import { DEFAULT_QUOTAS, requireRoomFor, type Quotas } from '../quotas.ts';
 import { presentEndpoint, type EndpointView } from './endpoint.presenter.ts';
 import { sealSecret } from './endpoint.secrets.ts';
 import type { CreateEndpointInput, UpdateEndpointInput } from './webhook.schemas.ts';
@@ -15,6 +18,7 @@ export class EndpointService {
   constructor(
     private readonly deps: Deps,
     private readonly settings: WebhookSettings,
+    private readonly quotas: Quotas = DEFAULT_QUOTAS,
   ) {}
 
   private get repo() {
@@ -27,16 +31,20 @@ export class EndpointService {
     const id = randomUUID();
     const secret = generateSecret();
     const sealed = sealSecret(this.deps.cipher, { appId, id }, secret);
-    await this.repo.insert({
-      id,
-      appId,
-      url: input.url,
-      description: input.description ?? null,
-      eventTypes: input.eventTypes ?? null,
-      connectionIds: input.connectionIds ?? null,
-      enabled: true,
-      secretCiphertext: sealed.ciphertext,
-      secretKeyId: sealed.keyId,
+    await this.deps.db.transaction(async (m) => {
+      await requireRoomFor(m, 'endpointsPerApp', this.quotas.endpointsPerApp, appId, () => m.getRepository(WebhookEndpoint).countBy({ appId }), 'the app');
+      await this.requireOwnConnections(m, appId, input.connectionIds);
+      await m.getRepository(WebhookEndpoint).insert({
+        id,
+        appId,
+        url: input.url,
+        description: input.description ?? null,
+        eventTypes: input.eventTypes ?? null,
+        connectionIds: input.connectionIds ?? null,
+        enabled: true,
+        secretCiphertext: sealed.ciphertext,
+        secretKeyId: sealed.keyId,
+      });
     });
     return { endpoint: await this.get(appId, id), secret };
   }
@@ -66,6 +74,7 @@ export class EndpointService {
   async update(appId: string, input: UpdateEndpointInput): Promise<EndpointView> {
     const current = await this.find(appId, input.id);
     if (input.url !== undefined) this.checkUrl(input.url);
+    await this.requireOwnConnections(this.deps.db.manager, appId, input.connectionIds);
     const patch: Partial<WebhookEndpoint> = {};
     if (input.url !== undefined) patch.url = input.url;
     if (input.description !== undefined) patch.description = input.description;
@@ -113,6 +122,11 @@ export class EndpointService {
       );
     });
     return { endpoint: await this.get(appId, id), secret };
+  }
+
+  /** An endpoint filtered on connections names only the app's own: another app's is NOT_FOUND, as missing. */
+  private async requireOwnConnections(m: EntityManager, appId: string, ids: string[] | null | undefined): Promise<void> {
+    if (ids?.length) requireAllFound(ids, await new ConnectionRepository(m).ownedIds(appId, ids), 'connection', ['connectionIds']);
   }
 
   private checkUrl(url: string): void {

@@ -1,8 +1,11 @@
-import { Connection, NotificationRule, WebhookEndpoint } from '../../entities/index.ts';
+import type { EntityManager } from 'typeorm';
+import { NotificationRule, WebhookEndpoint } from '../../entities/index.ts';
+import { FinancialDataRepository } from '../accounts/financial-data.repository.ts';
+import { ConnectionRepository } from '../connections/connection.repository.ts';
 import type { Deps } from '../deps.ts';
-import { AppError } from '../errors.ts';
+import { AppError, requireAllFound } from '../errors.ts';
+import { DEFAULT_QUOTAS, requireRoomFor, type Quotas } from '../quotas.ts';
 import { parseRuleParams, type CreateNotificationRuleInput, type UpdateNotificationRuleInput } from './webhook.schemas.ts';
-import { In } from 'typeorm';
 
 export interface NotificationRuleView {
   id: string;
@@ -28,25 +31,33 @@ const present = (r: NotificationRule): NotificationRuleView => ({
 
 /** finAPI's notification rules: a trigger, its parameters, a scope of connections, and the endpoint to tell. */
 export class NotificationRuleService {
-  constructor(private readonly deps: Deps) {}
+  constructor(
+    private readonly deps: Deps,
+    private readonly quotas: Quotas = DEFAULT_QUOTAS,
+  ) {}
 
   private get repo() {
     return this.deps.db.getRepository(NotificationRule);
   }
 
   async create(appId: string, input: CreateNotificationRuleInput): Promise<NotificationRuleView> {
-    await this.checkReferences(appId, input.endpointId, input.connectionIds ?? null);
-    const saved = await this.repo.save(
-      this.repo.create({
-        appId,
-        triggerEvent: input.triggerEvent,
-        params: input.params,
-        connectionIds: input.connectionIds ?? null,
-        endpointId: input.endpointId,
-        includeDetails: input.includeDetails,
-      }),
-    );
-    return this.get(appId, saved.id);
+    const id = await this.deps.db.transaction(async (m) => {
+      const rules = m.getRepository(NotificationRule);
+      await requireRoomFor(m, 'notificationRulesPerApp', this.quotas.notificationRulesPerApp, appId, () => rules.countBy({ appId }), 'the app');
+      await this.checkReferences(m, appId, input.endpointId, input.connectionIds ?? null, input.params);
+      const saved = await rules.save(
+        rules.create({
+          appId,
+          triggerEvent: input.triggerEvent,
+          params: input.params,
+          connectionIds: input.connectionIds ?? null,
+          endpointId: input.endpointId,
+          includeDetails: input.includeDetails,
+        }),
+      );
+      return saved.id;
+    });
+    return this.get(appId, id);
   }
 
   async get(appId: string, id: string): Promise<NotificationRuleView> {
@@ -75,7 +86,7 @@ export class NotificationRuleService {
     if (input.connectionIds !== undefined) patch.connectionIds = input.connectionIds;
     if (input.endpointId !== undefined) patch.endpointId = input.endpointId;
     if (input.includeDetails !== undefined) patch.includeDetails = input.includeDetails;
-    await this.checkReferences(appId, input.endpointId ?? rule.endpointId, input.connectionIds === undefined ? null : input.connectionIds);
+    await this.checkReferences(this.deps.db.manager, appId, input.endpointId ?? rule.endpointId, input.connectionIds ?? null, patch.params);
     if (Object.keys(patch).length) await this.repo.update({ appId, id: input.id }, patch);
     return this.get(appId, input.id);
   }
@@ -86,15 +97,22 @@ export class NotificationRuleService {
     return { id };
   }
 
-  /** The endpoint and the connections must be this app's (another app's look exactly like missing ones). */
-  private async checkReferences(appId: string, endpointId: string, connectionIds: string[] | null): Promise<void> {
-    if (!(await this.deps.db.getRepository(WebhookEndpoint).existsBy({ appId, id: endpointId }))) {
-      throw AppError.validation(['endpointId'], `no webhook endpoint ${endpointId}`);
-    }
-    if (connectionIds?.length) {
-      const found = new Set((await this.deps.db.getRepository(Connection).find({ select: { id: true }, where: { appId, id: In(connectionIds) } })).map((c) => c.id));
-      const missing = connectionIds.findIndex((id) => !found.has(id));
-      if (missing >= 0) throw AppError.validation(['connectionIds', missing], `no connection ${connectionIds[missing]}`);
+  /**
+   * The endpoint, the connections and the accounts must be this app's: another app's is NOT_FOUND at its field,
+   * exactly like a missing one.
+   */
+  private async checkReferences(
+    m: EntityManager,
+    appId: string,
+    endpointId: string,
+    connectionIds: string[] | null,
+    params: NotificationRule['params'] | undefined,
+  ): Promise<void> {
+    if (!(await m.getRepository(WebhookEndpoint).existsBy({ appId, id: endpointId }))) throw AppError.notFound('webhook endpoint', endpointId, ['endpointId']);
+    if (connectionIds?.length) requireAllFound(connectionIds, await new ConnectionRepository(m).ownedIds(appId, connectionIds), 'connection', ['connectionIds']);
+    const accountIds = params && 'accountIds' in params ? params.accountIds : undefined;
+    if (accountIds?.length) {
+      requireAllFound(accountIds, await new FinancialDataRepository(m).ownedAccountIds(appId, accountIds), 'account', ['params', 'accountIds']);
     }
   }
 }

@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from './test-database.ts';
 import type { LookupFunction } from 'node:net';
 import { loadConfig } from '../../src/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
+import { DEFAULT_QUOTAS, type Quotas } from '../../src/quotas.ts';
 import { DeliveryWorker, type DeliveryWorkerOptions } from '../../src/webhooks/delivery.worker.ts';
 import { WebhookSender } from '../../src/webhooks/webhook-sender.ts';
 import { webhookSettingsFrom, type WebhookSettings } from '../../src/webhooks/webhook.settings.ts';
@@ -45,7 +46,7 @@ export interface TestService {
  * The real service (express + tRPC + domain) on a random loopback port, over this test file's own database.
  */
 export async function startTestService(
-  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction } = {},
+  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction; quotas?: Partial<Quotas> } = {},
 ): Promise<TestService> {
   const database = await createTestDatabase();
   const key = randomBytes(32);
@@ -76,7 +77,7 @@ export async function startTestService(
     allowedAddresses: settings.allowedAddresses,
     lookup: options.lookup,
   });
-  const services = createServices(deps, { settings, sender });
+  const services = createServices(deps, { settings, sender }, { ...DEFAULT_QUOTAS, ...options.quotas });
   await services.institutions.seed(options.sandboxPluginUrl ?? 'http://127.0.0.1:9/unused');
   deps.metrics.observeDatabase(database.db, deps.clock);
   const app = createHttpApp({ services, db: database.db, logger: deps.logger, metrics: deps.metrics });

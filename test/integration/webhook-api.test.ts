@@ -401,14 +401,20 @@ describe('tenant isolation', () => {
     expect((await owner.client.webhooks.deliveries.list.query({ eventId })).items.map((d) => d.id)).toEqual([deliveryId]);
   });
 
-  it("rules cannot point at another app's endpoint or connections (BAD_REQUEST, as if missing)", async () => {
+  it("rules and endpoints cannot point at another app's endpoint or connections (NOT_FOUND at the field, as if missing)", async () => {
     const own = await intruder.client.webhooks.endpoints.create.mutate({ url: 'https://example.com/intruder' });
     const e1 = await rejection(intruder.client.notificationRules.create.mutate({ triggerEvent: 'NEW_TRANSACTIONS', endpointId }));
-    expect([e1.data?.code, e1.data?.issues?.map((i) => i.path)]).toEqual(['BAD_REQUEST', [['endpointId']]]);
+    expect([e1.data?.code, e1.data?.issues?.map((i) => i.path)]).toEqual(['NOT_FOUND', [['endpointId']]]);
     const e2 = await rejection(
       intruder.client.notificationRules.create.mutate({ triggerEvent: 'NEW_TRANSACTIONS', endpointId: own.endpoint.id, connectionIds: [connectionId] }),
     );
-    expect([e2.data?.code, e2.data?.issues?.map((i) => i.path)]).toEqual(['BAD_REQUEST', [['connectionIds', 0]]]);
+    expect([e2.data?.code, e2.data?.issues?.map((i) => i.path)]).toEqual(['NOT_FOUND', [['connectionIds', 0]]]);
+    // An endpoint filtered on another app's connection is refused the same way, on create and on update.
+    const e4 = await rejection(intruder.client.webhooks.endpoints.create.mutate({ url: 'https://example.com/x', connectionIds: [connectionId] }));
+    expect([e4.data?.code, e4.data?.issues?.map((i) => i.path)]).toEqual(['NOT_FOUND', [['connectionIds', 0]]]);
+    const e5 = await rejection(intruder.client.webhooks.endpoints.update.mutate({ id: own.endpoint.id, connectionIds: [connectionId] }));
+    expect([e5.data?.code, e5.data?.issues?.map((i) => i.path)]).toEqual(['NOT_FOUND', [['connectionIds', 0]]]);
+    expect((await intruder.client.webhooks.endpoints.get.query({ id: own.endpoint.id })).connectionIds).toBeNull();
     // Not found and another app's look the same.
     const e3 = await rejection(intruder.client.notificationRules.create.mutate({ triggerEvent: 'NEW_TRANSACTIONS', endpointId: randomUUID() }));
     expect(e3.message.replace(/[0-9a-f-]{36}/g, 'ID')).toBe(e1.message.replace(/[0-9a-f-]{36}/g, 'ID'));
@@ -418,7 +424,9 @@ describe('tenant isolation', () => {
   it("an endpoint filtered on another app's connection receives none of that connection's events", async () => {
     const spy = await startWebhookReceiver();
     try {
-      const spyEndpoint = await intruder.client.webhooks.endpoints.create.mutate({ url: spy.url, connectionIds: [connectionId] });
+      // The API refuses such a filter (above); one written before that check existed must still receive nothing.
+      const spyEndpoint = await intruder.client.webhooks.endpoints.create.mutate({ url: spy.url, eventTypes: ['webhook.test'] });
+      await service.database.db.query(`UPDATE webhook_endpoints SET connection_ids = $2, event_types = NULL WHERE id = $1`, [spyEndpoint.endpoint.id, [connectionId]]);
       spy.secrets = [spyEndpoint.secret];
       // The owner's connection is imported for real: state changes, accounts, transactions, job.completed.
       await service.runner().drain();

@@ -343,6 +343,7 @@ describe('notification rule input', () => {
   let other: TestApp;
   let otherEndpointId: string;
   let otherConnectionId: string;
+  let otherAccountId: string;
 
   beforeAll(async () => {
     ruleCount = async () => (await service.database.db.query(`SELECT count(*)::int AS n FROM notification_rules`))[0].n;
@@ -352,6 +353,7 @@ describe('notification rule input', () => {
     otherEndpointId = (await other.client.webhooks.endpoints.create.mutate({ url: receiver.url, eventTypes: ['webhook.test'] })).endpoint.id;
     otherConnectionId = (await other.client.connections.create.mutate(connectionInput())).connection.id;
     await settle();
+    otherAccountId = (await other.client.accounts.list.query({ connectionId: otherConnectionId }))[0]!.id;
   });
 
   type Case = [name: string, input: () => Record<string, unknown>, path: (string | number)[]];
@@ -363,10 +365,22 @@ describe('notification rule input', () => {
     ['threshold with five decimals', () => ({ triggerEvent: 'LOW_ACCOUNT_BALANCE', params: { threshold: '1.23456' }, endpointId }), ['params', 'threshold']],
     ['accountIds not uuids', () => ({ triggerEvent: 'NEW_TRANSACTIONS', params: { accountIds: ['x'] }, endpointId }), ['params', 'accountIds', 0]],
     ['unknown trigger', () => ({ triggerEvent: 'SOMETHING', params: {}, endpointId }), ['triggerEvent']],
-    ["another app's endpoint", () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId: otherEndpointId }), ['endpointId']],
-    ["another app's connection", () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, connectionIds: [connectionId, otherConnectionId] }), ['connectionIds', 1]],
     ['unknown field', () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, enabled: true }), ['enabled']],
   ];
+  // Another app's ids are missing ones: NOT_FOUND, naming where the id was.
+  const foreign: Case[] = [
+    ["another app's endpoint", () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId: otherEndpointId }), ['endpointId']],
+    ["another app's connection", () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, connectionIds: [connectionId, otherConnectionId] }), ['connectionIds', 1]],
+    ["another app's account", () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, params: { accountIds: [otherAccountId] } }), ['params', 'accountIds', 0]],
+  ];
+
+  it.each(foreign)('create: %s → NOT_FOUND at the field, nothing written', async (_name, input, path) => {
+    const before = await ruleCount();
+    const error = await rejection(app.client.notificationRules.create.mutate(input() as never));
+    expect(error.data?.code).toBe('NOT_FOUND');
+    expect(error.data?.issues?.map((i) => i.path)).toEqual([path]);
+    expect(await ruleCount()).toBe(before);
+  });
 
   it.each(cases)('create: %s → BAD_REQUEST naming the field, nothing written', async (_name, input, path) => {
     const before = await ruleCount();
@@ -381,10 +395,19 @@ describe('notification rule input', () => {
     ['threshold not a number', () => ({ params: { threshold: 'abc' } }), ['params', 'threshold']],
     ['threshold removed', () => ({ params: {} }), ['params', 'threshold']],
     ['a param the trigger does not take', () => ({ params: { threshold: '5', extra: 1 } }), ['params', 'extra']],
-    ["another app's endpoint", () => ({ endpointId: otherEndpointId }), ['endpointId']],
-    ["another app's connection", () => ({ connectionIds: [otherConnectionId] }), ['connectionIds', 0]],
     ['the trigger (fixed once created)', () => ({ triggerEvent: 'NEW_TRANSACTIONS' }), ['triggerEvent']],
   ];
+
+  it.each([
+    ["another app's endpoint", () => ({ endpointId: otherEndpointId }), ['endpointId']],
+    ["another app's connection", () => ({ connectionIds: [otherConnectionId] }), ['connectionIds', 0]],
+  ] as UpdateCase[])('update: %s → NOT_FOUND at the field, the rule unchanged', async (_name, patch, path) => {
+    const rule = await createRule('LOW_ACCOUNT_BALANCE', { threshold: '50' }, [connectionId]);
+    const error = await rejection(app.client.notificationRules.update.mutate({ id: rule.id, ...patch() } as never));
+    expect(error.data?.code).toBe('NOT_FOUND');
+    expect(error.data?.issues?.map((i) => i.path)).toEqual([path]);
+    expect(await app.client.notificationRules.get.query({ id: rule.id })).toEqual(rule);
+  });
 
   it.each(updateCases)('update: %s → BAD_REQUEST naming the field, the rule unchanged', async (_name, patch, path) => {
     const rule = await createRule('LOW_ACCOUNT_BALANCE', { threshold: '50' }, [connectionId]);
