@@ -28,9 +28,15 @@ export class IdempotencyKey {
   @Column({ type: 'varchar', length: 16 })
   status: IdempotencyStatus;
 
-  /** The answer, as superjson writes it (Dates stay Dates on replay). */
-  @Column({ type: 'jsonb', nullable: true })
-  response: unknown;
+  /**
+   * The answer, as superjson writes it (Dates stay Dates on replay), encrypted like credentials: some answers
+   * hold a secret (a new endpoint's signing secret).
+   */
+  @Column({ type: 'bytea', nullable: true })
+  responseCiphertext: Buffer | null;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  responseKeyId: string | null;
 
   @Column({ type: 'timestamptz', precision: 3 })
   createdAt: Date;

@@ -20,7 +20,7 @@ export class TenantSafety1795291000000 implements MigrationInterface {
         await queryRunner.query(`ALTER TABLE "provider_pauses" RENAME COLUMN "provider_key" TO "scope"`);
         await queryRunner.query(`UPDATE "provider_pauses" SET "scope" = 'provider:' || "scope"`);
 
-        await queryRunner.query(`CREATE TABLE "idempotency_keys" ("app_id" uuid NOT NULL, "key" character varying(255) NOT NULL, "procedure" character varying(100) NOT NULL, "request_hash" character varying(64) NOT NULL, "status" character varying(16) NOT NULL, "response" jsonb, "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL, "locked_until" TIMESTAMP(3) WITH TIME ZONE, CONSTRAINT "ck_idempotency_keys_status" CHECK ("status" IN ('in-progress', 'completed')), CONSTRAINT "pk_idempotency_keys" PRIMARY KEY ("app_id", "key"))`);
+        await queryRunner.query(`CREATE TABLE "idempotency_keys" ("app_id" uuid NOT NULL, "key" character varying(255) NOT NULL, "procedure" character varying(100) NOT NULL, "request_hash" character varying(64) NOT NULL, "status" character varying(16) NOT NULL, "response_ciphertext" bytea, "response_key_id" character varying(32), "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL, "locked_until" TIMESTAMP(3) WITH TIME ZONE, CONSTRAINT "ck_idempotency_keys_status" CHECK ("status" IN ('in-progress', 'completed')), CONSTRAINT "pk_idempotency_keys" PRIMARY KEY ("app_id", "key"))`);
         await queryRunner.query(`CREATE INDEX "ix_idempotency_keys_created" ON "idempotency_keys" ("created_at")`);
     }
 

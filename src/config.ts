@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
+import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './api/rate-limiter.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 import { DEFAULT_RETRY_SCHEDULE, parseDuration } from './webhooks/delivery-schedule.ts';
 
@@ -148,6 +149,12 @@ const schema = z.object({
   /** Where a replica without the api role serves /metrics and /healthz; unset: nowhere. */
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** Per-app token buckets of each API process (src/api/rate-limiter.ts); RATE_LIMITS=false turns them off. */
+  RATE_LIMITS: boolean.default(true),
+  RATE_LIMIT_PER_SECOND: z.coerce.number().positive().max(1_000_000).default(DEFAULT_RATE_LIMITS.requestsPerSecond),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_RATE_LIMITS.requestBurst),
+  RATE_LIMIT_MUTATIONS_PER_SECOND: z.coerce.number().positive().max(1_000_000).default(DEFAULT_RATE_LIMITS.mutationsPerSecond),
+  RATE_LIMIT_MUTATIONS_BURST: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_RATE_LIMITS.mutationBurst),
   /** Quotas (src/quotas.ts): past one, a create answers FORBIDDEN with details { quota, limit } and writes nothing. */
   MAX_ENDPOINTS_PER_APP: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_QUOTAS.endpointsPerApp),
   MAX_NOTIFICATION_RULES_PER_APP: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_QUOTAS.notificationRulesPerApp),
@@ -188,5 +195,16 @@ export function quotasFrom(config: Config): Quotas {
     endpointsPerApp: config.MAX_ENDPOINTS_PER_APP,
     notificationRulesPerApp: config.MAX_NOTIFICATION_RULES_PER_APP,
     connectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
+  };
+}
+
+/** The per-app rate limits of an API process, or null when RATE_LIMITS is off. */
+export function rateLimitsFrom(config: Config): RateLimitSettings | null {
+  if (!config.RATE_LIMITS) return null;
+  return {
+    requestsPerSecond: config.RATE_LIMIT_PER_SECOND,
+    requestBurst: config.RATE_LIMIT_BURST,
+    mutationsPerSecond: config.RATE_LIMIT_MUTATIONS_PER_SECOND,
+    mutationBurst: config.RATE_LIMIT_MUTATIONS_BURST,
   };
 }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createHttpApp, createOpsApp } from './api/http-app.ts';
 import { bootstrap } from './bootstrap.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, loadConfig, rateLimitsFrom, type Config } from './config.ts';
 import { JobRunner } from './jobs/job-runner.ts';
 import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -45,7 +45,7 @@ if (config.ROLES.includes('api')) {
     // logger redacts everywhere else.)
     logger.info({ appId: app.id, appName: app.name, demoApiKey: apiKey }, `created app "demo"; its API key, shown only this once: ${apiKey}`);
   }
-  const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger, metrics: runtime.deps.metrics });
+  const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger, metrics: runtime.deps.metrics, rateLimits: rateLimitsFrom(config) });
   server = app.listen(config.PORT, config.HOST, () => {
     logger.info({ port: config.PORT, host: config.HOST, roles: config.ROLES }, `connections service listening on http://${config.HOST}:${config.PORT}`);
   });

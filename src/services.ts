@@ -4,6 +4,7 @@ import { ConnectionService } from './connections/connection.service.ts';
 import type { Deps } from './deps.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 import { InstitutionService } from './institutions/institution.service.ts';
+import { IdempotencyService } from './idempotency/idempotency.service.ts';
 import { JobService } from './jobs/job.service.ts';
 import { DeliveryService } from './webhooks/delivery.service.ts';
 import type { Sender } from './webhooks/delivery.worker.ts';
@@ -22,6 +23,7 @@ export interface Services {
   endpoints: EndpointService;
   deliveries: DeliveryService;
   notificationRules: NotificationRuleService;
+  idempotency: IdempotencyService;
 }
 
 /** The webhook side's configuration and the HTTP sender it delivers with. */
@@ -42,5 +44,6 @@ export function createServices(deps: Deps, webhooks: WebhookRuntime, quotas: Quo
     endpoints,
     deliveries: new DeliveryService(deps, endpoints, webhooks.sender, webhooks.settings),
     notificationRules: new NotificationRuleService(deps, quotas),
+    idempotency: new IdempotencyService(deps),
   };
 }

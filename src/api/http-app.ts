@@ -8,6 +8,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
 import { appRouter } from './app-router.ts';
 import { contextFactory } from './context.ts';
+import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './rate-limiter.ts';
 import { queryFastPath } from './query-fast-path.ts';
 
 export interface HttpAppOptions {
@@ -16,11 +17,15 @@ export interface HttpAppOptions {
   logger: Logger;
   /** Served at GET /metrics (Prometheus text format) when given. */
   metrics?: Metrics;
+  /** Per-app limits of this process (default DEFAULT_RATE_LIMITS); null turns them off. */
+  rateLimits?: RateLimitSettings | null;
 }
 
 /** The express app: request ids, health, readiness and the tRPC API at /trpc. */
-export function createHttpApp({ services, db, logger, metrics }: HttpAppOptions): Express {
+export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFAULT_RATE_LIMITS }: HttpAppOptions): Express {
   const app = express();
+  const rateLimiter = rateLimits ? new RateLimiter(rateLimits) : null;
+  const createContext = contextFactory(services, logger, rateLimiter);
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 
@@ -53,18 +58,23 @@ export function createHttpApp({ services, db, logger, metrics }: HttpAppOptions)
 
   if (metrics) app.get('/metrics', metricsHandler(metrics, logger));
 
-  app.get('/trpc/:path', queryFastPath(services, logger));
+  app.get('/trpc/:path', queryFastPath(createContext));
 
   app.use(
     '/trpc',
     createExpressMiddleware({
       router: appRouter,
-      createContext: contextFactory(services, logger),
+      createContext,
       maxBodySize: 1024 * 1024,
       // A list filtered by 1,000 ids does not fit in a URL: clients may send queries as POST (httpLink's methodOverride).
       allowMethodOverride: true,
-      responseMeta: ({ errors }) =>
-        errors.some((e) => e.code === 'SERVICE_UNAVAILABLE') ? { headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } } : {},
+      // Headers the middlewares asked for (rate limits, an idempotent replay), and Retry-After while the database is away.
+      responseMeta: ({ ctx, errors }) => ({
+        headers: {
+          ...ctx?.responseHeaders,
+          ...(errors.some((e) => e.code === 'SERVICE_UNAVAILABLE') ? { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } : {}),
+        },
+      }),
       onError({ error, ctx, path }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           (ctx?.logger ?? logger).error({ err: error.cause ?? error, path }, 'internal error');

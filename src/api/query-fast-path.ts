@@ -1,7 +1,5 @@
 import type { RequestHandler } from 'express';
 import superjson from 'superjson';
-import type { Logger } from '../logger.ts';
-import type { Services } from '../services.ts';
 import { appRouter } from './app-router.ts';
 import { contextFactory } from './context.ts';
 import { createCallerFactory } from './trpc.ts';
@@ -15,9 +13,8 @@ import { serializeOutput } from './wire-format.ts';
  * tRPC's HTTP adapter (a web Request, AbortController and stream per call, two writes per answer) as the largest
  * cost of a small query after serialization.
  */
-export function queryFastPath(services: Services, logger: Logger): RequestHandler {
+export function queryFastPath(makeContext: ReturnType<typeof contextFactory>): RequestHandler {
   const createCaller = createCallerFactory(appRouter);
-  const makeContext = contextFactory(services, logger);
   // tRPC keeps every procedure in one flat record by full path ('connections.get').
   const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: string } } | undefined>;
   return (req, res, next) => {
@@ -33,12 +30,13 @@ export function queryFastPath(services: Services, logger: Logger): RequestHandle
     } catch {
       return next();
     }
-    const caller = createCaller(makeContext({ req, res, info: undefined as never }));
+    const ctx = makeContext({ req, res, info: undefined as never });
+    const caller = createCaller(ctx);
     const call = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], caller) as (i: unknown) => Promise<unknown>;
     call(input).then(
       (data) => {
         const body = JSON.stringify({ result: { data: serializeOutput(data) } });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.writeHead(200, { ...ctx.responseHeaders, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       },
       () => next(),

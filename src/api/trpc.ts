@@ -2,6 +2,8 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/database-errors.ts';
 import { AppError } from '../errors.ts';
+import type { AppSummary } from '../apps/app.service.ts';
+import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/idempotency.service.ts';
 import type { ApiContext } from './context.ts';
 import { appErrorToTRPC, boundIssues, describeIssues, schemaIssues } from './error-map.ts';
 import { serializeOutput } from './wire-format.ts';
@@ -55,8 +57,44 @@ const authenticate = t.middleware(async ({ ctx, next }) => {
   return next({ ctx: { ...ctx, app, logger: ctx.logger.child({ appId: app.id }) } });
 });
 
+/** The app's token buckets of this process; past them, TOO_MANY_REQUESTS with Retry-After and RateLimit fields. */
+const rateLimit = t.middleware(async ({ ctx, type, next }) => {
+  const app = (ctx as ApiContext & { app?: AppSummary }).app;
+  if (!ctx.rateLimiter || !app) return next();
+  const decision = ctx.rateLimiter.take(app.id, type === 'mutation');
+  Object.assign(ctx.responseHeaders, decision.headers);
+  if (!decision.allowed) {
+    ctx.responseHeaders['retry-after'] = String(decision.retryAfterSeconds);
+    throw new TRPCError({
+      code: 'TOO_MANY_REQUESTS',
+      message: `Rate limit of this replica reached for the app${type === 'mutation' ? ' (mutations)' : ''}; retry in ${decision.retryAfterSeconds} s`,
+    });
+  }
+  return next();
+});
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(mapErrors);
-/** Every tenant procedure: `ctx.app` is the calling app. */
-export const appProcedure = publicProcedure.use(authenticate);
+/** Every tenant procedure: `ctx.app` is the calling app, within its rate limits. */
+export const appProcedure = publicProcedure.use(authenticate).use(rateLimit);
+
+/**
+ * Wraps a mutation's resolver so that it honours the Idempotency-Key header (src/idempotency): a repeated key with
+ * the same input answers the first answer again (`idempotent-replayed: true`) without doing the work twice.
+ * Every mutation's resolver goes through it.
+ */
+export function idempotent<Opts extends { ctx: ApiContext & { app: AppSummary }; input: unknown; path: string }, Out>(
+  resolve: (opts: Opts) => Promise<Out>,
+): (opts: Opts) => Promise<Out> {
+  return async (opts) => {
+    const { ctx } = opts;
+    const key = ctx.idempotencyKey;
+    if (key === undefined) return resolve(opts);
+    if (!IDEMPOTENCY_KEY_PATTERN.test(key)) throw AppError.validation(['Idempotency-Key'], 'must be 1 to 255 printable ASCII characters (header)');
+    if (ctx.calls > 1) throw AppError.validation(['Idempotency-Key'], 'belongs to one call: send a mutation that carries one on its own, not in a batch');
+    const outcome = await ctx.services.idempotency.run(ctx.app.id, key, opts.path, opts.input, () => resolve(opts));
+    if (outcome.replayed) ctx.responseHeaders['idempotent-replayed'] = 'true';
+    return outcome.value;
+  };
+}

@@ -1,4 +1,6 @@
 import type { Deps } from '../deps.ts';
+import { IdempotencyRepository } from '../idempotency/idempotency.repository.ts';
+import { IDEMPOTENCY_RETENTION_MS } from '../idempotency/idempotency.service.ts';
 import { JobRepository } from '../jobs/job.repository.ts';
 
 export interface RetentionOptions {
@@ -29,6 +31,9 @@ export async function pruneOldRecords(deps: Deps, o: RetentionOptions): Promise<
     jobs += n;
     if (n < o.batchSize) break;
   }
+  // Idempotency keys are remembered for a day.
+  const keys = new IdempotencyRepository(deps.db);
+  while ((await keys.deleteCreatedBefore(new Date(now - IDEMPOTENCY_RETENTION_MS), o.batchSize)) === o.batchSize);
   // Run-coordination keys only matter for the slot they name.
   await deps.db.query(`DELETE FROM scheduler_runs WHERE claimed_at < $1`, [new Date(now - 86_400_000)]);
   return { attempts, events, jobs };

@@ -5,6 +5,7 @@ import superjson from 'superjson';
 import { expect } from 'vitest';
 import type { AppRouter } from '../../src/api/app-router.ts';
 import { createHttpApp } from '../../src/api/http-app.ts';
+import type { RateLimitSettings } from '../../src/api/rate-limiter.ts';
 import { systemClock, type Clock, type ManualClock } from '../../src/clock.ts';
 import type { Deps } from '../../src/deps.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -46,7 +47,7 @@ export interface TestService {
  * The real service (express + tRPC + domain) on a random loopback port, over this test file's own database.
  */
 export async function startTestService(
-  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction; quotas?: Partial<Quotas> } = {},
+  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction; quotas?: Partial<Quotas>; rateLimits?: RateLimitSettings } = {},
 ): Promise<TestService> {
   const database = await createTestDatabase();
   const key = randomBytes(32);
@@ -80,7 +81,8 @@ export async function startTestService(
   const services = createServices(deps, { settings, sender }, { ...DEFAULT_QUOTAS, ...options.quotas });
   await services.institutions.seed(options.sandboxPluginUrl ?? 'http://127.0.0.1:9/unused');
   deps.metrics.observeDatabase(database.db, deps.clock);
-  const app = createHttpApp({ services, db: database.db, logger: deps.logger, metrics: deps.metrics });
+  // Tests make calls as fast as they can: no rate limits unless a test asks for them.
+  const app = createHttpApp({ services, db: database.db, logger: deps.logger, metrics: deps.metrics, rateLimits: options.rateLimits ?? null });
   const server = await new Promise<import('node:http').Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -124,7 +126,11 @@ export function createClient(url: string, apiKey?: string, options: ClientOption
         url: `${url}/trpc`,
         methodOverride: options.methodOverride,
         transformer: superjson,
-        headers: () => (apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        // A call's Idempotency-Key travels in its context: client.x.mutate(input, { context: { idempotencyKey } }).
+        headers: ({ op }) => ({
+          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+          ...(typeof op.context.idempotencyKey === 'string' ? { 'idempotency-key': op.context.idempotencyKey } : {}),
+        }),
       }),
     ],
   });

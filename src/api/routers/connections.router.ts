@@ -6,12 +6,12 @@ import {
   listConnectionsInput,
   updateConnectionInput,
 } from '../../connections/connection.schemas.ts';
-import { appProcedure, router } from '../trpc.ts';
+import { appProcedure, idempotent, router } from '../trpc.ts';
 
 export const connectionsRouter = router({
   create: appProcedure
     .input(createConnectionInput)
-    .mutation(({ ctx, input }) => ctx.services.connections.create(ctx.app.id, input)),
+    .mutation(idempotent(({ ctx, input }) => ctx.services.connections.create(ctx.app.id, input))),
 
   get: appProcedure
     .input(getConnectionInput)
@@ -23,21 +23,21 @@ export const connectionsRouter = router({
 
   update: appProcedure
     .input(updateConnectionInput)
-    .mutation(({ ctx, input }) => ctx.services.connections.update(ctx.app.id, input)),
+    .mutation(idempotent(({ ctx, input }) => ctx.services.connections.update(ctx.app.id, input))),
 
   refresh: appProcedure
     .input(getConnectionInput)
-    .mutation(({ ctx, input }) => ctx.services.connections.refresh(ctx.app.id, input.id)),
+    .mutation(idempotent(({ ctx, input }) => ctx.services.connections.refresh(ctx.app.id, input.id))),
 
   refreshAll: appProcedure
     .input(deleteAllConnectionsInput)
-    .mutation(({ ctx, input }) => ctx.services.connections.refreshAll(ctx.app.id, input.userId)),
+    .mutation(idempotent(({ ctx, input }) => ctx.services.connections.refreshAll(ctx.app.id, input.userId))),
 
   delete: appProcedure
     .input(deleteConnectionInput)
-    .mutation(({ ctx, input }) => ctx.services.connections.delete(ctx.app.id, input.id)),
+    .mutation(idempotent(({ ctx, input }) => ctx.services.connections.delete(ctx.app.id, input.id))),
 
   deleteAll: appProcedure
     .input(deleteAllConnectionsInput)
-    .mutation(({ ctx, input }) => ctx.services.connections.deleteAll(ctx.app.id, input.userId)),
+    .mutation(idempotent(({ ctx, input }) => ctx.services.connections.deleteAll(ctx.app.id, input.userId))),
 });

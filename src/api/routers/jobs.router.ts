@@ -1,5 +1,5 @@
 import { answerChallengeInput, jobIdInput, listJobsInput } from '../../jobs/job.service.ts';
-import { appProcedure, router } from '../trpc.ts';
+import { appProcedure, idempotent, router } from '../trpc.ts';
 
 export const jobsRouter = router({
   get: appProcedure.input(jobIdInput).query(({ ctx, input }) => ctx.services.jobs.get(ctx.app.id, input.id)),
@@ -10,5 +10,5 @@ export const jobsRouter = router({
 
   answerChallenge: appProcedure
     .input(answerChallengeInput)
-    .mutation(({ ctx, input }) => ctx.services.jobs.answerChallenge(ctx.app.id, input.id, input.response)),
+    .mutation(idempotent(({ ctx, input }) => ctx.services.jobs.answerChallenge(ctx.app.id, input.id, input.response))),
 });
