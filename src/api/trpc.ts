@@ -13,7 +13,12 @@ const t = initTRPC.context<ApiContext>().create({
   transformer: { input: superjson, output: { serialize: serializeOutput, deserialize: superjson.deserialize } },
   errorFormatter({ shape, error, ctx }) {
     const appIssues = error.cause instanceof AppError ? error.cause.details.issues : undefined;
-    const issues = appIssues ? boundIssues(appIssues) : error.code === 'BAD_REQUEST' && !(error.cause instanceof AppError) ? schemaIssues(error.cause) : null;
+    const issues = appIssues
+      ? boundIssues(appIssues)
+      : error.code === 'BAD_REQUEST' && !(error.cause instanceof AppError)
+        ? // A body tRPC could not even read (not JSON, a superjson envelope it refuses) is an issue of the input as a whole.
+          (schemaIssues(error.cause) ?? boundIssues([{ path: [], message: `not readable as superjson input (${shape.message})` }]))
+        : null;
     const { issues: _issues, ...details } = error.cause instanceof AppError ? error.cause.details : {};
     const internal = error.code === 'INTERNAL_SERVER_ERROR';
     return {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
-import superjson from 'superjson';
+import { TRPCClientError } from '@trpc/client';
+import { createClient, type Client, type ClientOptions } from './client.ts';
 import { expect } from 'vitest';
 import type { AppRouter } from '../../src/api/app-router.ts';
 import { createHttpApp } from '../../src/api/http-app.ts';
@@ -22,7 +22,6 @@ import { DeliveryWorker, type DeliveryWorkerOptions } from '../../src/webhooks/d
 import { WebhookSender } from '../../src/webhooks/webhook-sender.ts';
 import { webhookSettingsFrom, type WebhookSettings } from '../../src/webhooks/webhook.settings.ts';
 
-export type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 
 export interface TestService {
   database: TestDatabase;
@@ -114,28 +113,6 @@ export async function startTestService(
   };
 }
 
-export interface ClientOptions {
-  /** Send queries as POST, for inputs too large for a URL. */
-  methodOverride?: 'POST';
-}
-
-export function createClient(url: string, apiKey?: string, options: ClientOptions = {}): Client {
-  return createTRPCClient<AppRouter>({
-    links: [
-      httpLink({
-        url: `${url}/trpc`,
-        methodOverride: options.methodOverride,
-        transformer: superjson,
-        // A call's Idempotency-Key travels in its context: client.x.mutate(input, { context: { idempotencyKey } }).
-        headers: ({ op }) => ({
-          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
-          ...(typeof op.context.idempotencyKey === 'string' ? { 'idempotency-key': op.context.idempotencyKey } : {}),
-        }),
-      }),
-    ],
-  });
-}
-
 export type ClientError = TRPCClientError<AppRouter>;
 
 /** Awaits a call that must fail, and returns the error as the client sees it. */
@@ -159,3 +136,5 @@ export async function runUntilSettled(service: TestService, runner: JobRunner, c
   }
   throw new Error('jobs did not settle');
 }
+
+export { createClient, type Client, type ClientOptions };
