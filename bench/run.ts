@@ -15,6 +15,7 @@ import { withDatabase } from '../test/helpers/pg-urls.ts';
 import { ROOT } from './lib/process.ts';
 import type { BenchContext, Scenario, ScenarioResult } from './lib/types.ts';
 import { api } from './scenarios/api.ts';
+import { priority } from './scenarios/priority.ts';
 import { queue } from './scenarios/queue.ts';
 import { refresh } from './scenarios/refresh.ts';
 import { scale } from './scenarios/scale.ts';
@@ -28,6 +29,7 @@ const SCENARIOS: Record<string, { title: string; run: Scenario }> = {
   queue: { title: '4. Queue', run: queue },
   refresh: { title: '5. Refresh end to end', run: refresh },
   webhooks: { title: '6. Webhooks', run: webhooks },
+  priority: { title: '7. Priority', run: priority },
 };
 
 /** 7. Memory: peak RSS of the service process during these scenarios must stay under 300 MB. */
@@ -130,7 +132,8 @@ const machine = {
 };
 const outDir = path.join(ROOT, 'bench/results');
 mkdirSync(outDir, { recursive: true });
-const base = quick ? 'quick' : 'latest';
+// latest.* are the committed results of a full run: a run of some scenarios only writes partial.* beside them.
+const base = quick ? 'quick' : selected.length && selected.length < Object.keys(SCENARIOS).length ? 'partial' : 'latest';
 const report = { startedAt: new Date(started).toISOString(), durationS: Math.round((Date.now() - started) / 1000), quick, machine, scenarios: results };
 writeFileSync(path.join(outDir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
 const panels = results.flatMap((r) => ('latencies' in r && r.latencies?.length ? [{ title: r.title, series: r.latencies }] : []));
