@@ -6,7 +6,8 @@ let service: TestService;
 let app: TestApp;
 
 beforeAll(async () => {
-  service = await startTestService();
+  // One user with thousands of connections: a scale test, far past the default per-user quota.
+  service = await startTestService({ quotas: { connectionsPerUser: 100_000 } });
   app = await createTestApp(service);
 });
 afterAll(() => service.close());
