@@ -227,7 +227,9 @@ export class ConnectionService {
       const repo = new ConnectionRepository(manager);
       const ids = await repo.lockIdsByUser(appId, userId);
       await throwIfBusy(manager, appId, ids);
-      const connections = await Promise.all(ids.map(async (id) => (await repo.findOne(appId, id))!));
+      // One transaction is one database connection: its queries go one after another (pg@9 refuses them at once).
+      const connections: Connection[] = [];
+      for (const id of ids) connections.push((await repo.findOne(appId, id))!);
       await this.deleteLocked(manager, connections);
       return { deletedIds: ids };
     });
