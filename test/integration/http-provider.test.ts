@@ -268,6 +268,12 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
 
     answer = json(429, '');
     expect((await providerError(brokenClient.verifyCredentials(context('alice')))).options.retryAfterMs).toBe(30_000);
+
+    // A hostile wait is capped at a day, as seconds or as a date: no job waits for ever, no date overflows.
+    for (const header of ['99999999999999', 'Fri, 31 Dec 9999 23:59:59 GMT']) {
+      answer = json(429, '', { 'retry-after': header });
+      expect((await providerError(brokenClient.verifyCredentials(context('alice')))).options.retryAfterMs).toBe(86_400_000);
+    }
   });
 
   it('a provider that repeats the password in its error message has it redacted', async () => {

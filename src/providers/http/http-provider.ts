@@ -311,11 +311,17 @@ function typedError(body: string): (PluginErrorBody['error'] & { kind: ClientErr
   return (CLIENT_ERROR_KINDS as readonly string[]).includes(kind) ? { ...parsed.error, kind: kind as ClientErrorKind } : null;
 }
 
-/** Retry-After is delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else gets the default. */
+/** The longest pause a provider's Retry-After can ask for (a day); beyond it a job would wait past any use. */
+export const MAX_RETRY_AFTER_MS = 86_400_000;
+
+/**
+ * Retry-After is delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else gets the default, and anything
+ * longer than a day a day (a hostile '99999999999999' would otherwise make a date no column can hold).
+ */
 export function parseRetryAfter(header: string | undefined, nowMs: number): number {
   const value = header?.trim();
   if (!value) return DEFAULT_RETRY_AFTER_MS;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  if (/^\d+$/.test(value)) return Math.min(MAX_RETRY_AFTER_MS, Number(value) * 1000);
   const at = Date.parse(value);
-  return Number.isNaN(at) ? DEFAULT_RETRY_AFTER_MS : Math.max(0, at - nowMs);
+  return Number.isNaN(at) ? DEFAULT_RETRY_AFTER_MS : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - nowMs));
 }
