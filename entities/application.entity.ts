@@ -23,4 +23,11 @@ export class Application {
 
   @Column({ type: 'timestamptz', precision: 3, nullable: true })
   keyRotatedAt: Date | null;
+
+  /**
+   * Where Hosted Connect may send the app's users back (matched exactly, as OAuth requires); their origins are the
+   * only ones that may frame the hosted pages or receive their postMessage.
+   */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  redirectUris: string[];
 }

@@ -137,6 +137,10 @@ export class Connection {
   @Column({ type: 'timestamptz', precision: 3, nullable: true })
   consentExpiresAt: Date | null;
 
+  /** How long a consent the user gives should last, as the app asked (Hosted Connect's consentDays); null: the provider's default. */
+  @Column({ type: 'integer', nullable: true })
+  consentDays: number | null;
+
   /** The consentExpiresAt that connection.consent_expiring was sent for: one warning per consent, however many sweeps. */
   @Column({ type: 'timestamptz', precision: 3, nullable: true })
   consentWarnedFor: Date | null;

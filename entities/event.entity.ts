@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   'transactions.new',
   'endpoint.disabled',
   'webhook.test',
+  'connect_session.completed',
+  'connect_session.failed',
 ] as const;
 export type StreamEventType = (typeof EVENT_TYPES)[number];
 

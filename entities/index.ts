@@ -1,5 +1,6 @@
 import { Account } from './account.entity.ts';
 import { Application } from './application.entity.ts';
+import { ConnectSession } from './connect-session.entity.ts';
 import { Connection } from './connection.entity.ts';
 import { Event } from './event.entity.ts';
 import { IdempotencyKey } from './idempotency-key.entity.ts';
@@ -14,6 +15,7 @@ import { WebhookEndpoint } from './webhook-endpoint.entity.ts';
 
 export * from './account.entity.ts';
 export * from './application.entity.ts';
+export * from './connect-session.entity.ts';
 export * from './connection.entity.ts';
 export * from './event.entity.ts';
 export * from './idempotency-key.entity.ts';
@@ -29,4 +31,4 @@ export { sqlList } from './sql.ts';
 
 /** Every table the service owns; the DataSource registers exactly these. */
 export const entities = [Application, Institution, Connection, Job, Account, Transaction, ProviderPause,
-  Event, WebhookEndpoint, WebhookDelivery, WebhookDeliveryAttempt, NotificationRule, SchedulerRun, IdempotencyKey];
+  Event, WebhookEndpoint, WebhookDelivery, WebhookDeliveryAttempt, NotificationRule, SchedulerRun, IdempotencyKey, ConnectSession];

@@ -6,6 +6,13 @@ export type InstitutionMethod = (typeof INSTITUTION_METHODS)[number];
 export const INSTITUTION_STATUSES = ['operational', 'degraded', 'unavailable'] as const;
 export type InstitutionStatus = (typeof INSTITUTION_STATUSES)[number];
 
+/**
+ * How the user signs in: by giving credentials to the service, or by being sent to the bank's own page and back
+ * (open banking's redirect, OAuth).
+ */
+export const SIGN_IN_METHODS = ['credentials', 'redirect'] as const;
+export type SignInMethod = (typeof SIGN_IN_METHODS)[number];
+
 /** Seed 000's metrics: the kinds of data a connection can extract. */
 export const DATASETS = ['BANK_ACCOUNT', 'BANK_BALANCE', 'BANK_TRANSACTION', 'USER_INFO'] as const;
 export type Dataset = (typeof DATASETS)[number];
@@ -23,6 +30,7 @@ export interface CredentialField {
 @Entity('institutions')
 @Check('ck_institutions_method', `"method" IN ('built-in', 'plug-in')`)
 @Check('ck_institutions_status', `"status" IN ('operational', 'degraded', 'unavailable')`)
+@Check('ck_institutions_sign_in', `"sign_in" IN ('credentials', 'redirect')`)
 export class Institution {
   /** e.g. `AU00000`. */
   @PrimaryColumn({ type: 'varchar', length: 32, primaryKeyConstraintName: 'pk_institutions' })
@@ -56,6 +64,10 @@ export class Institution {
 
   @Column({ type: 'jsonb', default: () => "'[]'" })
   credentialFields: CredentialField[];
+
+  /** SIGN_IN_METHODS: what the hosted pages ask of the user (redirect institutions have no credential fields). */
+  @Column({ type: 'varchar', length: 16, default: 'credentials' })
+  signIn: SignInMethod;
 
   @Column({ type: 'integer', default: 60 })
   minRefreshIntervalMinutes: number;

@@ -45,12 +45,22 @@ export interface JobStep {
   error: ConnectionError | null;
 }
 
+export const CHALLENGE_TYPES = ['TEXT', 'DECOUPLED', 'IMAGE', 'REDIRECT'] as const;
+export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
+
 export interface JobChallenge {
   /** The provider's handle for the challenge. */
   id: string;
   message: string;
-  type: 'TEXT' | 'DECOUPLED' | 'IMAGE';
+  /**
+   * TEXT: the user types an answer. DECOUPLED: the user approves elsewhere (the bank's app); the job checks back by
+   * itself. REDIRECT: the user signs in on the bank's own page at `redirectUrl` and comes back to the service's
+   * callback; the callback's query is the answer.
+   */
+  type: ChallengeType;
   expiresAt: Date;
+  /** REDIRECT only: where to send the user. */
+  redirectUrl?: string | null;
 }
 
 /**
@@ -126,6 +136,14 @@ export class Job {
 
   @Column({ type: 'varchar', length: 32, nullable: true })
   challengeResponseKeyId: string | null;
+
+  /**
+   * sha256 of the OAuth `state` the service gave the provider for this run: the callback finds the job by it, and
+   * it works once. Never shown.
+   */
+  @Index('ix_jobs_challenge_state', { where: `"challenge_state_hash" IS NOT NULL` })
+  @Column({ type: 'varchar', length: 64, nullable: true, select: false })
+  challengeStateHash: string | null;
 
   /** Not claimable before this time (retry backoff, provider rate limits). */
   @Column({ type: 'timestamptz', precision: 3 })

@@ -1,10 +1,12 @@
 import { systemClock, type Clock } from './clock.ts';
-import { quotasFrom, type Config } from './config.ts';
+import { connectSettingsFrom, quotasFrom, type Config } from './config.ts';
+import { sandboxBankUrlOf, type ConnectSettings } from './connect/connect-settings.ts';
 import { openDatabase, type OpenDatabase } from './db/open-database.ts';
 import type { Deps } from './deps.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { ProviderRegistry } from './providers/provider-registry.ts';
+import { DEFAULT_SANDBOX_OPTIONS } from './providers/sandbox/sandbox.provider.ts';
 import { CredentialCipher, loadOrCreateDevKey } from './security/credential-cipher.ts';
 import { createServices, type Services, type WebhookRuntime } from './services.ts';
 import { createWebhookSender, webhookSettingsFrom } from './webhooks/webhook.settings.ts';
@@ -15,6 +17,7 @@ export interface Runtime {
   database: OpenDatabase;
   providers: ProviderRegistry;
   webhooks: WebhookRuntime;
+  connect: ConnectSettings;
 }
 
 /** Config → database (migrated) → services: what the service, the CLI and the benchmarks all start from. */
@@ -27,10 +30,12 @@ export async function bootstrap(config: Config, logger: Logger, clock: Clock = s
   const deps: Deps = { db: database.db, clock, cipher, logger, metrics };
   const webhookSettings = webhookSettingsFrom(config);
   const webhooks: WebhookRuntime = { settings: webhookSettings, sender: createWebhookSender(webhookSettings) };
-  const services = createServices(deps, webhooks, quotasFrom(config));
+  const connect = connectSettingsFrom(config);
+  const services = createServices(deps, webhooks, quotasFrom(config), connect);
   await services.institutions.seed(config.SANDBOX_PLUGIN_URL);
   const providers = new ProviderRegistry({
     http: { connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS, timeoutMs: config.PROVIDER_TIMEOUT_MS, token: config.PLUGIN_PROVIDER_TOKEN },
+    sandbox: { ...DEFAULT_SANDBOX_OPTIONS, bankUrl: sandboxBankUrlOf(connect) },
   });
-  return { deps, services, database, providers, webhooks };
+  return { deps, services, database, providers, webhooks, connect };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import cron from 'node-cron';
 import { SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './api/rate-limiter.ts';
+import type { ConnectSettings } from './connect/connect-settings.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 import { DEFAULT_RETRY_SCHEDULE, parseDuration } from './webhooks/delivery-schedule.ts';
 
@@ -149,6 +150,19 @@ const schema = z.object({
   /** Where a replica without the api role serves /metrics and /healthz; unset: nowhere. */
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /**
+   * The service's address as users' browsers reach it (Hosted Connect's session URLs, the banks' callback). Unset:
+   * http://localhost:PORT, right for a laptop; behind a proxy or a load balancer, set it.
+   */
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://connect.example.com' })
+    .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not have a query or a fragment')
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
+  /** How long a connect session's URL can be used (minutes). */
+  CONNECT_SESSION_TTL_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(30),
+  /** Wrong passwords (or codes) a user may give in one connect session before it fails. */
+  CONNECT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   /** Per-app token buckets of each API process (src/api/rate-limiter.ts); RATE_LIMITS=false turns them off. */
   RATE_LIMITS: boolean.default(true),
   RATE_LIMIT_PER_SECOND: z.coerce.number().positive().max(1_000_000).default(DEFAULT_RATE_LIMITS.requestsPerSecond),
@@ -161,7 +175,7 @@ const schema = z.object({
   MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_QUOTAS.connectionsPerUser),
 });
 
-export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP'> & { CREATE_DEMO_APP: boolean };
+export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP' | 'PUBLIC_URL'> & { CREATE_DEMO_APP: boolean; PUBLIC_URL: string };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -187,7 +201,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (result.data.NODE_ENV === 'production' && !result.data.CREDENTIALS_KEYS) {
     throw new ConfigError(['CREDENTIALS_KEYS: required when NODE_ENV=production (dev mode generates a key into DATA_DIR)']);
   }
-  return { ...result.data, CREATE_DEMO_APP: result.data.CREATE_DEMO_APP ?? result.data.NODE_ENV !== 'production' };
+  return {
+    ...result.data,
+    CREATE_DEMO_APP: result.data.CREATE_DEMO_APP ?? result.data.NODE_ENV !== 'production',
+    PUBLIC_URL: result.data.PUBLIC_URL ?? `http://localhost:${result.data.PORT}`,
+  };
 }
 
 export function quotasFrom(config: Config): Quotas {
@@ -207,4 +225,9 @@ export function rateLimitsFrom(config: Config): RateLimitSettings | null {
     mutationsPerSecond: config.RATE_LIMIT_MUTATIONS_PER_SECOND,
     mutationBurst: config.RATE_LIMIT_MUTATIONS_BURST,
   };
+}
+
+/** What Hosted Connect is configured by (README's PUBLIC_URL and CONNECT_* variables). */
+export function connectSettingsFrom(config: Config): ConnectSettings {
+  return { publicUrl: config.PUBLIC_URL, sessionTtlMs: config.CONNECT_SESSION_TTL_MINUTES * 60_000, maxAttempts: config.CONNECT_MAX_ATTEMPTS };
 }

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { createHttpApp, createOpsApp } from './api/http-app.ts';
 import { bootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, rateLimitsFrom, type Config } from './config.ts';
+import { callbackUrlOf } from './connect/connect-settings.ts';
 import { JobRunner } from './jobs/job-runner.ts';
 import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -45,7 +46,7 @@ if (config.ROLES.includes('api')) {
     // logger redacts everywhere else.)
     logger.info({ appId: app.id, appName: app.name, demoApiKey: apiKey }, `created app "demo"; its API key, shown only this once: ${apiKey}`);
   }
-  const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger, metrics: runtime.deps.metrics, rateLimits: rateLimitsFrom(config) });
+  const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger, metrics: runtime.deps.metrics, rateLimits: rateLimitsFrom(config), connect: runtime.connect });
   server = app.listen(config.PORT, config.HOST, () => {
     logger.info({ port: config.PORT, host: config.HOST, roles: config.ROLES }, `connections service listening on http://${config.HOST}:${config.PORT}`);
   });
@@ -70,6 +71,7 @@ if (config.ROLES.includes('worker')) {
     backoffBaseMs: config.JOB_BACKOFF_BASE_MS,
     backoffMaxMs: config.JOB_BACKOFF_MAX_MS,
     refreshPolicy: { jitterFraction: config.REFRESH_JITTER, failureBackoffMaxMs: config.REFRESH_BACKOFF_MAX_MS },
+    callbackUrl: callbackUrlOf(runtime.connect),
   });
   await runner.start();
   logger.info({ workerId: runner.workerId, concurrency: config.WORKER_CONCURRENCY }, 'job worker started');

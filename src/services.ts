@@ -4,6 +4,8 @@ import { ConnectionService } from './connections/connection.service.ts';
 import type { Deps } from './deps.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 import { InstitutionService } from './institutions/institution.service.ts';
+import { ConnectSessionService } from './connect/connect-session.service.ts';
+import { DEFAULT_CONNECT_SETTINGS, type ConnectSettings } from './connect/connect-settings.ts';
 import { IdempotencyService } from './idempotency/idempotency.service.ts';
 import { JobService } from './jobs/job.service.ts';
 import { DeliveryService } from './webhooks/delivery.service.ts';
@@ -24,6 +26,7 @@ export interface Services {
   deliveries: DeliveryService;
   notificationRules: NotificationRuleService;
   idempotency: IdempotencyService;
+  connectSessions: ConnectSessionService;
 }
 
 /** The webhook side's configuration and the HTTP sender it delivers with. */
@@ -32,18 +35,27 @@ export interface WebhookRuntime {
   sender: Sender;
 }
 
-export function createServices(deps: Deps, webhooks: WebhookRuntime, quotas: Quotas = DEFAULT_QUOTAS): Services {
+export function createServices(
+  deps: Deps,
+  webhooks: WebhookRuntime,
+  quotas: Quotas = DEFAULT_QUOTAS,
+  connect: ConnectSettings = DEFAULT_CONNECT_SETTINGS,
+): Services {
   const endpoints = new EndpointService(deps, webhooks.settings, quotas);
+  const apps = new AppService(deps);
+  const connections = new ConnectionService(deps, quotas);
+  const jobs = new JobService(deps);
   return {
-    apps: new AppService(deps),
+    apps,
     institutions: new InstitutionService(deps),
-    connections: new ConnectionService(deps, quotas),
-    jobs: new JobService(deps),
+    connections,
+    jobs,
     accounts: new AccountService(deps),
     events: new EventService(deps),
     endpoints,
     deliveries: new DeliveryService(deps, endpoints, webhooks.sender, webhooks.settings),
     notificationRules: new NotificationRuleService(deps, quotas),
     idempotency: new IdempotencyService(deps),
+    connectSessions: new ConnectSessionService(deps, apps, connections, jobs, connect, quotas),
   };
 }

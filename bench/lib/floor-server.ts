@@ -24,7 +24,7 @@ const APP_BY_KEY_HASH =
 const COLUMNS = [
   'id', 'app_id', 'user_id', 'institution_id', 'method', 'service_provider', 'reference', 'name', 'scopes', 'datasets',
   'status', 'state', 'provider_status', 'error', 'connected_at', 'disconnected_at', 'dataset_state', 'consent_expires_at',
-  'consent_warned_for', 'user_action_required', 'failing_since', 'consecutive_failures', 'event_sequence', 'auto_refresh',
+  'consent_days', 'consent_warned_for', 'user_action_required', 'failing_since', 'consecutive_failures', 'event_sequence', 'auto_refresh',
   'refresh_interval_minutes', 'last_refreshed_at', 'next_refresh_at', 'credentials_key_id', 'created_at', 'updated_at', 'version',
 ] as const;
 const select = (alias: string) => COLUMNS.map((c) => `"${alias}"."${c}" AS "${alias}_${c}"`).join(', ');
@@ -78,6 +78,7 @@ function present(r: Row, p: string) {
       USER_INFO: extraction(ds.USER_INFO),
     },
     consentExpiresAt: r[`${p}consent_expires_at`],
+    consentDays: r[`${p}consent_days`],
     autoRefresh: r[`${p}auto_refresh`],
     refreshIntervalMinutes: r[`${p}refresh_interval_minutes`],
     lastRefreshedAt: r[`${p}last_refreshed_at`],

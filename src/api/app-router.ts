@@ -1,4 +1,6 @@
 import { accountsRouter, transactionsRouter } from './routers/accounts.router.ts';
+import { appsRouter } from './routers/apps.router.ts';
+import { connectSessionsRouter } from './routers/connect-sessions.router.ts';
 import { connectionsRouter } from './routers/connections.router.ts';
 import { institutionsRouter } from './routers/institutions.router.ts';
 import { eventsRouter } from './routers/events.router.ts';
@@ -8,6 +10,7 @@ import { webhooksRouter } from './routers/webhooks.router.ts';
 import { router } from './trpc.ts';
 
 export const appRouter = router({
+  apps: appsRouter,
   institutions: institutionsRouter,
   connections: connectionsRouter,
   jobs: jobsRouter,
@@ -16,6 +19,7 @@ export const appRouter = router({
   events: eventsRouter,
   webhooks: webhooksRouter,
   notificationRules: notificationRulesRouter,
+  connectSessions: connectSessionsRouter,
 });
 
 /** The type clients give `createTRPCClient<AppRouter>`. */

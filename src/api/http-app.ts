@@ -7,6 +7,8 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
 import { appRouter } from './app-router.ts';
+import { DEFAULT_CONNECT_SETTINGS, type ConnectSettings } from '../connect/connect-settings.ts';
+import { connectPagesRouter } from './connect-pages/connect-pages.router.ts';
 import { contextFactory } from './context.ts';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './rate-limiter.ts';
 import { queryFastPath } from './query-fast-path.ts';
@@ -19,10 +21,12 @@ export interface HttpAppOptions {
   metrics?: Metrics;
   /** Per-app limits of this process (default DEFAULT_RATE_LIMITS); null turns them off. */
   rateLimits?: RateLimitSettings | null;
+  /** Hosted Connect's settings (the public URL its forms must come from). */
+  connect?: ConnectSettings;
 }
 
 /** The express app: request ids, health, readiness and the tRPC API at /trpc. */
-export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFAULT_RATE_LIMITS }: HttpAppOptions): Express {
+export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFAULT_RATE_LIMITS, connect = DEFAULT_CONNECT_SETTINGS }: HttpAppOptions): Express {
   const app = express();
   const rateLimiter = rateLimits ? new RateLimiter(rateLimits) : null;
   const createContext = contextFactory(services, logger, rateLimiter);
@@ -57,6 +61,9 @@ export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFA
   });
 
   if (metrics) app.get('/metrics', metricsHandler(metrics, logger));
+
+  // Hosted Connect's pages, for the app's users' browsers (no API key: the session URL's token).
+  app.use(connectPagesRouter({ services, settings: connect, logger }));
 
   app.get('/trpc/:path', queryFastPath(createContext));
 

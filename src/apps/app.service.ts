@@ -1,6 +1,7 @@
 import { Application } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
-import { AppError } from '../errors.ts';
+import { AppError, ErrorCode } from '../errors.ts';
+import { MAX_REDIRECT_URIS, redirectUriProblem } from './redirect-uris.ts';
 import { hashApiKey, issueApiKey, looksLikeApiKey } from '../security/api-key.ts';
 
 export interface AppSummary {
@@ -9,6 +10,11 @@ export interface AppSummary {
   apiKeyPrefix: string;
   createdAt: Date;
   keyRotatedAt: Date | null;
+}
+
+/** What an app knows about itself (apps.get): its summary and where Hosted Connect may send its users back. */
+export interface AppView extends AppSummary {
+  redirectUris: string[];
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -57,6 +63,34 @@ export class AppService {
     );
     if (!result.affected) throw AppError.notFound('app', id);
     return { app: summary(await this.repo.findOneByOrFail({ id })), apiKey: issued.key };
+  }
+
+  async find(id: string): Promise<AppView> {
+    const app = UUID.test(id) ? await this.repo.findOneBy({ id }) : null;
+    if (!app) throw AppError.notFound('app', id);
+    return { ...summary(app), redirectUris: app.redirectUris };
+  }
+
+  /** Registers a redirect URI (matched exactly later, as OAuth requires). Adding one already there changes nothing. */
+  async addRedirectUri(id: string, uri: string): Promise<AppView> {
+    const problem = redirectUriProblem(uri);
+    if (problem) throw AppError.validation(['uri'], problem);
+    await this.deps.db.transaction(async (m) => {
+      const [app]: { redirect_uris: string[] }[] = await m.query(`SELECT redirect_uris FROM applications WHERE id = $1 FOR UPDATE`, [id]);
+      if (!app) throw AppError.notFound('app', id);
+      if (app.redirect_uris.includes(uri)) return;
+      if (app.redirect_uris.length >= MAX_REDIRECT_URIS) {
+        throw new AppError(ErrorCode.QUOTA_EXCEEDED, `the app has ${MAX_REDIRECT_URIS} redirect URIs, the most allowed`, { quota: 'redirectUrisPerApp', limit: MAX_REDIRECT_URIS });
+      }
+      await m.query(`UPDATE applications SET redirect_uris = array_append(redirect_uris, $2) WHERE id = $1`, [id, uri]);
+    });
+    return this.find(id);
+  }
+
+  async removeRedirectUri(id: string, uri: string): Promise<AppView> {
+    await this.find(id);
+    await this.deps.db.query(`UPDATE applications SET redirect_uris = array_remove(redirect_uris, $2) WHERE id = $1`, [id, uri]);
+    return this.find(id);
   }
 
   /** The app a presented key belongs to, or null. */

@@ -30,6 +30,8 @@ export interface ConnectionView {
     disconnectedAt: Date | null;
   } & Record<Dataset, DatasetExtraction | null>;
   consentExpiresAt: Date | null;
+  /** How long a consent should last when the user gives one (days), as the app asked; null: the provider's default. */
+  consentDays: number | null;
   autoRefresh: boolean;
   refreshIntervalMinutes: number;
   lastRefreshedAt: Date | null;
@@ -84,6 +86,7 @@ export function presentConnection(c: Connection): ConnectionView {
       USER_INFO: extraction(ds.USER_INFO),
     },
     consentExpiresAt: c.consentExpiresAt,
+    consentDays: c.consentDays,
     autoRefresh: c.autoRefresh,
     refreshIntervalMinutes: c.refreshIntervalMinutes,
     lastRefreshedAt: c.lastRefreshedAt,

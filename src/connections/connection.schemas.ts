@@ -31,7 +31,7 @@ const scopesSchema = z
   .max(100)
   .nullable();
 
-const datasetsSchema = z
+export const datasetsSchema = z
   .array(z.enum(DATASETS))
   .min(1, 'give at least one dataset, or null for all')
   .refine((d) => new Set(d).size === d.length, 'datasets must not repeat')
@@ -41,6 +41,9 @@ const nameSchema = z.string().trim().min(1).max(255).regex(noControlChars, 'must
 
 /** 15 minutes to 30 days; the institution may require a longer minimum. */
 const refreshIntervalSchema = z.number().int().min(15).max(43_200);
+
+/** How long the consent the user gives should last: a day to a year (open banking's longest). */
+export const consentDaysSchema = z.number().int().min(1).max(365);
 
 /** One value or a list of values; the service always sees a list. */
 const oneOrMany = <T extends z.ZodType>(item: T) =>
@@ -55,6 +58,7 @@ export const createConnectionInput = inputObject({
   name: nameSchema.optional(),
   autoRefresh: z.boolean().optional(),
   refreshIntervalMinutes: refreshIntervalSchema.optional(),
+  consentDays: consentDaysSchema.optional(),
 });
 export type CreateConnectionInput = z.output<typeof createConnectionInput>;
 
@@ -84,6 +88,7 @@ export const updateConnectionInput = inputObject({
   datasets: datasetsSchema.optional(),
   autoRefresh: z.boolean().optional(),
   refreshIntervalMinutes: refreshIntervalSchema.optional(),
+  consentDays: consentDaysSchema.nullable().optional(),
 });
 export type UpdateConnectionInput = z.output<typeof updateConnectionInput>;
 

@@ -21,7 +21,15 @@ export class ConnectionService {
     private readonly quotas: Quotas = DEFAULT_QUOTAS,
   ) {}
 
-  async create(appId: string, input: CreateConnectionInput): Promise<{ connection: ConnectionView; job: JobView }> {
+  /**
+   * `within` runs in the creating transaction, with what was created: a connect session records its connection and
+   * job there, so it can never miss the job's outcome.
+   */
+  async create(
+    appId: string,
+    input: CreateConnectionInput,
+    within?: (m: EntityManager, created: { connection: Connection; job: Job }) => Promise<void>,
+  ): Promise<{ connection: ConnectionView; job: JobView }> {
     const institution = await this.deps.db.getRepository(Institution).findOneBy({ id: input.institutionId });
     if (!institution) throw AppError.validation(['institutionId'], `no institution ${input.institutionId}`);
     if (institution.status === 'unavailable') {
@@ -52,6 +60,7 @@ export class ConnectionService {
         ...NEW_CONNECTION,
         autoRefresh: input.autoRefresh ?? true,
         refreshIntervalMinutes: input.refreshIntervalMinutes ?? Math.max(1440, institution.minRefreshIntervalMinutes),
+        consentDays: input.consentDays ?? null,
         credentialsCiphertext: sealed?.ciphertext ?? null,
         credentialsKeyId: sealed?.keyId ?? null,
       });
@@ -71,6 +80,7 @@ export class ConnectionService {
         datasets: effectiveDatasets(connection, institution),
         runAt: this.deps.clock.now(),
       });
+      await within?.(manager, { connection, job });
       return { connection: presentConnection(connection), job: presentJob(job) };
     });
   }
@@ -90,7 +100,11 @@ export class ConnectionService {
    * Changes a connection's settings. Refused while a job is queued or running (finAPI's rule), and when `version`
    * is given but stale. New credentials are verified by an `update` job queued in the same transaction.
    */
-  async update(appId: string, input: UpdateConnectionInput): Promise<{ connection: ConnectionView; job: JobView | null }> {
+  async update(
+    appId: string,
+    input: UpdateConnectionInput,
+    within?: (m: EntityManager, updated: { connection: Connection; job: Job | null }) => Promise<void>,
+  ): Promise<{ connection: ConnectionView; job: JobView | null }> {
     return this.deps.db.transaction(async (manager) => {
       const repo = new ConnectionRepository(manager);
       const current = await repo.lockOne(appId, input.id);
@@ -117,6 +131,7 @@ export class ConnectionService {
       if (input.datasets !== undefined) patch.datasets = input.datasets;
       if (input.autoRefresh !== undefined) patch.autoRefresh = input.autoRefresh;
       if (input.refreshIntervalMinutes !== undefined) patch.refreshIntervalMinutes = input.refreshIntervalMinutes;
+      if (input.consentDays !== undefined) patch.consentDays = input.consentDays;
       if (input.credentials !== undefined) {
         const sealed = this.deps.cipher.seal(input.credentials, credentialBinding(appId, input.id));
         patch.credentialsCiphertext = sealed.ciphertext;
@@ -143,7 +158,39 @@ export class ConnectionService {
           runAt: this.deps.clock.now(),
         });
       }
+      await within?.(manager, { connection, job });
       return { connection: presentConnection(connection), job: job && presentJob(job) };
+    });
+  }
+
+  /**
+   * The user signs in at the bank again (a redirect institution's renewed consent, or a repair): like new
+   * credentials, it is the user's action, clears the old consent and queues an `update` job, which sends the
+   * user to the bank's page. Refused while busy.
+   */
+  async reauthorize(
+    appId: string,
+    id: string,
+    consentDays: number | null,
+    within?: (m: EntityManager, updated: { connection: Connection; job: Job }) => Promise<void>,
+  ): Promise<{ connection: ConnectionView; job: JobView }> {
+    return this.deps.db.transaction(async (manager) => {
+      const current = await new ConnectionRepository(manager).lockOne(appId, id);
+      if (!current) throw AppError.notFound('connection', id);
+      await throwIfBusy(manager, appId, [id]);
+      const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });
+      const now = this.deps.clock.now();
+      const changed = await applyTransition(manager, appId, id, { type: 'credentials-updated' }, now, () => ({ consentExpiresAt: null, consentDays }));
+      const job = await enqueueJob(manager, {
+        appId,
+        connectionId: id,
+        kind: 'update',
+        institution,
+        datasets: effectiveDatasets(changed!.after, institution),
+        runAt: now,
+      });
+      await within?.(manager, { connection: changed!.after, job });
+      return { connection: presentConnection(changed!.after), job: presentJob(job) };
     });
   }
 

@@ -1,4 +1,4 @@
-import type { CredentialField, Dataset, Institution, InstitutionMethod, InstitutionStatus } from '../../entities/index.ts';
+import type { CredentialField, Dataset, Institution, InstitutionMethod, InstitutionStatus, SignInMethod } from '../../entities/index.ts';
 
 /** An institution as apps see it (the plug-in provider URL is internal and left out). */
 export interface InstitutionView {
@@ -10,6 +10,8 @@ export interface InstitutionView {
   bankCode: string | null;
   datasets: Dataset[];
   credentialFields: CredentialField[];
+  /** `credentials`: the user gives the fields above; `redirect`: the user signs in on the bank's own page. */
+  signIn: SignInMethod;
   minRefreshIntervalMinutes: number;
   status: InstitutionStatus;
 }
@@ -24,6 +26,7 @@ export function presentInstitution(i: Institution): InstitutionView {
     bankCode: i.bankCode,
     datasets: i.datasets,
     credentialFields: i.credentialFields,
+    signIn: i.signIn,
     minRefreshIntervalMinutes: i.minRefreshIntervalMinutes,
     status: i.status,
   };

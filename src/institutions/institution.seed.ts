@@ -28,6 +28,22 @@ export function seededInstitutions(sandboxPluginUrl: string): SeedInstitution[] 
       bankCode: null,
       datasets: ALL,
       credentialFields: loginAndPassword,
+      signIn: 'credentials',
+      minRefreshIntervalMinutes: 60,
+      status: 'operational',
+    },
+    {
+      // The redirect bank of the sandbox behind the plug-in protocol: its sign-in page is the reference provider's.
+      id: 'AU00300',
+      name: 'Plug-in OAuth Bank (HTTP, redirect)',
+      country: 'AU',
+      providerKey: 'sandbox-plugin',
+      method: 'plug-in',
+      providerUrl: sandboxPluginUrl,
+      bankCode: null,
+      datasets: ALL,
+      credentialFields: [],
+      signIn: 'redirect',
       minRefreshIntervalMinutes: 60,
       status: 'operational',
     },
@@ -35,6 +51,22 @@ export function seededInstitutions(sandboxPluginUrl: string): SeedInstitution[] 
 }
 
 const BUILT_IN_INSTITUTIONS: SeedInstitution[] = [
+  {
+    // Open banking as it is: no credentials to the service; the user signs in and consents on the bank's own page
+    // (the sandbox's, served by this service at /sandbox/bank) and comes back.
+    id: 'AU00200',
+    name: 'Sandbox OAuth Bank (Redirect)',
+    country: 'AU',
+    providerKey: 'sandbox',
+    method: 'built-in',
+    providerUrl: null,
+    bankCode: null,
+    datasets: ALL,
+    credentialFields: [],
+    signIn: 'redirect',
+    minRefreshIntervalMinutes: 60,
+    status: 'operational',
+  },
   {
     id: 'AU00000',
     name: 'Hooli Bank (Sandbox)',
@@ -45,6 +77,7 @@ const BUILT_IN_INSTITUTIONS: SeedInstitution[] = [
     bankCode: null,
     datasets: ALL,
     credentialFields: loginAndPassword,
+    signIn: 'credentials',
     minRefreshIntervalMinutes: 60,
     status: 'operational',
   },
@@ -58,6 +91,7 @@ const BUILT_IN_INSTITUTIONS: SeedInstitution[] = [
     bankCode: null,
     datasets: ['BANK_ACCOUNT', 'BANK_BALANCE', 'BANK_TRANSACTION'],
     credentialFields: loginAndPassword,
+    signIn: 'credentials',
     minRefreshIntervalMinutes: 240,
     status: 'operational',
   },
@@ -75,6 +109,7 @@ const BUILT_IN_INSTITUTIONS: SeedInstitution[] = [
       { name: 'loginId', label: 'Online banking user ID', secret: false, required: false },
       { name: 'password', label: 'PIN', secret: true, required: false },
     ],
+    signIn: 'credentials',
     minRefreshIntervalMinutes: 15,
     status: 'operational',
   },
@@ -91,6 +126,7 @@ const BUILT_IN_INSTITUTIONS: SeedInstitution[] = [
       { name: 'loginId', label: 'Customer number', secret: false, required: true },
       { name: 'password', label: 'Passcode', secret: true, required: true },
     ],
+    signIn: 'credentials',
     minRefreshIntervalMinutes: 60,
     status: 'operational',
   },

@@ -43,6 +43,9 @@ export function decideFailure(thrown: unknown): FailureDecision {
       return { action: 'fail', effect: 'consent-expired', error: providerError('functional', e, 'consent-expired') };
     case 'revoked':
       return { action: 'fail', effect: 'revoked', error: providerError('functional', e, 'revoked') };
+    case 'consent-denied':
+      // The user said no at the bank: only the user can change that, by trying again.
+      return { action: 'fail', effect: 'needs-credentials', error: { ...providerError('functional', e, 'consent-denied'), origin: 'customer' } };
     case 'permanent':
       return { action: 'fail', effect: 'none', error: providerError('technical', e, e.options.code ?? 'provider-error') };
   }

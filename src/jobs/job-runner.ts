@@ -39,7 +39,9 @@ import { compareDecimal, MAX_IDS, type TransactionFact } from '../webhooks/notif
 import { recordJobEvent } from './job.events.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import { backoffMs, CONSENT_LAPSED, decideFailure, exhausted } from './job-failure.ts';
+import { followJob } from '../connect/connect-session.lifecycle.ts';
 import { JOBS_CHANNEL } from './job.queue.ts';
+import { hashState, newState } from '../security/oauth-state.ts';
 import { jobEndPatch, JobRepository, LeaseLost } from './job.repository.ts';
 
 export interface JobRunnerOptions {
@@ -59,6 +61,8 @@ export interface JobRunnerOptions {
   transactionOverlapMs: number;
   /** Jitter and failure backoff of automatic refreshes. */
   refreshPolicy: RefreshPolicy;
+  /** Where a redirect institution's bank sends the user back (the service's /connect/callback); null: no redirects. */
+  callbackUrl: string | null;
   workerId?: string;
 }
 
@@ -72,6 +76,7 @@ export const DEFAULT_RUNNER_OPTIONS: JobRunnerOptions = {
   backoffMaxMs: 300_000,
   transactionOverlapMs: 7 * 24 * 3_600_000,
   refreshPolicy: DEFAULT_REFRESH_POLICY,
+  callbackUrl: null,
 };
 
 const STEP_DATASETS: Record<StepTitle, Dataset[]> = {
@@ -209,6 +214,8 @@ class JobExecution {
   private datasets: Dataset[] = [];
   /** The connection's refresh interval, never below its institution's minimum. */
   private intervalMs = 0;
+  /** The OAuth state handed to the provider for this run (a redirect sign-in brings it back). */
+  private readonly state = newState();
 
   constructor(
     private readonly deps: Deps,
@@ -266,6 +273,10 @@ class JobExecution {
             )
           : {},
         secretCredentials: institution.credentialFields.filter((f) => f.secret).map((f) => f.name),
+        ...(this.options.callbackUrl ? { authorization: { callbackUrl: this.options.callbackUrl, state: this.state } } : {}),
+        consentDays: connection.consentDays,
+        // A scheduled refresh has nobody to sign in; a create or an update has the user who asked for it.
+        userPresent: this.job.kind !== 'refresh',
         attempt: this.job.attempts,
         now: this.now(),
       };
@@ -449,6 +460,8 @@ class JobExecution {
       await this.jobs.fencedUpdate(m, this.job.id, this.workerId, jobEndPatch(status, error, this.steps, now));
       const changed = await applyTransition(m, this.job.appId, this.job.connectionId, event, now, alongside);
       if (changed) await recordJobEvent(m, status === 'succeeded' ? 'job.completed' : 'job.failed', this.job.id, changed.after, now);
+      // A connect session waiting on this job learns its outcome in the same transaction.
+      await followJob(m, this.job.id, status === 'succeeded' ? { type: 'job-succeeded' } : { type: 'job-failed', error: error! }, now);
     });
   }
 
@@ -461,12 +474,17 @@ class JobExecution {
         challenge: required.challenge as never,
         challengeResponseCiphertext: null,
         challengeResponseKeyId: null,
+        // The bank's redirect back finds the job by this run's state (kept as a hash, single use).
+        challengeStateHash: required.challenge.type === 'REDIRECT' ? hashState(this.state) : null,
         lockedBy: null,
         lockedUntil: null,
         updatedAt: now,
       });
       const connection = await new ConnectionRepository(m).lockOne(this.job.appId, this.job.connectionId);
-      if (connection) await recordJobEvent(m, 'job.challenge_required', this.job.id, connection, now);
+      // A DECOUPLED challenge that is asked again is the same wait: no new event for it.
+      const repeated = required.challenge.type === 'DECOUPLED' && this.job.challenge?.id === required.challenge.id;
+      if (connection && !repeated) await recordJobEvent(m, 'job.challenge_required', this.job.id, connection, now);
+      await followJob(m, this.job.id, { type: 'job-awaiting-user' }, now);
     });
   }
 

@@ -1,4 +1,7 @@
+import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
+import { followJob } from '../connect/connect-session.lifecycle.ts';
+import { hashState } from '../security/oauth-state.ts';
 import { Connection, Institution, Job, JOB_PRIORITIES } from '../../entities/index.ts';
 import { recordExtraction } from '../connections/connection.lifecycle.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
@@ -20,6 +23,9 @@ export const answerChallengeInput = inputObject({
   id: z.uuid({ message: 'must be a job id (uuid)' }),
   response: z.string().trim().min(1, 'must not be empty').max(1024),
 });
+
+/** How often a DECOUPLED challenge is checked again while the user approves elsewhere. */
+export const DECOUPLED_RECHECK_MS = 1_000;
 
 /** Jobs as apps see them, and the user's side of multi-step authentication. */
 export class JobService {
@@ -46,33 +52,100 @@ export class JobService {
 
   /**
    * Hands the user's answer to the waiting job and queues it to continue. The answer is stored encrypted until the
-   * runner passes it to the provider; whether it is right is the provider's call.
+   * runner passes it to the provider; whether it is right is the provider's call. For a REDIRECT challenge the
+   * answer is the query the bank sent to the callback (`code=…&state=…`), and its `state` must be the job's; for a
+   * DECOUPLED one any answer means "check again now".
    */
   async answerChallenge(appId: string, id: string, response: string): Promise<JobView> {
-    const now = this.deps.clock.now();
     const outcome = await this.deps.db.transaction(async (manager) => {
-      const job = await manager.getRepository(Job).createQueryBuilder('j').setLock('pessimistic_write').where('j.app_id = :appId AND j.id = :id', { appId, id }).getOne();
+      const job = await this.lockJob(manager, 'j.app_id = :appId AND j.id = :id', { appId, id });
       if (!job) throw AppError.notFound('job', id);
-      if (job.status !== 'awaiting-challenge' || !job.challenge) {
-        throw new AppError(ErrorCode.PRECONDITION_FAILED, `job ${id} is ${job.status}, not awaiting a challenge answer`, { status: job.status });
-      }
-      if (new Date(job.challenge.expiresAt) <= now) {
-        await this.failExpiredChallenge(manager, job, now);
-        return 'expired' as const;
-      }
-      const sealed = this.deps.cipher.seal({ response }, `${appId}:${id}:challenge`);
-      await manager.getRepository(Job).update(
-        { id },
-        // The user who answered waits for what comes next: before any scheduled refresh.
-        { status: 'queued', runAt: now, priority: JOB_PRIORITIES.interactive, challengeResponseCiphertext: sealed.ciphertext, challengeResponseKeyId: sealed.keyId, updatedAt: now },
-      );
-      await manager.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
-      return 'queued' as const;
+      return this.answerLocked(manager, job, response);
     });
     if (outcome === 'expired') {
       throw new AppError(ErrorCode.PRECONDITION_FAILED, `the challenge of job ${id} has expired; the job failed`, { status: 'failed' });
     }
     return this.get(appId, id);
+  }
+
+  /**
+   * The bank's redirect back to the service's callback: the job whose run handed out this `state` gets the query
+   * as its answer. The state works once. Returns the job, or null when no job waits for that state.
+   */
+  async answerRedirect(query: string): Promise<{ jobId: string; appId: string } | null> {
+    const state = new URLSearchParams(query).get('state');
+    if (!state) return null;
+    return this.deps.db.transaction(async (manager) => {
+      const job = await this.lockJob(manager, `j.challenge_state_hash = :hash AND j.status = 'awaiting-challenge'`, { hash: hashState(state) });
+      if (!job) return null;
+      await this.answerLocked(manager, job, query);
+      return { jobId: job.id, appId: job.appId };
+    });
+  }
+
+  /**
+   * A DECOUPLED challenge moves on by itself: queue the job to ask the provider again whether the user approved.
+   * Called when someone is watching (the hosted pages poll) and by the scheduler's recovery tick. False when there
+   * is nothing to check (not decoupled, or checked within the last second).
+   */
+  async recheckDecoupled(jobId: string): Promise<boolean> {
+    const now = this.deps.clock.now();
+    return this.deps.db.transaction(async (manager) => {
+      const job = await this.lockJob(manager, `j.id = :id AND j.status = 'awaiting-challenge'`, { id: jobId });
+      if (!job || job.challenge?.type !== 'DECOUPLED' || now.getTime() - job.updatedAt.getTime() < DECOUPLED_RECHECK_MS) return false;
+      return (await this.answerLocked(manager, job, '')) === 'queued';
+    });
+  }
+
+  /** Queues a re-check of every DECOUPLED challenge due one (the recovery tick). */
+  async recheckDecoupledChallenges(limit = 100): Promise<number> {
+    const rows: { id: string }[] = await this.deps.db.query(
+      `SELECT id FROM jobs WHERE status = 'awaiting-challenge' AND challenge ->> 'type' = 'DECOUPLED' AND updated_at <= $1 LIMIT $2`,
+      [new Date(this.deps.clock.now().getTime() - DECOUPLED_RECHECK_MS), limit],
+    );
+    let n = 0;
+    for (const { id } of rows) if (await this.recheckDecoupled(id)) n += 1;
+    return n;
+  }
+
+  private lockJob(manager: EntityManager, where: string, params: Record<string, unknown>): Promise<Job | null> {
+    return manager.getRepository(Job).createQueryBuilder('j').addSelect('j.challengeStateHash').setLock('pessimistic_write').where(where, params).getOne();
+  }
+
+  /** The answer to the challenge of a job the caller has locked: queued to continue, or failed if too late. */
+  private async answerLocked(manager: EntityManager, job: Job, response: string): Promise<'queued' | 'expired'> {
+    const now = this.deps.clock.now();
+    if (job.status !== 'awaiting-challenge' || !job.challenge) {
+      throw new AppError(ErrorCode.PRECONDITION_FAILED, `job ${job.id} is ${job.status}, not awaiting a challenge answer`, { status: job.status });
+    }
+    if (new Date(job.challenge.expiresAt) <= now) {
+      await this.failExpiredChallenge(manager, job, now);
+      return 'expired';
+    }
+    if (job.challenge.type === 'REDIRECT') {
+      const state = new URLSearchParams(response).get('state');
+      if (!state || !job.challengeStateHash || hashState(state) !== job.challengeStateHash) {
+        throw AppError.validation(['response'], "is not the bank's callback for this job (its state does not match)");
+      }
+    }
+    const sealed = this.deps.cipher.seal({ response }, `${job.appId}:${job.id}:challenge`);
+    await manager.getRepository(Job).update(
+      { id: job.id },
+      {
+        // The user who answered waits for what comes next: before any scheduled refresh.
+        status: 'queued',
+        runAt: now,
+        priority: JOB_PRIORITIES.interactive,
+        challengeResponseCiphertext: sealed.ciphertext,
+        challengeResponseKeyId: sealed.keyId,
+        // A state works once.
+        challengeStateHash: null,
+        updatedAt: now,
+      },
+    );
+    await followJob(manager, job.id, { type: 'job-resumed' }, now);
+    await manager.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
+    return 'queued';
   }
 
   /** Fails jobs whose challenge went unanswered past its expiry. Safe to run from many processes at once. */
@@ -92,7 +165,7 @@ export class JobService {
     });
   }
 
-  private async failExpiredChallenge(manager: import('typeorm').EntityManager, job: Job, now: Date): Promise<void> {
+  private async failExpiredChallenge(manager: EntityManager, job: Job, now: Date): Promise<void> {
     const steps: JobStep[] = job.steps.map((s) =>
       s.status === 'in-progress' ? { ...s, status: 'failed', finishedAt: now, error: CHALLENGE_EXPIRED } : s,
     );
@@ -116,5 +189,6 @@ export class JobService {
       }),
     );
     if (changed) await recordJobEvent(manager, 'job.failed', job.id, changed.after, now);
+    await followJob(manager, job.id, { type: 'job-failed', error: CHALLENGE_EXPIRED }, now);
   }
 }

@@ -12,6 +12,19 @@ export interface ProviderContext {
    * returns is redacted of these; its error messages of every credential. Absent: all of them are secrets.
    */
   secretCredentials?: readonly string[];
+  /**
+   * For a provider that sends the user to the bank's own page (a REDIRECT challenge): where the bank must send the
+   * user back (the service's callback), and the `state` to give it, which comes back with the user and is checked
+   * by the service. Fresh for every run of the job.
+   */
+  authorization?: { callbackUrl: string; state: string };
+  /** How long the consent the user gives should last, when the app asked (null: the provider's default). */
+  consentDays?: number | null;
+  /**
+   * The user is there (a create, or an update with new credentials or a renewed consent), not a scheduled
+   * refresh: a redirect bank asks them to sign in again now, rather than failing for want of a fresh consent.
+   */
+  userPresent?: boolean;
   /** 1 for the first run of this job, counting every claim of it. */
   attempt: number;
   now: Date;
@@ -61,8 +74,15 @@ export interface Challenge {
   /** The provider's handle for this challenge. */
   id: string;
   message: string;
-  type: 'TEXT' | 'DECOUPLED' | 'IMAGE';
+  /**
+   * TEXT: answered with what the user types. DECOUPLED: the user approves elsewhere; the service asks again
+   * (answerChallenge with an empty answer) until the provider says yes or no. REDIRECT: the user goes to
+   * `redirectUrl`; answered with the query the bank sent to the callback (`code=…&state=…`).
+   */
+  type: 'TEXT' | 'DECOUPLED' | 'IMAGE' | 'REDIRECT';
   expiresAt: Date;
+  /** REDIRECT: the bank's authorisation page, with the callback and `state` in it. */
+  redirectUrl?: string | null;
 }
 
 export interface Provider {
@@ -83,6 +103,8 @@ export const PROVIDER_ERROR_KINDS = [
   'consent-expired',
   /** The user (or the data holder) withdrew access. */
   'revoked',
+  /** The user refused consent at the bank (Deny on its page). */
+  'consent-denied',
   /** Slow down: retry after `retryAfterMs`; never the connection's fault. */
   'rate-limited',
   /** Timeouts, 5xx, resets: worth retrying. */

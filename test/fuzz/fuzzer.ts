@@ -118,6 +118,16 @@ export const PROCEDURES: Procedure[] = [
   { path: 'notificationRules.get', kind: 'query', valid: (f) => ({ id: f.ruleId }) },
   { path: 'notificationRules.update', kind: 'mutation', valid: (f) => ({ id: f.ruleId, params: { threshold: 5 }, includeDetails: true }) },
   { path: 'notificationRules.delete', kind: 'mutation', valid: (_f, d) => ({ id: d.uuid() }) },
+  { path: 'apps.get', kind: 'query', valid: () => undefined },
+  { path: 'apps.addRedirectUri', kind: 'mutation', valid: (_f, d) => ({ uri: `https://app.example.com/${d.uuid().slice(0, 8)}` }) },
+  { path: 'apps.removeRedirectUri', kind: 'mutation', valid: () => ({ uri: 'https://app.example.com/gone' }) },
+  {
+    path: 'connectSessions.create',
+    kind: 'mutation',
+    valid: (f) => ({ userId: f.userId, institutionId: 'AU00000', datasets: ['BANK_ACCOUNT'], consentDays: 30, locale: 'de', connectionId: f.busyConnectionId }),
+  },
+  { path: 'connectSessions.get', kind: 'query', valid: (_f, d) => ({ id: d.uuid() }) },
+  { path: 'connectSessions.cancel', kind: 'mutation', valid: (_f, d) => ({ id: d.uuid() }) },
 ];
 
 /** mulberry32: small, fast and seedable. */
@@ -432,4 +442,5 @@ export const FINGERPRINT_SQL = `SELECT md5(concat_ws('|',
   (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM webhook_delivery_attempts t),
   (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM notification_rules t),
   (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM idempotency_keys t),
-  (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM provider_pauses t))) AS fingerprint`;
+  (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM provider_pauses t),
+  (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM connect_sessions t))) AS fingerprint`;

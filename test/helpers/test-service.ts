@@ -18,6 +18,8 @@ import type { LookupFunction } from 'node:net';
 import { loadConfig } from '../../src/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { DEFAULT_QUOTAS, type Quotas } from '../../src/quotas.ts';
+import { callbackUrlOf, DEFAULT_CONNECT_SETTINGS, sandboxBankUrlOf, type ConnectSettings } from '../../src/connect/connect-settings.ts';
+import { DEFAULT_SANDBOX_OPTIONS } from '../../src/providers/sandbox/sandbox.provider.ts';
 import { DeliveryWorker, type DeliveryWorkerOptions } from '../../src/webhooks/delivery.worker.ts';
 import { WebhookSender } from '../../src/webhooks/webhook-sender.ts';
 import { webhookSettingsFrom, type WebhookSettings } from '../../src/webhooks/webhook.settings.ts';
@@ -31,6 +33,8 @@ export interface TestService {
   credentialKeysEnv: string;
   /** Base URL of the running express app. */
   url: string;
+  /** Hosted Connect's settings; publicUrl is this service's URL. */
+  connect: ConnectSettings;
   /** A job runner on this service's database (sandbox retry-after 1 s, fast backoff unless overridden). */
   runner(options?: Partial<JobRunnerOptions>): JobRunner;
   /** What the service delivers webhooks with (http to loopback allowed; retries after 200, 400, 800 ms). */
@@ -46,7 +50,7 @@ export interface TestService {
  * The real service (express + tRPC + domain) on a random loopback port, over this test file's own database.
  */
 export async function startTestService(
-  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction; quotas?: Partial<Quotas>; rateLimits?: RateLimitSettings } = {},
+  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction; quotas?: Partial<Quotas>; rateLimits?: RateLimitSettings; connect?: Partial<ConnectSettings> } = {},
 ): Promise<TestService> {
   const database = await createTestDatabase();
   const key = randomBytes(32);
@@ -77,15 +81,18 @@ export async function startTestService(
     allowedAddresses: settings.allowedAddresses,
     lookup: options.lookup,
   });
-  const services = createServices(deps, { settings, sender }, { ...DEFAULT_QUOTAS, ...options.quotas });
+  // The public URL is known once the server listens (below); everything reads it from this object.
+  const connect: ConnectSettings = { ...DEFAULT_CONNECT_SETTINGS, ...options.connect };
+  const services = createServices(deps, { settings, sender }, { ...DEFAULT_QUOTAS, ...options.quotas }, connect);
   await services.institutions.seed(options.sandboxPluginUrl ?? 'http://127.0.0.1:9/unused');
   deps.metrics.observeDatabase(database.db, deps.clock);
   // Tests make calls as fast as they can: no rate limits unless a test asks for them.
-  const app = createHttpApp({ services, db: database.db, logger: deps.logger, metrics: deps.metrics, rateLimits: options.rateLimits ?? null });
+  const app = createHttpApp({ services, db: database.db, logger: deps.logger, metrics: deps.metrics, rateLimits: options.rateLimits ?? null, connect });
   const server = await new Promise<import('node:http').Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  connect.publicUrl = url;
   return {
     database,
     deps,
@@ -93,15 +100,21 @@ export async function startTestService(
     credentialKeysEnv: `test1:${key.toString('base64')}`,
     url,
     client: (apiKey?: string, options?: ClientOptions) => createClient(url, apiKey, options),
+    connect,
     runner: (runnerOptions?: Partial<JobRunnerOptions>) =>
-      new JobRunner(deps, new ProviderRegistry({ http: { connectTimeoutMs: 500, timeoutMs: 2_000 } }), {
+      new JobRunner(
+        deps,
+        new ProviderRegistry({ http: { connectTimeoutMs: 500, timeoutMs: 2_000 }, sandbox: { ...DEFAULT_SANDBOX_OPTIONS, bankUrl: sandboxBankUrlOf(connect) } }),
+        {
         concurrency: 8,
+        callbackUrl: callbackUrlOf(connect),
         leaseMs: 10_000,
         maxFailures: 3,
         backoffBaseMs: 1_000,
         backoffMaxMs: 4_000,
         ...runnerOptions,
-      }),
+        },
+      ),
     webhookSettings: settings,
     deliveryWorker: (overrides?: Partial<DeliveryWorkerOptions>) => new DeliveryWorker(deps, sender, { ...settings, ...overrides }),
     async close() {

@@ -116,6 +116,9 @@ export class HttpProvider implements Provider {
       institutionId: ctx.institution.id,
       connection: { id: ctx.connection.id, reference: ctx.connection.reference, name: ctx.connection.name },
       credentials: ctx.credentials,
+      ...(ctx.authorization ? { authorization: ctx.authorization } : {}),
+      ...(ctx.consentDays !== undefined ? { consentDays: ctx.consentDays } : {}),
+      ...(ctx.userPresent !== undefined ? { userPresent: ctx.userPresent } : {}),
       attempt: ctx.attempt,
       now: ctx.now,
     };

@@ -16,7 +16,7 @@ export const CHALLENGE_STATUS = 510;
 export const RATE_LIMITED_STATUS = 429;
 
 /** The kinds a 4xx error body may carry; rate limits (429) and transient faults (5xx) are told by the status. */
-export const CLIENT_ERROR_KINDS = ['invalid-credentials', 'challenge-failed', 'consent-expired', 'revoked', 'permanent'] as const;
+export const CLIENT_ERROR_KINDS = ['invalid-credentials', 'challenge-failed', 'consent-expired', 'revoked', 'consent-denied', 'permanent'] as const;
 export type ClientErrorKind = (typeof CLIENT_ERROR_KINDS)[number];
 
 /** The status the reference server answers each typed kind with. Advisory: clients decide by the body's kind. */
@@ -25,6 +25,7 @@ export const CLIENT_ERROR_STATUS: Record<ClientErrorKind, number> = {
   'challenge-failed': 401,
   'consent-expired': 403,
   revoked: 403,
+  'consent-denied': 403,
   permanent: 422,
 };
 
@@ -45,6 +46,12 @@ export const pluginContextSchema = z.object({
   institutionId: id,
   connection: z.object({ id, reference: id.nullable(), name: z.string().nullable() }),
   credentials: z.record(z.string(), z.string()),
+  /** For redirect sign-in: where the bank sends the user back, and the state to pass along. Added in v1; optional. */
+  authorization: z.object({ callbackUrl: z.string(), state: z.string() }).optional(),
+  /** How long the consent should last, when the app asked. Added in v1; optional. */
+  consentDays: z.number().int().min(1).nullable().optional(),
+  /** The user is there (not a scheduled refresh): a redirect bank may send them to sign in now. Added in v1; optional. */
+  userPresent: z.boolean().optional(),
   attempt: z.number().int().min(1),
   now: isoDateTime,
 });
@@ -60,9 +67,11 @@ export const pluginSessionSchema = z.object({
 export const pluginChallengeSchema = z.object({
   id,
   message: z.string().max(1_000),
-  type: z.enum(['TEXT', 'DECOUPLED', 'IMAGE']),
+  type: z.enum(['TEXT', 'DECOUPLED', 'IMAGE', 'REDIRECT']),
   expiresAt: isoDateTime,
-});
+  /** REDIRECT: the bank's page to send the user to (http or https). */
+  redirectUrl: z.url({ protocol: /^https?$/ }).max(4_096).nullable().optional(),
+}).refine((c) => c.type !== 'REDIRECT' || !!c.redirectUrl, { message: 'a REDIRECT challenge needs its redirectUrl', path: ['redirectUrl'] });
 
 export const pluginAccountSchema = z.object({
   id,

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { ChallengeRequired, ProviderError, type ProviderContext } from '../provider.ts';
+import { bankAuthorizePage, bankDecision } from '../sandbox/sandbox-bank.ts';
 import { DEFAULT_SANDBOX_OPTIONS, SandboxProvider, type SandboxOptions } from '../sandbox/sandbox.provider.ts';
 import {
   CHALLENGE_STATUS,
@@ -41,19 +42,29 @@ interface Answer {
  * Returned not yet listening; see `listen`.
  */
 export function createReferenceProviderServer(options: ReferenceProviderServerOptions = {}): Server {
-  const sandbox = new SandboxProvider({ ...DEFAULT_SANDBOX_OPTIONS, ...options.sandbox });
   const timeoutDelayMs = options.timeoutDelayMs ?? 30_000;
+  // The sandbox bank's sign-in page is served here too (at /bank), so a redirect institution's user leaves the
+  // service for another origin, as with a real bank. Its URL is this server's as the caller reached it.
+  const sandboxes = new Map<string, SandboxProvider>();
+  const sandboxFor = (host: string) => {
+    let sandbox = sandboxes.get(host);
+    if (!sandbox) {
+      sandbox = new SandboxProvider({ ...DEFAULT_SANDBOX_OPTIONS, bankUrl: `http://${host}/bank`, ...options.sandbox });
+      sandboxes.set(host, sandbox);
+    }
+    return sandbox;
+  };
 
-  const operations: { [Op in PluginOperation]: (input: DecodedPluginRequest<Op>) => Promise<Answer> } = {
-    verify: async (input) => ok(pluginResponseSchemas.verify, await sandbox.verifyCredentials(contextOf(input))),
-    challenge: async (input) =>
+  const operations: { [Op in PluginOperation]: (input: DecodedPluginRequest<Op>, sandbox: SandboxProvider) => Promise<Answer> } = {
+    verify: async (input, sandbox) => ok(pluginResponseSchemas.verify, await sandbox.verifyCredentials(contextOf(input))),
+    challenge: async (input, sandbox) =>
       ok(pluginResponseSchemas.challenge, await sandbox.answerChallenge(contextOf(input), input.challenge, input.response)),
-    accounts: async (input) => ok(pluginResponseSchemas.accounts, { accounts: await sandbox.listAccounts(contextOf(input)) }),
-    transactions: async (input) =>
+    accounts: async (input, sandbox) => ok(pluginResponseSchemas.accounts, { accounts: await sandbox.listAccounts(contextOf(input)) }),
+    transactions: async (input, sandbox) =>
       ok(pluginResponseSchemas.transactions, {
         transactions: await sandbox.listTransactions(contextOf(input), input.session, input.accountId, input.since),
       }),
-    revoke: async () => {
+    revoke: async (_input, sandbox) => {
       await sandbox.revoke();
       return { status: 204 };
     },
@@ -85,6 +96,13 @@ export function createReferenceProviderServer(options: ReferenceProviderServerOp
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<Answer> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/bank/authorize') {
+      // The bank's own page, for the user's browser: no token, no JSON.
+      if (req.method === 'GET') return bankAuthorizePage(url.searchParams, '/bank/authorize');
+      if (req.method === 'POST') return bankDecision(new URLSearchParams((await readBody(req, 16 * 1024)) ?? ''));
+      return refuse(405, 'method-not-allowed', 'GET or POST.');
+    }
     if (req.method !== 'POST') {
       return { ...refuse(405, 'method-not-allowed', 'Only POST is supported.'), headers: { allow: 'POST' } };
     }
@@ -110,7 +128,7 @@ export function createReferenceProviderServer(options: ReferenceProviderServerOp
     // Issues name paths and rules only, never values: the body holds credentials.
     if (!parsed.success) return refuse(400, 'bad-request', `Invalid ${op} request: ${describeIssues(parsed.error)}`);
     try {
-      return await (operations[op] as (input: unknown) => Promise<Answer>)(parsed.data);
+      return await (operations[op] as (input: unknown, sandbox: SandboxProvider) => Promise<Answer>)(parsed.data, sandboxFor(req.headers.host ?? '127.0.0.1'));
     } catch (error) {
       return faultAnswer(error, res);
     }
@@ -150,6 +168,9 @@ function contextOf(input: DecodedPluginRequest<'verify'>): ProviderContext {
     institution: { id: input.institutionId, providerKey: 'plug-in', providerUrl: null },
     connection: input.connection,
     credentials: input.credentials,
+    ...(input.authorization ? { authorization: input.authorization } : {}),
+    ...(input.consentDays !== undefined ? { consentDays: input.consentDays } : {}),
+    ...(input.userPresent !== undefined ? { userPresent: input.userPresent } : {}),
     attempt: input.attempt,
     now: input.now,
   };
@@ -215,6 +236,11 @@ function delayUnlessClosed(ms: number, res: ServerResponse): Promise<void> {
 function write(res: ServerResponse, answer: Answer): void {
   // The caller may have given up (its timeout fired) while we were hanging.
   if (res.destroyed || res.writableEnded) return;
+  // The bank's page is a body of its own type (HTML); everything else is the protocol's JSON.
+  if (typeof answer.body === 'string' && answer.headers?.['content-type']) {
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) }).end(answer.body);
+    return;
+  }
   const body = answer.body === undefined ? undefined : JSON.stringify(answer.body);
   res.writeHead(answer.status, {
     ...answer.headers,

@@ -15,12 +15,17 @@ export const SANDBOX_SCRIPTS = {
   large: '25 accounts with about 200 transactions each (about 5,000 rows) for load.',
   medium: '10 accounts with about 200 transactions each (about 2,000 rows): the refresh benchmark\'s user.',
   slow: 'Every call to the bank takes about a second: watch the steps move in jobs.get.',
+  decoupled: 'On first import the bank asks the user to approve in its app (a DECOUPLED challenge); it confirms by itself about 3 s later.',
 } as const;
 export type SandboxScript = keyof typeof SANDBOX_SCRIPTS;
 
 export const SANDBOX_CHALLENGE_ANSWER = '123456';
 /** Tries (claims of the job) that fail before success, for rate-limited and flaky. */
 export const SANDBOX_FAILING_TRIES = 2;
+/** The sandbox's decoupled approval comes this long after the challenge. */
+export const SANDBOX_DECOUPLED_DELAY_MS = 3_000;
+/** Institutions of the sandbox that sign users in on the bank's own page (REDIRECT), never with credentials. */
+export const SANDBOX_REDIRECT_INSTITUTIONS: ReadonlySet<string> = new Set(['AU00200', 'AU00300']);
 
 export function sandboxScriptFor(credentials: Record<string, string>, connectionName: string | null): SandboxScript {
   const loginId = (credentials.loginId ?? '').trim().toLowerCase();

@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobRunner } from '../../src/jobs/job-runner.ts';
+import { connectionInput, createTestApp, type TestApp } from '../helpers/factories.ts';
+import { waitUntil } from '../helpers/service-process.ts';
+import { rejection, startTestService, type TestService } from '../helpers/test-service.ts';
+import { ConnectPagesClient } from '../helpers/connect-pages.ts';
+
+// Hosted Connect over plain HTTP (the browser tests drive the same pages in Chromium): the app's side (sessions,
+// redirect URIs, events) and the user's side (every form of the flow), for a credentials bank and a redirect bank.
+
+let service: TestService;
+let app: TestApp;
+let runner: JobRunner;
+const REDIRECT = 'https://app.example.com/connected';
+
+beforeAll(async () => {
+  service = await startTestService();
+  app = await createTestApp(service);
+  await app.client.apps.addRedirectUri.mutate({ uri: REDIRECT });
+  runner = service.runner({ pollMs: 50 });
+  await runner.start();
+});
+afterAll(async () => {
+  await runner.stop(1_000);
+  await service.close();
+});
+
+const pages = (url: string) => new ConnectPagesClient(url);
+
+describe('connect sessions: the app side', () => {
+  it('create answers a URL on the service and an expiry; get shows the session; cancel ends it', async () => {
+    const created = await app.client.connectSessions.create.mutate({ userId: 'cs-user', redirectUri: REDIRECT, consentDays: 30, locale: 'de' });
+    expect(created.url).toMatch(new RegExp(`^${service.url}/connect/[A-Za-z0-9_-]{43}$`));
+    expect(created.expiresAt.getTime() - Date.now()).toBeGreaterThan(29 * 60_000);
+    const session = await app.client.connectSessions.get.query({ id: created.id });
+    expect(session).toMatchObject({ id: created.id, userId: 'cs-user', status: 'created', redirectUri: REDIRECT, consentDays: 30, locale: 'de', connectionId: null, repair: false });
+    expect(JSON.stringify(session)).not.toContain(created.url.split('/').at(-1)); // the token never comes back
+    expect(await app.client.connectSessions.cancel.mutate({ id: created.id })).toMatchObject({ status: 'cancelled' });
+    const page = await pages(created.url).get();
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('Abgebrochen'); // German, as asked
+  });
+
+  it('refuses a redirect URI the app did not register (exactly), another app\'s connection, and a foreign user', async () => {
+    const e1 = await rejection(app.client.connectSessions.create.mutate({ userId: 'u', redirectUri: `${REDIRECT}/` }));
+    expect([e1.data?.code, e1.data?.issues?.[0]?.path]).toEqual(['BAD_REQUEST', ['redirectUri']]);
+    const other = await createTestApp(service);
+    const { connection } = await other.client.connections.create.mutate(connectionInput());
+    const e2 = await rejection(app.client.connectSessions.create.mutate({ userId: connection.userId, connectionId: connection.id }));
+    expect([e2.data?.code, e2.data?.issues?.[0]?.path]).toEqual(['NOT_FOUND', ['connectionId']]);
+    const { connection: mine } = await app.client.connections.create.mutate(connectionInput());
+    const e3 = await rejection(app.client.connectSessions.create.mutate({ userId: 'someone-else', connectionId: mine.id }));
+    expect([e3.data?.code, e3.data?.issues?.[0]?.path]).toEqual(['BAD_REQUEST', ['userId']]);
+    expect((await rejection(other.client.connectSessions.get.query({ id: (await app.client.connectSessions.create.mutate({ userId: 'u' })).id }))).data?.code).toBe('NOT_FOUND');
+  });
+
+  it('redirect URIs: https only (http for loopback), listed by apps.get, removable', async () => {
+    const e = await rejection(app.client.apps.addRedirectUri.mutate({ uri: 'http://app.example.com/back' }));
+    expect([e.data?.code, e.data?.issues?.[0]?.path]).toEqual(['BAD_REQUEST', ['uri']]);
+    await app.client.apps.addRedirectUri.mutate({ uri: 'http://127.0.0.1:8080/back' });
+    expect((await app.client.apps.get.query()).redirectUris).toEqual([REDIRECT, 'http://127.0.0.1:8080/back']);
+    expect((await app.client.apps.removeRedirectUri.mutate({ uri: 'http://127.0.0.1:8080/back' })).redirectUris).toEqual([REDIRECT]);
+  });
+});
+
+describe('connect sessions: the user side', () => {
+  it('a credentials bank from consent to the redirect back, with connect_session.completed', async () => {
+    const { id, url } = await app.client.connectSessions.create.mutate({ userId: 'flow-user', redirectUri: REDIRECT, locale: 'en' });
+    const p = pages(url);
+    expect((await p.get()).html).toContain('wants to connect to your bank');
+    expect((await app.client.connectSessions.get.query({ id })).status).toBe('in-progress');
+    await p.post('consent');
+    const bank = await p.get('?q=hooli');
+    expect(bank.html).toContain('Hooli Bank (Sandbox)');
+    await p.post('bank', { institutionId: 'AU00000' });
+    const signIn = await p.get();
+    expect(signIn.html).toContain('Login ID');
+    expect(signIn.html).toContain('type="password"');
+    await p.post('credentials', { cred_loginId: 'gavinBelson', cred_password: 'hooli-pass-123' });
+    await waitUntil(async () => (await app.client.connectSessions.get.query({ id })).status === 'completed', 20_000, 'the session to complete');
+    const session = await app.client.connectSessions.get.query({ id });
+    const done = await p.get();
+    expect(done.html).toContain('Connected');
+    expect(done.html.replaceAll('&#38;', '&')).toContain(`${REDIRECT}?connectionId=${session.connectionId}&sessionId=${id}&status=success`);
+    expect((await app.client.connections.get.query({ id: session.connectionId! })).status).toBe('ACTIVE');
+    const events = (await app.client.events.list.query({ types: ['connect_session.completed'] })).items;
+    expect(events.find((e) => (e.data as { session: { id: string } }).session.id === id)?.data).toMatchObject({ connectionId: session.connectionId });
+  });
+
+  it('the redirect bank: Continue to the bank, Approve, and back through the callback', async () => {
+    const { id, url } = await app.client.connectSessions.create.mutate({ userId: 'oauth-user', institutionId: 'AU00200', consentDays: 45 });
+    const p = pages(url);
+    await p.get();
+    await p.post('consent');
+    expect((await p.get()).html).toContain('Continue to Sandbox OAuth Bank (Redirect)');
+    await p.post('redirect');
+    const redirectUrl = await waitUntil(async () => (await p.status()).redirectUrl, 20_000, 'the bank sign-in URL');
+    expect(new URL(redirectUrl).pathname).toBe('/sandbox/bank/authorize');
+    const bankPage = await fetch(redirectUrl);
+    expect(await bankPage.text()).toContain('for 45 days');
+    const back = await p.bankDecision(redirectUrl, 'approve');
+    expect(back.pathname).toBe('/connect/callback');
+    const returned = await fetch(back, { redirect: 'manual' });
+    expect(returned.status).toBe(303);
+    expect(returned.headers.get('location')).toBe(url);
+    await waitUntil(async () => (await app.client.connectSessions.get.query({ id })).status === 'completed', 20_000, 'the session to complete');
+    const connection = await app.client.connections.get.query({ id: (await app.client.connectSessions.get.query({ id })).connectionId! });
+    expect(connection.status).toBe('ACTIVE');
+    expect(Math.round((connection.consentExpiresAt!.getTime() - Date.now()) / 86_400_000)).toBe(45);
+    // The state worked once: the same callback again finds nothing.
+    expect((await fetch(back, { redirect: 'manual' })).status).toBe(400);
+  });
+
+  it('Deny at the bank fails the session with consent-denied', async () => {
+    const { id, url } = await app.client.connectSessions.create.mutate({ userId: 'deny-user', institutionId: 'AU00200' });
+    const p = pages(url);
+    await p.get();
+    await p.post('consent');
+    await p.post('redirect');
+    const redirectUrl = await waitUntil(async () => (await p.status()).redirectUrl, 20_000, 'the bank sign-in URL');
+    await fetch(await p.bankDecision(redirectUrl, 'deny'), { redirect: 'manual' });
+    await waitUntil(async () => (await app.client.connectSessions.get.query({ id })).status === 'failed', 20_000, 'the session to fail');
+    expect((await app.client.connectSessions.get.query({ id })).error).toMatchObject({ code: 'consent-denied' });
+    expect((await p.get()).html).toContain('You did not give your consent');
+    const events = (await app.client.events.list.query({ types: ['connect_session.failed'] })).items;
+    expect(events.find((e) => (e.data as { session: { id: string } }).session.id === id)?.data).toMatchObject({ reason: { code: 'consent-denied' } });
+  });
+
+  it('a wrong password is tried again on the same page; past the attempts the session fails', async () => {
+    const { id, url } = await app.client.connectSessions.create.mutate({ userId: 'wrong-user', institutionId: 'AU00000' });
+    const p = pages(url);
+    await p.get();
+    await p.post('consent');
+    await p.post('credentials', { cred_loginId: 'gavin', cred_password: 'wrong' });
+    await waitUntil(async () => (await app.client.connectSessions.get.query({ id })).status === 'awaiting-user', 20_000, 'the wrong password to come back');
+    const retry = await p.get();
+    expect(retry.html).toContain('did not accept these details');
+    expect(retry.html).toContain('2 attempts left');
+    await p.post('credentials', { cred_loginId: 'gavin', cred_password: 'right-now' });
+    await waitUntil(async () => (await app.client.connectSessions.get.query({ id })).status === 'completed', 20_000, 'the second try to complete');
+    const session = await app.client.connectSessions.get.query({ id });
+    // One connection, repaired in place: the failed first try and the good second one share it.
+    const jobs = await app.client.jobs.list.query({ connectionId: session.connectionId! });
+    expect(jobs.map((j) => j.kind).sort()).toEqual(['create', 'update']);
+  });
+
+  it('forms need their CSRF token and the service\'s origin', async () => {
+    const { url } = await app.client.connectSessions.create.mutate({ userId: 'csrf-user' });
+    const p = pages(url);
+    await p.get();
+    expect((await p.post('consent', {}, { csrf: 'forged' })).status).toBe(403);
+    expect((await p.post('consent', {}, { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await p.get()).html).toContain('wants to connect'); // still at consent
+  });
+
+  it('an unknown or expired link shows a clear page, never the flow', async () => {
+    expect((await fetch(`${service.url}/connect/${'x'.repeat(43)}`)).status).toBe(404);
+    const { id, url } = await app.client.connectSessions.create.mutate({ userId: 'late-user' });
+    await service.database.db.query(`UPDATE connect_sessions SET expires_at = now() - interval '1 minute' WHERE id = $1`, [id]);
+    const page = await pages(url).get();
+    expect(page.html).toContain('This link has expired');
+    expect(page.html).not.toContain('<form');
+    expect((await app.client.connectSessions.get.query({ id })).status).toBe('expired');
+  });
+
+  it('pages send a strict CSP, frame only for the app\'s origins, and no Referer', async () => {
+    const { url } = await app.client.connectSessions.create.mutate({ userId: 'headers-user' });
+    const res = await fetch(url);
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain('frame-ancestors https://app.example.com');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+});
