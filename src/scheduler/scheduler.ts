@@ -52,6 +52,8 @@ export class Scheduler {
     recovery: async () => ({
       ...(await releaseExpiredLeases(this.deps)),
       challengesExpired: await this.services.jobs.expireChallenges(this.options.sweepBatchSize),
+      // A user approving in the bank's app moves the job on even with no page open to poll for it.
+      decoupledRechecked: await this.services.jobs.recheckDecoupledChallenges(this.options.sweepBatchSize),
     }),
     deliveryBackstop: () => wakeForDueDeliveries(this.deps),
     retention: () =>
