@@ -25,7 +25,7 @@ export function serializeError(error: unknown): unknown {
  * JSON logs, one object per line. Anything that could carry a secret is redacted by path, as a second line of
  * defence: the code never passes credentials or keys to the logger in the first place.
  */
-export function createLogger(level: string = 'info', fd: 1 | 2 = 1): Logger {
+export function createLogger(level: string = 'info', fd: 1 | 2 | { write(line: string): void } = 1): Logger {
   return pino(
     {
       level,
@@ -45,7 +45,8 @@ export function createLogger(level: string = 'info', fd: 1 | 2 = 1): Logger {
         censor: '[redacted]',
       },
     },
-    pino.destination({ fd, sync: fd === 2 }),
+    // A stream of our own (tests that read what was logged), or stdout/stderr.
+    typeof fd === 'object' ? fd : pino.destination({ fd, sync: fd === 2 }),
   );
 }
 

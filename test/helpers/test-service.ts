@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TRPCClientError } from '@trpc/client';
 import { createClient, type Client, type ClientOptions } from './client.ts';
@@ -50,7 +51,7 @@ export interface TestService {
  * The real service (express + tRPC + domain) on a random loopback port, over this test file's own database.
  */
 export async function startTestService(
-  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction; quotas?: Partial<Quotas>; rateLimits?: RateLimitSettings; connect?: Partial<ConnectSettings> } = {},
+  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction; quotas?: Partial<Quotas>; rateLimits?: RateLimitSettings; connect?: Partial<ConnectSettings>; logLines?: string[]; responseBodies?: string[] } = {},
 ): Promise<TestService> {
   const database = await createTestDatabase();
   const key = randomBytes(32);
@@ -59,7 +60,10 @@ export async function startTestService(
     clock: options.clock ?? systemClock,
     cipher: new CredentialCipher([{ id: 'test1', key }]),
     metrics: new Metrics(),
-    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    // A test that checks what is logged collects every line (at debug); the others log nothing.
+    logger: options.logLines
+      ? createLogger('debug', { write: (line: string) => void options.logLines!.push(line) })
+      : createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   };
   // Receivers in tests are plain http on loopback: allowed here, and only here, by configuration.
   const settings: WebhookSettings = {
@@ -88,9 +92,10 @@ export async function startTestService(
   deps.metrics.observeDatabase(database.db, deps.clock);
   // Tests make calls as fast as they can: no rate limits unless a test asks for them.
   const app = createHttpApp({ services, db: database.db, logger: deps.logger, metrics: deps.metrics, rateLimits: options.rateLimits ?? null, connect });
-  const server = await new Promise<import('node:http').Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  // A test that checks what the service sends back gets every response body, as sent on the wire.
+  const handler = options.responseBodies ? tapResponses(app, options.responseBodies) : app;
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   connect.publicUrl = url;
   return {
@@ -151,3 +156,17 @@ export async function runUntilSettled(service: TestService, runner: JobRunner, c
 }
 
 export { createClient, type Client, type ClientOptions };
+
+function tapResponses(app: RequestListener, bodies: string[]): RequestListener {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    const keep = (chunk: unknown) => {
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(Buffer.from(chunk as string | Uint8Array));
+    };
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.write = ((chunk: unknown, ...rest: unknown[]) => (keep(chunk), write(chunk, ...rest))) as typeof res.write;
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => (keep(chunk), bodies.push(Buffer.concat(chunks).toString('utf8')), end(chunk, ...rest))) as typeof res.end;
+    app(req, res);
+  };
+}

@@ -142,6 +142,25 @@ describe('connect sessions: the user side', () => {
     // One connection, repaired in place: the failed first try and the good second one share it.
     const jobs = await app.client.jobs.list.query({ connectionId: session.connectionId! });
     expect(jobs.map((j) => j.kind).sort()).toEqual(['create', 'update']);
+
+    // Another session, and the wrong password three times (CONNECT_MAX_ATTEMPTS): the third ends the session.
+    const other = await app.client.connectSessions.create.mutate({ userId: 'guessing-user', institutionId: 'AU00000' });
+    const q = pages(other.url);
+    await q.post('consent');
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect((await q.post('credentials', { cred_loginId: 'gavin', cred_password: 'wrong' })).status).toBe(303);
+      await waitUntil(async () => ['awaiting-user', 'failed'].includes((await app.client.connectSessions.get.query({ id: other.id })).status), 20_000, `try ${attempt} to come back`);
+    }
+    const failed = await app.client.connectSessions.get.query({ id: other.id });
+    expect(failed).toMatchObject({ status: 'failed', error: { code: 'too-many-attempts' } });
+    const end = await q.get();
+    expect(end.html).toContain('too many');
+    expect(end.html).not.toContain('name="cred_password"'); // no fourth try
+    // A form posted again (the browser's Back) only shows the end again: no fourth try starts.
+    const jobsBefore = await app.client.jobs.list.query({ connectionId: failed.connectionId! });
+    await q.post('credentials', { cred_loginId: 'gavin', cred_password: 'guess-4' });
+    expect(await app.client.jobs.list.query({ connectionId: failed.connectionId! })).toHaveLength(jobsBefore.length);
+    expect((await app.client.connectSessions.get.query({ id: other.id })).status).toBe('failed');
   });
 
   it('forms need their CSRF token and the service\'s origin', async () => {
