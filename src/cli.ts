@@ -11,6 +11,11 @@ Commands:
   apps:create <name>      create an app; prints {"id","name","apiKey"} (the key is shown only here)
   apps:list               list apps (id, name, key prefix, created time), one JSON line each
   apps:rotate-key <id>    issue a new key for an app; the old key stops working at once
+  apps:get <id>           one app with its redirect URIs
+  apps:add-redirect-uri <id> <uri>
+                          register a redirect URI for Hosted Connect (https, or http on loopback; matched exactly)
+  apps:remove-redirect-uri <id> <uri>
+                          unregister one; sessions already created with it still finish
   --help                  this text
 
 Uses DATABASE_URL, or the embedded PostgreSQL in DATA_DIR (joining it if the service is running).`;
@@ -41,6 +46,24 @@ const commands: Record<string, { args: string[]; run: (rt: Awaited<ReturnType<ty
     async run(rt) {
       const { app, apiKey } = await rt.services.apps.rotateKey(args[0]!);
       console.log(JSON.stringify({ id: app.id, name: app.name, apiKey }));
+    },
+  },
+  'apps:get': {
+    args: ['id'],
+    async run(rt) {
+      console.log(JSON.stringify(await rt.services.apps.find(args[0]!)));
+    },
+  },
+  'apps:add-redirect-uri': {
+    args: ['id', 'uri'],
+    async run(rt) {
+      console.log(JSON.stringify(await rt.services.apps.addRedirectUri(args[0]!, args[1]!)));
+    },
+  },
+  'apps:remove-redirect-uri': {
+    args: ['id', 'uri'],
+    async run(rt) {
+      console.log(JSON.stringify(await rt.services.apps.removeRedirectUri(args[0]!, args[1]!)));
     },
   },
 };

@@ -25,7 +25,7 @@ describe('admin CLI', () => {
   it('--help lists the commands', async () => {
     const { code, stdout } = await cli('--help');
     expect(code).toBe(0);
-    for (const c of ['apps:create', 'apps:list', 'apps:rotate-key']) expect(stdout).toContain(c);
+    for (const c of ['apps:create', 'apps:list', 'apps:rotate-key', 'apps:get', 'apps:add-redirect-uri', 'apps:remove-redirect-uri']) expect(stdout).toContain(c);
   });
 
   it('apps:create prints one JSON line with a csk_ key that authenticates; apps:list shows it without the key', async () => {
@@ -58,6 +58,19 @@ describe('admin CLI', () => {
     const [{ api_key_hash }] = await database.db.query('SELECT api_key_hash FROM applications WHERE id = $1', [id]);
     const { hashApiKey } = await import('../../src/security/api-key.ts');
     expect(api_key_hash).toBe(hashApiKey(newKey));
+  });
+
+  it('apps:add-redirect-uri and apps:remove-redirect-uri manage what Hosted Connect may send users back to', async () => {
+    const { id } = JSON.parse((await cli('apps:create', 'connect-app')).stdout);
+    const added = await cli('apps:add-redirect-uri', id, 'https://app.example.com/connected');
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ id, redirectUris: ['https://app.example.com/connected'] });
+    expect(JSON.parse((await cli('apps:get', id)).stdout).redirectUris).toEqual(['https://app.example.com/connected']);
+    const refused = await cli('apps:add-redirect-uri', id, 'http://app.example.com/connected');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('https');
+    const removed = await cli('apps:remove-redirect-uri', id, 'https://app.example.com/connected');
+    expect(JSON.parse(removed.stdout).redirectUris).toEqual([]);
   });
 
   it('errors are a message and exit code 1, not a stack trace', async () => {
