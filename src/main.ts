@@ -48,7 +48,8 @@ if (config.ROLES.includes('api')) {
   }
   const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger, metrics: runtime.deps.metrics, rateLimits: rateLimitsFrom(config), connect: runtime.connect });
   server = app.listen(config.PORT, config.HOST, () => {
-    logger.info({ port: config.PORT, host: config.HOST, roles: config.ROLES }, `connections service listening on http://${config.HOST}:${config.PORT}`);
+    // publicUrl: where Hosted Connect's links (connectSessions.create's url) point; PUBLIC_URL when behind a proxy.
+    logger.info({ port: config.PORT, host: config.HOST, roles: config.ROLES, publicUrl: config.PUBLIC_URL }, `connections service listening on http://${config.HOST}:${config.PORT}`);
   });
 }
 

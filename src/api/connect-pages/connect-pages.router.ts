@@ -64,11 +64,13 @@ export function connectPagesRouter({ services, settings, logger }: { services: S
   // The bank sends the user back here: the job waiting for that state goes on, and the user returns to the session.
   router.get('/connect/callback', async (req, res) => {
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
-    const t = translator(chooseLocale(null, req.headers['accept-language']));
+    const locale = chooseLocale(null, req.headers['accept-language']);
+    const t = translator(locale);
     try {
       const done = await svc.completeRedirect(query);
       if (done?.sessionUrl) return void res.redirect(303, done.sessionUrl);
-      send(res, done ? messagePage({ t, locale: 'en' }, 200, 'successTitle', 'closeWindow') : messagePage({ t, locale: 'en' }, 400, 'notFoundTitle', 'notFoundText'), []);
+      // A job without a session (an app with screens of its own): the job goes on; the app shows what follows.
+      send(res, done ? messagePage({ t, locale }, 200, 'backFromBankTitle', 'backFromBankText') : messagePage({ t, locale }, 400, 'notFoundTitle', 'notFoundText'), []);
     } catch (error) {
       fail(res, error, t);
     }
