@@ -19,7 +19,7 @@ export type SessionEvent =
   | { type: 'job-resumed' }
   | { type: 'job-succeeded' }
   | { type: 'job-failed'; error: Pick<ConnectionError, 'code' | 'message'> }
-  | { type: 'cancelled' }
+  | { type: 'cancelled'; by: 'user' | 'app' }
   | { type: 'expired' };
 
 export interface SessionPosition {
@@ -80,7 +80,7 @@ export function sessionTransition(from: SessionPosition, event: SessionEvent): S
       };
     }
     case 'cancelled':
-      return { ...from, status: 'cancelled', step: 'done', error: { code: 'cancelled', message: 'The user cancelled.' } };
+      return { ...from, status: 'cancelled', step: 'done', error: { code: 'cancelled', message: event.by === 'user' ? 'The user cancelled.' : 'The app cancelled the session.' } };
     case 'expired':
       return { ...from, status: 'expired', step: 'done', error: { code: 'expired', message: 'The session expired before it finished.' } };
   }

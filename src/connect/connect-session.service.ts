@@ -117,7 +117,7 @@ export class ConnectSessionService {
       if (!session) throw AppError.notFound('connect session', id);
       const status = effectiveStatus(session, this.deps.clock.now());
       if (isFinished({ status })) throw new AppError(ErrorCode.PRECONDITION_FAILED, `connect session ${id} is ${status}`, { status });
-      await applySessionEvent(m, session, { type: 'cancelled' }, this.deps.clock.now());
+      await applySessionEvent(m, session, { type: 'cancelled', by: 'app' }, this.deps.clock.now());
     });
     return this.get(appId, id);
   }
@@ -195,7 +195,7 @@ export class ConnectSessionService {
   }
 
   cancelByUser(token: string): Promise<ConnectPageModel | null> {
-    return this.move(token, { type: 'cancelled' });
+    return this.move(token, { type: 'cancelled', by: 'user' });
   }
 
   /**
