@@ -105,4 +105,27 @@ describe('redirect authorisation through the API', () => {
     expect(connection.error).toMatchObject({ category: 'functional', code: 'consent-denied' });
     expect(connection.userActionRequired).toBe(true);
   });
+
+  it('a DECOUPLED challenge over the plug-in protocol: re-checked (as the recovery tick does) until the bank confirms', async () => {
+    const { connection, job } = await app.client.connections.create.mutate({ userId: 'decoupled-user', institutionId: 'AU00100', credentials: { loginId: 'decoupled', password: 'pw' } });
+    const waiting = await waitUntil(
+      async () => {
+        const j = await app.client.jobs.get.query({ id: job.id });
+        return j.status === 'awaiting-challenge' ? j : null;
+      },
+      20_000,
+      'the decoupled challenge',
+    );
+    expect(waiting.challenge).toMatchObject({ type: 'DECOUPLED' });
+    // Each re-check runs the job again and asks the provider; it says "not yet" (510 again) until it has the approval.
+    await waitUntil(
+      async () => {
+        await service.services.jobs.recheckDecoupledChallenges();
+        return (await app.client.jobs.get.query({ id: job.id })).status === 'succeeded';
+      },
+      20_000,
+      'the bank to confirm',
+    );
+    expect((await app.client.connections.get.query({ id: connection.id })).status).toBe('ACTIVE');
+  });
 });
