@@ -3,13 +3,14 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * The app's own web site, as the browser tests need it: the page Hosted Connect sends the user back to
- * (`/connected`, which shows the query it got) and a page that opens a session as a popup and shows the message
- * the hosted pages post back (`/popup?session=<url>`).
+ * (`/connected`, which shows the query it got), and pages that open a session as a popup (`/popup?session=<url>`)
+ * or in an iframe (`/frame?session=<url>`) and show the message the hosted pages post back.
  */
 export interface AppSite {
   origin: string;
   redirectUri: string;
   popupPage(sessionUrl: string): string;
+  framePage(sessionUrl: string): string;
   close(): Promise<void>;
 }
 
@@ -31,6 +32,15 @@ window.addEventListener('message', (e) => { document.getElementById('message').t
 </script></main></body></html>`);
       return;
     }
+    if (url.pathname === '/frame') {
+      const session = (url.searchParams.get('session') ?? '').replace(/[<>&"]/g, '');
+      res.end(`<!doctype html><html lang="en"><head><title>App</title></head><body><main>
+<h1>App</h1><iframe title="Connect your bank" src="${session}" width="400" height="700"></iframe><pre id="message"></pre>
+<script>
+window.addEventListener('message', (e) => { document.getElementById('message').textContent = JSON.stringify({ origin: e.origin, data: e.data }); });
+</script></main></body></html>`);
+      return;
+    }
     res.statusCode = 404;
     res.end('not found');
   });
@@ -40,6 +50,7 @@ window.addEventListener('message', (e) => { document.getElementById('message').t
     origin,
     redirectUri: `${origin}/connected`,
     popupPage: (sessionUrl) => `${origin}/popup?session=${encodeURIComponent(sessionUrl)}`,
+    framePage: (sessionUrl) => `${origin}/frame?session=${encodeURIComponent(sessionUrl)}`,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

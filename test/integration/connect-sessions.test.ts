@@ -54,6 +54,32 @@ describe('connect sessions: the app side', () => {
     expect((await rejection(other.client.connectSessions.get.query({ id: (await app.client.connectSessions.create.mutate({ userId: 'u' })).id }))).data?.code).toBe('NOT_FOUND');
   });
 
+  it('idempotent like every mutation, and a session that would create a connection counts against the user\'s quota', async () => {
+    const key = `cs-${Date.now()}`;
+    const first = await app.client.connectSessions.create.mutate({ userId: 'idem-user' }, { context: { idempotencyKey: key } });
+    const again = await app.client.connectSessions.create.mutate({ userId: 'idem-user' }, { context: { idempotencyKey: key } });
+    expect(again).toEqual(first); // the same session and URL, not a second one
+    const reused = await rejection(app.client.connectSessions.create.mutate({ userId: 'other-user' }, { context: { idempotencyKey: key } }));
+    expect(reused.data?.code).toBe('CONFLICT');
+    // The stored answer (with the URL's token) is encrypted: the token is in no column in plain text.
+    const token = first.url.split('/').at(-1)!;
+    const rows: { row: string }[] = await service.database.db.query(`SELECT t::text AS row FROM idempotency_keys t UNION ALL SELECT t::text FROM connect_sessions t`);
+    expect(rows.filter((r) => r.row.includes(token))).toEqual([]);
+
+    const small = await startTestService({ quotas: { connectionsPerUser: 1 } });
+    try {
+      const tenant = await createTestApp(small);
+      await tenant.client.connections.create.mutate(connectionInput({ userId: 'full-user' }));
+      const full = await rejection(tenant.client.connectSessions.create.mutate({ userId: 'full-user' }));
+      expect([full.data?.code, full.data?.details]).toEqual(['FORBIDDEN', { quota: 'connectionsPerUser', limit: 1 }]);
+      // Repairing the connection the user has needs no room.
+      const id = (await tenant.client.connections.list.query({ userId: "full-user" })).items[0]!.id;
+      expect((await tenant.client.connectSessions.create.mutate({ userId: 'full-user', connectionId: id })).url).toContain('/connect/');
+    } finally {
+      await small.close();
+    }
+  });
+
   it('redirect URIs: https only (http for loopback), listed by apps.get, removable', async () => {
     const e = await rejection(app.client.apps.addRedirectUri.mutate({ uri: 'http://app.example.com/back' }));
     expect([e.data?.code, e.data?.issues?.[0]?.path]).toEqual(['BAD_REQUEST', ['uri']]);
