@@ -30,17 +30,19 @@ afterAll(async () => {
   await provider.close();
 });
 
-async function awaitingRedirect(institutionId: string, consentDays?: number) {
-  const { connection, job } = await app.client.connections.create.mutate({ userId: `redirect-${institutionId}`, institutionId, consentDays });
-  const waiting = await waitUntil(
+const awaitingChallenge = (id: string) =>
+  waitUntil(
     async () => {
-      const j = await app.client.jobs.get.query({ id: job.id });
+      const j = await app.client.jobs.get.query({ id });
       return j.status === 'awaiting-challenge' ? j : null;
     },
     20_000,
-    'the job to wait for the redirect',
+    'the job to wait for the user',
   );
-  return { connection, job: waiting };
+
+async function awaitingRedirect(institutionId: string, consentDays?: number) {
+  const { connection, job } = await app.client.connections.create.mutate({ userId: `redirect-${institutionId}`, institutionId, consentDays });
+  return { connection, job: await awaitingChallenge(job.id) };
 }
 
 const settled = (id: string) =>
@@ -108,14 +110,7 @@ describe('redirect authorisation through the API', () => {
 
   it('a DECOUPLED challenge over the plug-in protocol: re-checked (as the recovery tick does) until the bank confirms', async () => {
     const { connection, job } = await app.client.connections.create.mutate({ userId: 'decoupled-user', institutionId: 'AU00100', credentials: { loginId: 'decoupled', password: 'pw' } });
-    const waiting = await waitUntil(
-      async () => {
-        const j = await app.client.jobs.get.query({ id: job.id });
-        return j.status === 'awaiting-challenge' ? j : null;
-      },
-      20_000,
-      'the decoupled challenge',
-    );
+    const waiting = await awaitingChallenge(job.id);
     expect(waiting.challenge).toMatchObject({ type: 'DECOUPLED' });
     // Each re-check runs the job again and asks the provider; it says "not yet" (510 again) until it has the approval.
     await waitUntil(
