@@ -4,6 +4,7 @@ import { ConnectSession, Institution, type Connection, type Job } from '../../en
 import type { AppService } from '../apps/app.service.ts';
 import { originsOf } from '../apps/redirect-uris.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
+import { institutionIdSchema } from '../connections/connection.schemas.ts';
 import type { ConnectionService } from '../connections/connection.service.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode } from '../errors.ts';
@@ -11,7 +12,7 @@ import type { JobService } from '../jobs/job.service.ts';
 import type { JobView } from '../jobs/job.presenter.ts';
 import { DEFAULT_QUOTAS, requireRoomFor, type Quotas } from '../quotas.ts';
 import type { ConnectSettings } from './connect-settings.ts';
-import { applySessionEvent, type SessionEvent } from './connect-session.lifecycle.ts';
+import { applySessionEvent, IllegalSessionTransition, type SessionEvent } from './connect-session.lifecycle.ts';
 import { effectiveStatus, isFinished, presentConnectSession, type ConnectSessionView } from './connect-session.presenter.ts';
 import { ConnectSessionRepository } from './connect-session.repository.ts';
 import type { CreateConnectSessionInput } from './connect-session.schemas.ts';
@@ -134,7 +135,9 @@ export class ConnectSessionService {
   }
 
   async chooseInstitution(token: string, institutionId: string): Promise<ConnectPageModel | null> {
-    const institution = await this.deps.db.getRepository(Institution).findOneBy({ id: institutionId });
+    // What a form sent is anything at all: only an id that could be one is looked up.
+    const parsed = institutionIdSchema.safeParse(institutionId);
+    const institution = parsed.success ? await this.deps.db.getRepository(Institution).findOneBy({ id: parsed.data }) : null;
     if (!institution || institution.status === 'unavailable') throw AppError.validation(['institutionId'], 'is not a bank you can connect now');
     return this.move(token, { type: 'institution-chosen', institutionId });
   }
@@ -142,7 +145,9 @@ export class ConnectSessionService {
   /** The banks the user can choose from, matching what they typed. */
   searchInstitutions(query: string | undefined): Promise<Institution[]> {
     const qb = this.deps.db.getRepository(Institution).createQueryBuilder('i').where(`i.status <> 'unavailable'`).orderBy('i.name', 'ASC');
-    if (query?.trim()) qb.andWhere('(i.name ILIKE :q OR i.id ILIKE :q)', { q: `%${query.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%` });
+    // Typed into a search box: control characters (NUL, which PostgreSQL refuses, among them) dropped, 100 kept.
+    const text = (query ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 100);
+    if (text) qb.andWhere('(i.name ILIKE :q OR i.id ILIKE :q)', { q: `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%` });
     return qb.limit(50).getMany();
   }
 
@@ -243,8 +248,21 @@ export class ConnectSessionService {
     };
   }
 
+  /**
+   * A step the user took on a page. One the session has already moved past (a second click, the browser's Back and
+   * a form sent again, another tab) changes nothing: the user is shown where the session is.
+   */
   private move(token: string, event: SessionEvent): Promise<ConnectPageModel | null> {
-    return this.withSession(token, (m, s) => (isFinished(s) ? s : applySessionEvent(m, s, event, this.deps.clock.now())));
+    return this.withSession(token, async (m, s) => {
+      if (isFinished(s)) return s;
+      try {
+        return await applySessionEvent(m, s, event, this.deps.clock.now());
+      } catch (error) {
+        // Thrown by the table before anything is written.
+        if (error instanceof IllegalSessionTransition) return s;
+        throw error;
+      }
+    });
   }
 
   /** Runs `step` on the token's session, locked, after marking it expired if its time ran out. */

@@ -189,6 +189,19 @@ describe('connect sessions: the user side', () => {
     expect((await app.client.connectSessions.get.query({ id: other.id })).status).toBe('failed');
   });
 
+  it('a form sent twice (a double click, Back and send again) shows where the session is, never an error', async () => {
+    const { id, url } = await app.client.connectSessions.create.mutate({ userId: 'double-user' });
+    const p = pages(url);
+    await p.get();
+    const [first, second] = await Promise.all([p.post('consent'), p.post('consent')]);
+    expect([first.status, second.status]).toEqual([303, 303]);
+    expect((await p.post('consent')).status).toBe(303);
+    expect((await p.post('bank', { institutionId: 'AU00000' })).status).toBe(303);
+    expect((await p.post('bank', { institutionId: 'AU00001' })).status).toBe(303); // already chosen: stays with the first
+    expect((await app.client.connectSessions.get.query({ id })).institutionId).toBe('AU00000');
+    expect((await p.get()).html).toContain('Sign in to Hooli Bank (Sandbox)');
+  });
+
   it('forms need their CSRF token and the service\'s origin', async () => {
     const { url } = await app.client.connectSessions.create.mutate({ userId: 'csrf-user' });
     const p = pages(url);
