@@ -35,6 +35,12 @@ export class ConnectSessionRepository {
       .getMany();
   }
 
+  /** The newest session following a job (the one the bank's callback sends the user back to). */
+  async latestForJob(appId: string, jobId: string): Promise<ConnectSession | null> {
+    const [session] = await this.repo.find({ where: { appId, jobId }, order: { createdAt: 'DESC' }, take: 1 });
+    return session ?? null;
+  }
+
   /** The sealed URL token, for sending the user back to the session from the bank's callback. */
   async sealedToken(id: string): Promise<{ ciphertext: Buffer; keyId: string } | null> {
     const row = await this.repo.createQueryBuilder('s').addSelect('s.tokenCiphertext').where('s.id = :id', { id }).getOne();

@@ -214,7 +214,7 @@ export class ConnectSessionService {
     });
     if (!answered) return null;
     const repo = new ConnectSessionRepository(this.deps.db.manager);
-    const [session] = await this.deps.db.getRepository(ConnectSession).find({ where: { appId: answered.appId, jobId: answered.jobId }, order: { createdAt: 'DESC' }, take: 1 });
+    const session = await repo.latestForJob(answered.appId, answered.jobId);
     if (!session) return { sessionUrl: null };
     const sealed = await repo.sealedToken(session.id);
     const { token } = this.deps.cipher.open(sealed!, binding(session));
