@@ -9,7 +9,7 @@ import { DEFAULT_RETRY_SCHEDULE, parseDuration } from './webhooks/delivery-sched
 
 /**
  * The service's whole configuration, read from the environment once at start-up.
- * Every variable is documented in README.md (keep the two in step).
+ * Every variable is documented in docs/configuration.md (test/unit/configuration-doc.test.ts keeps the two in step).
  */
 const boolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -227,7 +227,10 @@ export function rateLimitsFrom(config: Config): RateLimitSettings | null {
   };
 }
 
-/** What Hosted Connect is configured by (README's PUBLIC_URL and CONNECT_* variables). */
+/** What Hosted Connect is configured by (PUBLIC_URL and the CONNECT_* variables). */
 export function connectSettingsFrom(config: Config): ConnectSettings {
   return { publicUrl: config.PUBLIC_URL, sessionTtlMs: config.CONNECT_SESSION_TTL_MINUTES * 60_000, maxAttempts: config.CONNECT_MAX_ATTEMPTS };
 }
+
+/** Every variable loadConfig reads, by name (docs/configuration.md lists exactly these; a test holds the two together). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
