@@ -11,7 +11,6 @@ import { DEFAULT_CONNECT_SETTINGS, type ConnectSettings } from '../connect/conne
 import { connectPagesRouter } from './connect-pages/connect-pages.router.ts';
 import { contextFactory } from './context.ts';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './rate-limiter.ts';
-import { queryFastPath } from './query-fast-path.ts';
 
 export interface HttpAppOptions {
   services: Services;
@@ -64,8 +63,6 @@ export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFA
 
   // Hosted Connect's pages, for the app's users' browsers (no API key: the session URL's token).
   app.use(connectPagesRouter({ services, settings: connect, logger }));
-
-  app.get('/trpc/:path', queryFastPath(createContext));
 
   app.use(
     '/trpc',

@@ -1,16 +1,15 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import superjson from 'superjson';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/database-errors.ts';
 import { AppError } from '../errors.ts';
 import type { AppSummary } from '../apps/app.service.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/idempotency.service.ts';
 import type { ApiContext } from './context.ts';
 import { appErrorToTRPC, boundIssues, describeIssues, schemaIssues } from './error-map.ts';
-import { serializeOutput } from './wire-format.ts';
+import { transformer } from './transformer.ts';
 
 const t = initTRPC.context<ApiContext>().create({
-  // Inputs are read by superjson; responses are written by a faster writer of the same format (wire-format.ts).
-  transformer: { input: superjson, output: { serialize: serializeOutput, deserialize: superjson.deserialize } },
+  // superjson for tRPC clients (src/api/transformer.ts).
+  transformer,
   errorFormatter({ shape, error, ctx }) {
     const appIssues = error.cause instanceof AppError ? error.cause.details.issues : undefined;
     const issues = appIssues
