@@ -58,6 +58,7 @@ const authenticate = t.middleware(async ({ ctx, next }) => {
   if (!app) {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key (Authorization: Bearer csk_…)' });
   }
+  ctx.access.appId = app.id;
   return next({ ctx: { ...ctx, app, logger: ctx.logger.child({ appId: app.id }) } });
 });
 
@@ -79,7 +80,13 @@ const rateLimit = t.middleware(async ({ ctx, type, next }) => {
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure.use(mapErrors);
+/** Every procedure call is recorded for the request's access log line and metrics (src/api/access-log.ts). */
+const recordAccess = t.middleware(({ ctx, path, next }) => {
+  ctx.access.procedures.push(path);
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(recordAccess).use(mapErrors);
 /** Every tenant procedure: `ctx.app` is the calling app, within its rate limits. */
 export const appProcedure = publicProcedure.use(authenticate).use(rateLimit);
 

@@ -1,0 +1,72 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+
+/**
+ * What one HTTP request did, filled in while it runs and read when its response has gone: the procedures a tRPC
+ * middleware saw (for /trpc and the REST API alike, since both build their context with contextFactory) and the
+ * calling app once authenticated. Held in res.locals, so the express-level finish handler can read it.
+ */
+export interface RequestAccess {
+  /** Procedure paths called, in order ('connections.get'; several for a batch). */
+  procedures: string[];
+  /** The authenticated app, when there is one. */
+  appId: string | undefined;
+}
+
+/** This request's record (made on first use). */
+export function accessOf(res: Response): RequestAccess {
+  return ((res.locals.access as RequestAccess | undefined) ??= { procedures: [], appId: undefined });
+}
+
+/** The label of requests that reached no procedure and no route (an unknown path): one value, whatever the path was. */
+export const UNMATCHED = 'unmatched';
+/** The metrics label of a batch of more than one distinct procedure (the log line lists them). */
+export const BATCH = 'batch';
+
+/** Routes polled by machines every few seconds: their lines go out at debug, not info. */
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * One access log line per request (method, procedure or route, status, duration, app, request id) and the request
+ * metrics. A route is logged by its pattern (`/connect/:token`), never by its URL: hosted pages carry session
+ * tokens in the path, and no query string is ever logged.
+ */
+export function accessLog(logger: Logger, metrics: Metrics | undefined): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    const access = accessOf(res);
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeOf(req);
+      const procedure = access.procedures.length ? access.procedures.join(',') : undefined;
+      const quiet = route !== undefined && QUIET_ROUTES.has(route);
+      const line = {
+        method: req.method,
+        ...(procedure ? { procedure } : { route: route ?? UNMATCHED }),
+        status: res.statusCode,
+        durationMs: Math.round(seconds * 10_000) / 10,
+        appId: access.appId,
+        requestId: res.locals.requestId as string | undefined,
+      };
+      if (quiet) logger.debug(line, 'request');
+      else logger.info(line, 'request');
+      metrics?.httpRequest(metricsLabel(access.procedures, route), res.statusCode, seconds);
+    });
+    next();
+  };
+}
+
+/** A bounded label: the procedure (or the one procedure a batch repeats), `batch`, the route pattern, or `unmatched`. */
+function metricsLabel(procedures: string[], route: string | undefined): string {
+  const distinct = new Set(procedures);
+  if (distinct.size === 1) return procedures[0]!;
+  if (distinct.size > 1) return BATCH;
+  return route ?? UNMATCHED;
+}
+
+/** The express route pattern that answered (`/connect/:token`), with its router's mount path; undefined when none did. */
+function routeOf(req: Request): string | undefined {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? `${req.baseUrl}${path}` : undefined;
+}
