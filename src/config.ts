@@ -84,7 +84,8 @@ export type Role = (typeof ROLE_NAMES)[number];
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /** The address to listen on; default 127.0.0.1 (this machine only) in development and test, 0.0.0.0 in production. */
+  HOST: z.string().min(1).optional(),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -175,7 +176,7 @@ const schema = z.object({
   MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_QUOTAS.connectionsPerUser),
 });
 
-export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP' | 'PUBLIC_URL'> & { CREATE_DEMO_APP: boolean; PUBLIC_URL: string };
+export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP' | 'PUBLIC_URL' | 'HOST'> & { CREATE_DEMO_APP: boolean; PUBLIC_URL: string; HOST: string };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -204,6 +205,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...result.data,
     CREATE_DEMO_APP: result.data.CREATE_DEMO_APP ?? result.data.NODE_ENV !== 'production',
+    // A laptop's service is not reachable from the café's network unless asked; a container's must be.
+    HOST: result.data.HOST ?? (result.data.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
     PUBLIC_URL: result.data.PUBLIC_URL ?? `http://localhost:${result.data.PORT}`,
   };
 }
