@@ -119,6 +119,10 @@ const schema = z.object({
   PROVIDER_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(2_000),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   PLUGIN_PROVIDER_TOKEN: z.string().min(1).optional(),
+  /** Seed the sandbox institutions on start; default on in development and test, off in production. */
+  SANDBOX_INSTITUTIONS: boolean.optional(),
+  /** A JSON file of institutions upserted on every start (docs/institutions.md); unset: none. */
+  INSTITUTIONS_FILE: z.string().min(1).optional(),
   SANDBOX_PLUGIN_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:4010'),
   /** Plain http:// endpoint URLs; for development only (production endpoints must be https). */
   WEBHOOK_ALLOW_HTTP: boolean.default(false),
@@ -176,7 +180,12 @@ const schema = z.object({
   MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_QUOTAS.connectionsPerUser),
 });
 
-export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP' | 'PUBLIC_URL' | 'HOST'> & { CREATE_DEMO_APP: boolean; PUBLIC_URL: string; HOST: string };
+export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP' | 'PUBLIC_URL' | 'HOST' | 'SANDBOX_INSTITUTIONS'> & {
+  CREATE_DEMO_APP: boolean;
+  PUBLIC_URL: string;
+  HOST: string;
+  SANDBOX_INSTITUTIONS: boolean;
+};
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -207,6 +216,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     CREATE_DEMO_APP: result.data.CREATE_DEMO_APP ?? result.data.NODE_ENV !== 'production',
     // A laptop's service is not reachable from the café's network unless asked; a container's must be.
     HOST: result.data.HOST ?? (result.data.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
+    // Production's institutions are real ones (INSTITUTIONS_FILE, the CLI); a sandbox bank there would be offered to users.
+    SANDBOX_INSTITUTIONS: result.data.SANDBOX_INSTITUTIONS ?? result.data.NODE_ENV !== 'production',
     PUBLIC_URL: result.data.PUBLIC_URL ?? `http://localhost:${result.data.PORT}`,
   };
 }
