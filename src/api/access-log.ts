@@ -24,6 +24,9 @@ export const UNMATCHED = 'unmatched';
 /** The metrics label of a batch of more than one distinct procedure (the log line lists them). */
 export const BATCH = 'batch';
 
+/** The status recorded for a request whose client closed the connection before an answer was sent. */
+export const CLIENT_CLOSED = 499;
+
 /** Routes polled by machines every few seconds: their lines go out at debug, not info. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -36,22 +39,27 @@ export function accessLog(logger: Logger, metrics: Metrics | undefined): Request
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     const access = accessOf(res);
-    res.once('finish', () => {
+    // 'close' comes after 'finish', and also when the client went away first, which is logged too (aborted).
+    res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const aborted = !res.writableFinished;
+      // nginx's 499 for a client that closed before any answer; otherwise the status that was sent.
+      const status = aborted && !res.headersSent ? CLIENT_CLOSED : res.statusCode;
       const route = routeOf(req);
       const procedure = access.procedures.length ? access.procedures.join(',') : undefined;
       const quiet = route !== undefined && QUIET_ROUTES.has(route);
       const line = {
         method: req.method,
         ...(procedure ? { procedure } : { route: route ?? UNMATCHED }),
-        status: res.statusCode,
+        status,
+        ...(aborted ? { aborted } : {}),
         durationMs: Math.round(seconds * 10_000) / 10,
         appId: access.appId,
         requestId: res.locals.requestId as string | undefined,
       };
       if (quiet) logger.debug(line, 'request');
       else logger.info(line, 'request');
-      metrics?.httpRequest(metricsLabel(access.procedures, route), res.statusCode, seconds);
+      metrics?.httpRequest(metricsLabel(access.procedures, route), status, seconds);
     });
     next();
   };

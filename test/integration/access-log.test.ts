@@ -99,6 +99,39 @@ describe('access log', () => {
     expect(logLines.join('\n')).not.toContain(token);
   });
 
+  it('a client that goes away before the answer: logged as aborted, 499', async () => {
+    // The procedure waits until the client has gone (a gate this test opens), so the order is certain.
+    const original = service.services.institutions.list.bind(service.services.institutions);
+    let entered!: () => void;
+    const reached = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    service.services.institutions.list = async (query) => {
+      entered();
+      await gate;
+      return original(query);
+    };
+    try {
+      const controller = new AbortController();
+      const call = fetch(`${service.url}/trpc/institutions.list?input=${input({})}`, {
+        headers: { authorization: `Bearer ${app.apiKey}`, 'x-request-id': 'access-log-aborted' },
+        signal: controller.signal,
+      }).catch((error: unknown) => error);
+      await reached;
+      controller.abort();
+      expect(await call).toBeInstanceOf(Error);
+      const line = await waitUntil(
+        async () => logLines.map((l) => JSON.parse(l) as Line & { aborted?: boolean }).find((l) => l.msg === 'request' && l.requestId === 'access-log-aborted'),
+        5_000,
+        'the aborted request to be logged',
+      );
+      expect(line).toMatchObject({ procedure: 'institutions.list', status: 499, aborted: true, appId: app.id });
+    } finally {
+      release();
+      service.services.institutions.list = original;
+    }
+  });
+
   it('/healthz and /metrics are logged at debug, the rest at info', async () => {
     const res = await fetch(`${service.url}/healthz`);
     expect(await lineOf(res)).toMatchObject({ level: 20, route: '/healthz', status: 200 });
