@@ -77,10 +77,10 @@ function walk(value: unknown, seen: Set<object>, out: Walk): unknown {
   };
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) throw UNSUPPORTED;
-    const json = new Array<unknown>(value.length);
+    const json: unknown[] = [];
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) throw UNSUPPORTED;
-      json[i] = walk(value[i], seen, out);
+      json.push(walk(value[i], seen, out));
       annotate(String(i));
     }
     out.annotations = inner;
