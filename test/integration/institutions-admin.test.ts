@@ -155,6 +155,12 @@ describe('start-up: sandbox institutions and INSTITUTIONS_FILE', () => {
         .then(() => null, (error: unknown) => error);
       expect(refused).toBeInstanceOf(AppError);
       expect(refused).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'institution GB10003 is disabled and takes no new connections' });
+      const session = await rt.services.connectSessions
+        .create(app.id, { userId: 'u1', institutionId: 'GB10003', consentDays: 90 })
+        .then(() => null, (error: unknown) => error);
+      expect(session).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'institution GB10003 is disabled and takes no new connections' });
+      // Hosted Connect's bank search does not offer it either.
+      expect((await rt.services.connectSessions.searchInstitutions('Bank')).map((i) => i.id)).toEqual(['GB10001']);
     } finally {
       await Promise.all(runtimes.map((rt) => rt.database.close()));
     }
