@@ -1,23 +1,7 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-
-/**
- * What one HTTP request did, filled in while it runs and read when its response has gone: the procedures a tRPC
- * middleware saw (for /trpc and the REST API alike, since both build their context with contextFactory) and the
- * calling app once authenticated. Held in res.locals, so the express-level finish handler can read it.
- */
-export interface RequestAccess {
-  /** Procedure paths called, in order ('connections.get'; several for a batch). */
-  procedures: string[];
-  /** The authenticated app, when there is one. */
-  appId: string | undefined;
-}
-
-/** This request's record (made on first use). */
-export function accessOf(res: Response): RequestAccess {
-  return ((res.locals.access as RequestAccess | undefined) ??= { procedures: [], appId: undefined });
-}
+import { accessOf } from './request-access.ts';
 
 /** The label of requests that reached no procedure and no route (an unknown path): one value, whatever the path was. */
 export const UNMATCHED = 'unmatched';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CreateExpressContextOptions } from '@trpc/server/adapters/express';
 import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
-import { accessOf, type RequestAccess } from './access-log.ts';
+import { accessOf, type RequestAccess } from './request-access.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export interface ApiContext {
