@@ -75,6 +75,13 @@ export class Institution {
   @Column({ type: 'varchar', length: 16, default: 'operational' })
   status: InstitutionStatus;
 
+  /**
+   * False: retired by an operator (CLI or INSTITUTIONS_FILE). It takes no new connections and is not listed; its
+   * existing connections keep refreshing. (`status` is the bank's health, which comes and goes.)
+   */
+  @Column({ type: 'boolean', default: true })
+  enabled: boolean;
+
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt: Date;
 

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from './clock.ts';
 import { connectSettingsFrom, quotasFrom, type Config } from './config.ts';
 import { sandboxBankUrlOf, type ConnectSettings } from './connect/connect-settings.ts';
+import { loadInstitutionsFile } from './institutions/institutions-file.ts';
 import { openDatabase, type OpenDatabase } from './db/open-database.ts';
 import type { Deps } from './deps.ts';
 import type { Logger } from './logger.ts';
@@ -22,6 +23,8 @@ export interface Runtime {
 
 /** Config → database (migrated) → services: what the service, the CLI and the benchmarks all start from. */
 export async function bootstrap(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Runtime> {
+  // A bad institutions file stops start-up before anything is opened or written.
+  const institutions = config.INSTITUTIONS_FILE ? loadInstitutionsFile(config.INSTITUTIONS_FILE) : null;
   const keys = config.CREDENTIALS_KEYS ?? [loadOrCreateDevKey(config.DATA_DIR)];
   const cipher = new CredentialCipher(keys);
   const database = await openDatabase(config, logger, { migrate: true });
@@ -32,7 +35,9 @@ export async function bootstrap(config: Config, logger: Logger, clock: Clock = s
   const webhooks: WebhookRuntime = { settings: webhookSettings, sender: createWebhookSender(webhookSettings) };
   const connect = connectSettingsFrom(config);
   const services = createServices(deps, webhooks, quotasFrom(config), connect);
-  await services.institutions.seed(config.SANDBOX_PLUGIN_URL);
+  if (config.SANDBOX_INSTITUTIONS) await services.institutions.seed(config.SANDBOX_PLUGIN_URL);
+  // After the sandbox, so that the file can change or disable a sandbox institution too.
+  if (institutions) await services.institutions.apply(institutions);
   const providers = new ProviderRegistry({
     http: { connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS, timeoutMs: config.PROVIDER_TIMEOUT_MS, token: config.PLUGIN_PROVIDER_TOKEN },
     sandbox: { ...DEFAULT_SANDBOX_OPTIONS, bankUrl: sandboxBankUrlOf(connect) },

@@ -1,6 +1,8 @@
 import { bootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { readFileSync } from 'node:fs';
 import { AppError } from './errors.ts';
+import { InstitutionsFileError } from './institutions/institutions-file.ts';
 import { createLogger } from './logger.ts';
 
 // The admin command line: npm run cli -- <command> [args]. Output is JSON, one line per result, for scripts.
@@ -16,6 +18,15 @@ Commands:
                           register a redirect URI for Hosted Connect (https, or http on loopback; matched exactly)
   apps:remove-redirect-uri <id> <uri>
                           unregister one; sessions already created with it still finish
+  institutions:list       every institution, disabled ones included, one JSON line each
+  institutions:get <id>   one institution
+  institutions:add <json|@file>
+                          add an institution (docs/institutions.md: the fields, as in INSTITUTIONS_FILE)
+  institutions:update <id> <json|@file>
+                          change some of its fields, e.g. '{"minRefreshIntervalMinutes":120}'
+  institutions:disable <id>
+                          no new connections and not listed to apps; existing connections keep refreshing
+  institutions:enable <id>
   --help                  this text
 
 Uses DATABASE_URL, or the embedded PostgreSQL in DATA_DIR (joining it if the service is running).`;
@@ -66,7 +77,60 @@ const commands: Record<string, { args: string[]; run: (rt: Awaited<ReturnType<ty
       console.log(JSON.stringify(await rt.services.apps.removeRedirectUri(args[0]!, args[1]!)));
     },
   },
+  'institutions:list': {
+    args: [],
+    async run(rt) {
+      for (const institution of await rt.services.institutions.list({ includeDisabled: true })) console.log(JSON.stringify(institution));
+    },
+  },
+  'institutions:get': {
+    args: ['id'],
+    async run(rt) {
+      console.log(JSON.stringify(await rt.services.institutions.get(args[0]!)));
+    },
+  },
+  'institutions:add': {
+    args: ['json|@file'],
+    async run(rt) {
+      console.log(JSON.stringify(await rt.services.institutions.add(jsonArgument(args[0]!))));
+    },
+  },
+  'institutions:update': {
+    args: ['id', 'json|@file'],
+    async run(rt) {
+      console.log(JSON.stringify(await rt.services.institutions.update(args[0]!, jsonArgument(args[1]!))));
+    },
+  },
+  'institutions:disable': {
+    args: ['id'],
+    async run(rt) {
+      console.log(JSON.stringify(await rt.services.institutions.setEnabled(args[0]!, false)));
+    },
+  },
+  'institutions:enable': {
+    args: ['id'],
+    async run(rt) {
+      console.log(JSON.stringify(await rt.services.institutions.setEnabled(args[0]!, true)));
+    },
+  },
 };
+
+/** A JSON argument, or `@path` to read it from a file. */
+function jsonArgument(arg: string): unknown {
+  let text = arg;
+  if (arg.startsWith('@')) {
+    try {
+      text = readFileSync(arg.slice(1), 'utf8');
+    } catch (error) {
+      throw new AppError('VALIDATION', `(input): cannot read ${arg.slice(1)} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AppError('VALIDATION', `(input): not JSON (${(error as Error).message})`);
+  }
+}
 
 const spec = commands[command];
 if (!spec) {
@@ -91,7 +155,7 @@ try {
   }
 } catch (error) {
   exitCode = 1;
-  if (error instanceof ConfigError || error instanceof AppError) console.error(error.message);
+  if (error instanceof ConfigError || error instanceof AppError || error instanceof InstitutionsFileError) console.error(error.message);
   else console.error(error);
 }
 process.exit(exitCode);

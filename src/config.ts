@@ -84,7 +84,8 @@ export type Role = (typeof ROLE_NAMES)[number];
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /** The address to listen on; default 127.0.0.1 (this machine only) in development and test, 0.0.0.0 in production. */
+  HOST: z.string().min(1).optional(),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -118,6 +119,10 @@ const schema = z.object({
   PROVIDER_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(2_000),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   PLUGIN_PROVIDER_TOKEN: z.string().min(1).optional(),
+  /** Seed the sandbox institutions on start; default on in development and test, off in production. */
+  SANDBOX_INSTITUTIONS: boolean.optional(),
+  /** A JSON file of institutions upserted on every start (docs/institutions.md); unset: none. */
+  INSTITUTIONS_FILE: z.string().min(1).optional(),
   SANDBOX_PLUGIN_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:4010'),
   /** Plain http:// endpoint URLs; for development only (production endpoints must be https). */
   WEBHOOK_ALLOW_HTTP: boolean.default(false),
@@ -175,7 +180,12 @@ const schema = z.object({
   MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_QUOTAS.connectionsPerUser),
 });
 
-export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP' | 'PUBLIC_URL'> & { CREATE_DEMO_APP: boolean; PUBLIC_URL: string };
+export type Config = Omit<z.output<typeof schema>, 'CREATE_DEMO_APP' | 'PUBLIC_URL' | 'HOST' | 'SANDBOX_INSTITUTIONS'> & {
+  CREATE_DEMO_APP: boolean;
+  PUBLIC_URL: string;
+  HOST: string;
+  SANDBOX_INSTITUTIONS: boolean;
+};
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -204,6 +214,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...result.data,
     CREATE_DEMO_APP: result.data.CREATE_DEMO_APP ?? result.data.NODE_ENV !== 'production',
+    // A laptop's service is not reachable from the café's network unless asked; a container's must be.
+    HOST: result.data.HOST ?? (result.data.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
+    // Production's institutions are real ones (INSTITUTIONS_FILE, the CLI); a sandbox bank there would be offered to users.
+    SANDBOX_INSTITUTIONS: result.data.SANDBOX_INSTITUTIONS ?? result.data.NODE_ENV !== 'production',
     PUBLIC_URL: result.data.PUBLIC_URL ?? `http://localhost:${result.data.PORT}`,
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CreateExpressContextOptions } from '@trpc/server/adapters/express';
 import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
+import { accessOf, type RequestAccess } from './request-access.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export interface ApiContext {
@@ -18,6 +19,8 @@ export interface ApiContext {
   rateLimiter: RateLimiter | null;
   /** Headers the HTTP response gets (rate limits, idempotent replays), set by middlewares, sent by responseMeta. */
   responseHeaders: Record<string, string>;
+  /** This HTTP request's access record (procedures called, app): the access log and request metrics read it. */
+  access: RequestAccess;
 }
 
 export function contextFactory(services: Services, logger: Logger, rateLimiter: RateLimiter | null) {
@@ -33,6 +36,7 @@ export function contextFactory(services: Services, logger: Logger, rateLimiter: 
       calls: info?.calls.length ?? 1,
       rateLimiter,
       responseHeaders: {},
+      access: accessOf(res),
     };
   };
 }

@@ -9,9 +9,9 @@ import type { Services } from '../services.ts';
 import { appRouter } from './app-router.ts';
 import { DEFAULT_CONNECT_SETTINGS, type ConnectSettings } from '../connect/connect-settings.ts';
 import { connectPagesRouter } from './connect-pages/connect-pages.router.ts';
+import { accessLog } from './access-log.ts';
 import { contextFactory } from './context.ts';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './rate-limiter.ts';
-import { queryFastPath } from './query-fast-path.ts';
 
 export interface HttpAppOptions {
   services: Services;
@@ -40,6 +40,7 @@ export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFA
     res.setHeader('x-request-id', requestId);
     next();
   });
+  app.use(accessLog(logger, metrics));
 
   app.get('/healthz', healthHandler(metrics));
 
@@ -64,8 +65,6 @@ export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFA
 
   // Hosted Connect's pages, for the app's users' browsers (no API key: the session URL's token).
   app.use(connectPagesRouter({ services, settings: connect, logger }));
-
-  app.get('/trpc/:path', queryFastPath(createContext));
 
   app.use(
     '/trpc',

@@ -1,16 +1,15 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import superjson from 'superjson';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/database-errors.ts';
 import { AppError } from '../errors.ts';
 import type { AppSummary } from '../apps/app.service.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/idempotency.service.ts';
 import type { ApiContext } from './context.ts';
 import { appErrorToTRPC, boundIssues, describeIssues, schemaIssues } from './error-map.ts';
-import { serializeOutput } from './wire-format.ts';
+import { transformer } from './transformer.ts';
 
 const t = initTRPC.context<ApiContext>().create({
-  // Inputs are read by superjson; responses are written by a faster writer of the same format (wire-format.ts).
-  transformer: { input: superjson, output: { serialize: serializeOutput, deserialize: superjson.deserialize } },
+  // superjson for tRPC clients (src/api/transformer.ts).
+  transformer,
   errorFormatter({ shape, error, ctx }) {
     const appIssues = error.cause instanceof AppError ? error.cause.details.issues : undefined;
     const issues = appIssues
@@ -59,6 +58,7 @@ const authenticate = t.middleware(async ({ ctx, next }) => {
   if (!app) {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key (Authorization: Bearer csk_…)' });
   }
+  ctx.access.appId = app.id;
   return next({ ctx: { ...ctx, app, logger: ctx.logger.child({ appId: app.id }) } });
 });
 
@@ -80,7 +80,13 @@ const rateLimit = t.middleware(async ({ ctx, type, next }) => {
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure.use(mapErrors);
+/** Every procedure call is recorded for the request's access log line and metrics (src/api/access-log.ts). */
+const recordAccess = t.middleware(({ ctx, path, next }) => {
+  ctx.access.procedures.push(path);
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(recordAccess).use(mapErrors);
 /** Every tenant procedure: `ctx.app` is the calling app, within its rate limits. */
 export const appProcedure = publicProcedure.use(authenticate).use(rateLimit);
 

@@ -5,7 +5,7 @@ import type { AppService } from '../apps/app.service.ts';
 import { originsOf } from '../apps/redirect-uris.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
 import { institutionIdSchema } from '../connections/connection.schemas.ts';
-import type { ConnectionService } from '../connections/connection.service.ts';
+import { requireAcceptsNewConnections, type ConnectionService } from '../connections/connection.service.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import type { JobService } from '../jobs/job.service.ts';
@@ -63,7 +63,10 @@ export class ConnectSessionService {
     if (institutionId) {
       const institution = await this.deps.db.getRepository(Institution).findOneBy({ id: institutionId });
       if (!institution) throw AppError.validation(['institutionId'], `no institution ${institutionId}`);
-      if (institution.status === 'unavailable') throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institutionId} is unavailable; try again later`);
+      // A repair reconnects an existing connection, which a disabled institution still serves.
+      if (connection) {
+        if (institution.status === 'unavailable') throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institutionId} is unavailable; try again later`);
+      } else requireAcceptsNewConnections(institution);
       const unknown = (input.datasets ?? []).findIndex((d) => !institution.datasets.includes(d));
       if (unknown >= 0) throw AppError.validation(['datasets', unknown], `${input.datasets![unknown]} is not offered by ${institutionId}`);
     }
@@ -138,13 +141,13 @@ export class ConnectSessionService {
     // What a form sent is anything at all: only an id that could be one is looked up.
     const parsed = institutionIdSchema.safeParse(institutionId);
     const institution = parsed.success ? await this.deps.db.getRepository(Institution).findOneBy({ id: parsed.data }) : null;
-    if (!institution || institution.status === 'unavailable') throw AppError.validation(['institutionId'], 'is not a bank you can connect now');
+    if (!institution || !institution.enabled || institution.status === 'unavailable') throw AppError.validation(['institutionId'], 'is not a bank you can connect now');
     return this.move(token, { type: 'institution-chosen', institutionId });
   }
 
   /** The banks the user can choose from, matching what they typed. */
   searchInstitutions(query: string | undefined): Promise<Institution[]> {
-    const qb = this.deps.db.getRepository(Institution).createQueryBuilder('i').where(`i.status <> 'unavailable'`).orderBy('i.name', 'ASC');
+    const qb = this.deps.db.getRepository(Institution).createQueryBuilder('i').where(`i.enabled AND i.status <> 'unavailable'`).orderBy('i.name', 'ASC');
     // Typed into a search box: control characters (NUL, which PostgreSQL refuses, among them) dropped, 100 kept.
     const text = (query ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 100);
     if (text) qb.andWhere('(i.name ILIKE :q OR i.id ILIKE :q)', { q: `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%` });

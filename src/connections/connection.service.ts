@@ -32,9 +32,7 @@ export class ConnectionService {
   ): Promise<{ connection: ConnectionView; job: JobView }> {
     const institution = await this.deps.db.getRepository(Institution).findOneBy({ id: input.institutionId });
     if (!institution) throw AppError.validation(['institutionId'], `no institution ${input.institutionId}`);
-    if (institution.status === 'unavailable') {
-      throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institution.id} is unavailable; try again later`);
-    }
+    requireAcceptsNewConnections(institution);
     throwIfAny([
       ...checkDatasets(institution, input.datasets),
       ...checkCredentials(institution, input.credentials, true),
@@ -344,6 +342,15 @@ function throwIfAny(issues: FieldIssue[]): void {
   const error = AppError.validation(issues[0]!.path, issues[0]!.message);
   error.details.issues = issues;
   throw error;
+}
+
+/**
+ * A new connection (a create, a connect session choosing a bank) needs an institution that is enabled (not retired
+ * by an operator) and not unavailable right now. Existing connections at a disabled one keep refreshing.
+ */
+export function requireAcceptsNewConnections(institution: Pick<Institution, 'id' | 'enabled' | 'status'>): void {
+  if (!institution.enabled) throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institution.id} is disabled and takes no new connections`);
+  if (institution.status === 'unavailable') throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institution.id} is unavailable; try again later`);
 }
 
 function checkDatasets(institution: Institution, datasets: Dataset[] | null | undefined): FieldIssue[] {

@@ -1,6 +1,7 @@
 import type { CredentialField, Dataset, Institution } from '../../entities/index.ts';
 
-type SeedInstitution = Omit<Institution, 'createdAt' | 'updatedAt'>;
+/** `enabled` is the operator's: left out, so a start never re-enables a sandbox institution they disabled. */
+type SeedInstitution = Omit<Institution, 'createdAt' | 'updatedAt' | 'enabled'>;
 
 const ALL: Dataset[] = ['BANK_ACCOUNT', 'BANK_BALANCE', 'BANK_TRANSACTION', 'USER_INFO'];
 
@@ -11,7 +12,8 @@ const loginAndPassword: CredentialField[] = [
 ];
 
 /**
- * The seeded institutions, upserted on every start so code and database agree. The built-in ones are served by the
+ * The sandbox institutions, upserted on every start when SANDBOX_INSTITUTIONS is on (development and test by
+ * default, never by default in production), so code and database agree. The built-in ones are served by the
  * sandbox provider in process; AU00100 is the same sandbox behind the plug-in HTTP protocol (`npm run
  * provider:sandbox`). The loginId chooses the scripted outcome (README, "Trying the sandbox").
  */

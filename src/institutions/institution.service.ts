@@ -1,11 +1,14 @@
 import { Institution } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
-import { AppError } from '../errors.ts';
+import { AppError, ErrorCode } from '../errors.ts';
+import { definitionSchema, parseOrThrow, updateSchema, type InstitutionDefinition } from './institution.schemas.ts';
 import { seededInstitutions } from './institution.seed.ts';
 
 export interface InstitutionQuery {
   country?: string;
   search?: string;
+  /** Disabled institutions too (the admin CLI); apps only ever see enabled ones. */
+  includeDisabled?: boolean;
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -20,6 +23,7 @@ export class InstitutionService {
 
   async list(query: InstitutionQuery = {}): Promise<Institution[]> {
     const qb = this.repo.createQueryBuilder('i').orderBy('i.id', 'ASC');
+    if (!query.includeDisabled) qb.andWhere('i.enabled');
     if (query.country) qb.andWhere('i.country = :country', { country: query.country.toUpperCase() });
     if (query.search) {
       qb.andWhere(`(i.name ILIKE :q OR i.id ILIKE :q OR i.bank_code = :exact)`, {
@@ -30,14 +34,48 @@ export class InstitutionService {
     return qb.getMany();
   }
 
+  /** One institution, disabled or not (an existing connection's institution stays readable). */
   async get(id: string): Promise<Institution> {
     const found = await this.repo.findOneBy({ id });
     if (!found) throw AppError.notFound('institution', id);
     return found;
   }
 
-  /** Upserts the seeded institutions; safe to run on every start and from many replicas at once. */
+  /** Upserts the sandbox institutions; safe to run on every start and from many replicas at once. */
   async seed(sandboxPluginUrl: string): Promise<void> {
     await this.repo.upsert(seededInstitutions(sandboxPluginUrl), { conflictPaths: ['id'] });
+  }
+
+  /**
+   * Upserts institutions an operator defined (INSTITUTIONS_FILE, already validated): each one listed becomes exactly
+   * what it says, in one statement (INSERT … ON CONFLICT DO UPDATE), so replicas starting together agree. Those it
+   * does not list are left as they are.
+   */
+  async apply(definitions: InstitutionDefinition[]): Promise<void> {
+    if (definitions.length) await this.repo.upsert(definitions, { conflictPaths: ['id'] });
+  }
+
+  /** A new institution from an operator's definition (validated here); CONFLICT when the id exists. */
+  async add(input: unknown): Promise<Institution> {
+    const definition = parseOrThrow(definitionSchema, input);
+    const inserted = await this.repo.createQueryBuilder().insert().values(definition).orIgnore().returning('id').execute();
+    if (!inserted.raw.length) throw new AppError(ErrorCode.CONFLICT, `institution ${definition.id} exists; change it with institutions:update`);
+    return this.get(definition.id);
+  }
+
+  /** Changes some fields of an institution; the result must be a valid institution as a whole. */
+  async update(id: string, patch: unknown): Promise<Institution> {
+    const changes = parseOrThrow(updateSchema, patch);
+    const { createdAt: _c, updatedAt: _u, ...current } = await this.get(id);
+    const next = parseOrThrow(definitionSchema, { ...current, ...changes });
+    await this.repo.update({ id }, next);
+    return this.get(id);
+  }
+
+  /** Disabled: no new connections, not listed to apps; existing connections keep refreshing. */
+  async setEnabled(id: string, enabled: boolean): Promise<Institution> {
+    const { affected } = await this.repo.update({ id }, { enabled });
+    if (!affected) throw AppError.notFound('institution', id);
+    return this.get(id);
   }
 }

@@ -23,6 +23,8 @@ export class Metrics {
   private readonly sweepQueued: client.Counter;
   private readonly listenerUp: client.Gauge<'channel'>;
   private readonly databaseUp: client.Gauge;
+  private readonly httpRequests: client.Counter<'procedure' | 'status'>;
+  private readonly httpSeconds: client.Histogram<'procedure' | 'status'>;
   /** Each NOTIFY channel this process listens on, and whether it is listening now (also shown by /healthz). */
   readonly listeners = new Map<string, boolean>();
   private db: { db: DataSource; clock: Clock } | null = null;
@@ -57,6 +59,20 @@ export class Metrics {
       name: 'cs_notification_listener_up',
       help: 'Whether this process listens for new work on the channel (0 while it reconnects; it polls meanwhile)',
       labelNames: ['channel'],
+      registers: r,
+    });
+    // `procedure`: a procedure path, a route pattern, `batch` or `unmatched` (src/api/access-log.ts), never a raw URL.
+    this.httpRequests = new client.Counter({
+      name: 'cs_http_requests_total',
+      help: 'HTTP requests by procedure (or route) and status',
+      labelNames: ['procedure', 'status'],
+      registers: r,
+    });
+    this.httpSeconds = new client.Histogram({
+      name: 'cs_http_request_duration_seconds',
+      help: 'Time from a request arriving to its response sent, by procedure (or route) and status',
+      labelNames: ['procedure', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     });
     const self = this;
@@ -133,6 +149,12 @@ export class Metrics {
   listenerState(channel: string, listening: boolean): void {
     this.listeners.set(channel, listening);
     this.listenerUp.set({ channel }, listening ? 1 : 0);
+  }
+
+  httpRequest(procedure: string, status: number, seconds: number): void {
+    const labels = { procedure, status: String(status) };
+    this.httpRequests.inc(labels);
+    this.httpSeconds.observe(labels, seconds);
   }
 
   jobRun(kind: string, outcome: JobOutcome, seconds: number): void {

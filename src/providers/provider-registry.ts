@@ -8,13 +8,16 @@ export interface ProviderRegistryOptions {
   http: { connectTimeoutMs: number; timeoutMs: number; token?: string };
 }
 
+/** The provider keys a `built-in` institution can name (the providers this process carries in code). */
+export const BUILT_IN_PROVIDER_KEYS = ['sandbox'] as const;
+
 /** Which Provider serves an institution: built-in ones by provider key, plug-ins by their URL. */
 export class ProviderRegistry {
   private readonly builtIn: Map<string, Provider>;
   private readonly plugIns = new Map<string, Provider>();
 
   constructor(private readonly options: ProviderRegistryOptions) {
-    this.builtIn = new Map<string, Provider>([['sandbox', new SandboxProvider(options.sandbox ?? DEFAULT_SANDBOX_OPTIONS)]]);
+    this.builtIn = new Map<string, Provider>([[BUILT_IN_PROVIDER_KEYS[0], new SandboxProvider(options.sandbox ?? DEFAULT_SANDBOX_OPTIONS)]]);
   }
 
   forInstitution(institution: Pick<Institution, 'id' | 'method' | 'providerKey' | 'providerUrl'>): Provider {

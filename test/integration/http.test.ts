@@ -11,14 +11,14 @@ beforeAll(async () => {
 afterAll(() => service.close());
 
 describe('HTTP surface', () => {
-  it("a single GET query answers exactly as tRPC's own adapter does, errors included", async () => {
-    const { connection } = await app.client.connections.create.mutate({ userId: 'fast-path', institutionId: 'AU00000', credentials: { loginId: 'x', password: 'y' } });
+  it('a single GET query answers as the same query in a batch does, errors included', async () => {
+    const { connection } = await app.client.connections.create.mutate({ userId: 'single-get', institutionId: 'AU00000', credentials: { loginId: 'x', password: 'y' } });
     const auth = { authorization: `Bearer ${app.apiKey}` };
     const one = (input: unknown) => encodeURIComponent(JSON.stringify({ json: input }));
     const batch = (input: unknown) => encodeURIComponent(JSON.stringify({ 0: { json: input } }));
     for (const [path, input] of [
       ['connections.get', { id: connection.id }],
-      ['connections.list', { userId: 'fast-path', limit: 5 }],
+      ['connections.list', { userId: 'single-get', limit: 5 }],
       ['connections.get', { id: 'not-a-uuid' }],
       ['connections.get', { id: '00000000-0000-4000-8000-000000000000' }],
       ['connections.create', { id: connection.id }],

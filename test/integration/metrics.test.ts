@@ -74,8 +74,16 @@ describe('observability', () => {
     expect(sample(after, 'cs_jobs_total', { kind: 'create', outcome: 'succeeded' }) - sample(before, 'cs_jobs_total', { kind: 'create', outcome: 'succeeded' })).toBe(3);
     expect(sample(after, 'cs_job_duration_seconds_count', { kind: 'create', outcome: 'succeeded' })).toBe(3);
     expect(sample(after, 'cs_webhook_delivery_latency_seconds_count', { outcome: 'succeeded' })).toBeGreaterThanOrEqual(3);
+    // The API's own requests, by procedure and status (a fresh process: these are all of them).
+    expect(sample(after, 'cs_http_requests_total', { procedure: 'connections.create', status: '200' })).toBe(3);
+    expect(sample(after, 'cs_http_requests_total', { procedure: 'webhooks.endpoints.create', status: '200' })).toBe(1);
+    expect(sample(after, 'cs_http_request_duration_seconds_count', { procedure: 'connections.create', status: '200' })).toBe(3);
+    expect(sample(after, 'cs_http_requests_total', { procedure: '/metrics', status: '200' })).toBeGreaterThanOrEqual(1);
 
     const logs = proc.output();
+    const access = logs.split('\n').filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+    expect(access.filter((l) => l.procedure === 'connections.create')).toHaveLength(3);
+    expect(access.find((l) => l.procedure === 'connections.create')).toMatchObject({ method: 'POST', status: 200, appId: expect.any(String), requestId: expect.any(String), durationMs: expect.any(Number) });
     for (const c of created) expect(logs).toContain(c.job.id);
     expect(logs).not.toContain(password);
     expect(logs).not.toContain(secret);

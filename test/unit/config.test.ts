@@ -31,6 +31,15 @@ describe('config', () => {
     expect(() => loadConfig({ CREDENTIALS_KEYS: `k1:${k()},k1:${k()}` })).toThrow(/k1.*twice/);
   });
 
+  it('listens on 127.0.0.1 by default in development and test, on 0.0.0.0 in production; HOST wins', () => {
+    const keys = `p:${randomBytes(32).toString('base64')}`;
+    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ NODE_ENV: 'test' }).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ NODE_ENV: 'production', CREDENTIALS_KEYS: keys }).HOST).toBe('0.0.0.0');
+    expect(loadConfig({ NODE_ENV: 'production', CREDENTIALS_KEYS: keys, HOST: '10.0.0.5' }).HOST).toBe('10.0.0.5');
+    expect(loadConfig({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+  });
+
   it('creates the demo app by default, except in production', () => {
     expect(loadConfig({}).CREATE_DEMO_APP).toBe(true);
     const production = loadConfig({ NODE_ENV: 'production', CREDENTIALS_KEYS: `p:${randomBytes(32).toString('base64')}` });
