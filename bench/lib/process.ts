@@ -45,7 +45,7 @@ export interface BenchProcess {
   pid: number;
   output(): string;
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  /** Peak resident set size so far (VmHWM), in MB; null once the process is gone. */
+  /** Peak resident set size so far (VmHWM), in MB; after exit, the last one sampled (null if never sampled). */
   peakRssMb(): number | null;
   stop(): Promise<number | null>;
 }
@@ -94,7 +94,8 @@ export function startProcess(script: string, env: Record<string, string>, args: 
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    peakRssMb: sample,
+    // Once the process is gone, the last peak sampled.
+    peakRssMb: () => sample() ?? record.peakRssMb,
     async stop() {
       sample();
       if (child.exitCode === null) child.kill('SIGTERM');
