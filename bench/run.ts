@@ -1,5 +1,7 @@
 // npm run bench [-- <scenario> …] [-- --quick]
-// Type-checks the code, starts (or uses) PostgreSQL, runs the scenarios, prints a table, and writes
+// Type-checks the code, builds dist/ (the service processes run `node dist/src/main.js`; BENCH_RUNTIME=tsx runs
+// `node --import tsx src/main.ts` instead, to compare), starts (or uses) PostgreSQL, runs the scenarios, prints a
+// table with the peak RSS of every process it started, and writes
 // bench/results/latest.{json,md,png} (a full run) or bench/results/quick.{json,md,png} (--quick).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
