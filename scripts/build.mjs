@@ -82,5 +82,11 @@ for (const folder of assetFolders(path.join(ROOT, 'src'))) {
 }
 writeFileSync(path.join(next, path.basename(STAMP)), `${new Date().toISOString()}\n`);
 rmSync(DIST, { recursive: true, force: true });
-renameSync(next, DIST);
+try {
+  renameSync(next, DIST);
+} catch (error) {
+  // Another build (a second test run) swapped its tree in between: it is built from the same sources, keep it.
+  if (!existsSync(STAMP)) throw error;
+  rmSync(next, { recursive: true, force: true });
+}
 say('built dist/', { ms: Date.now() - started, assets: copied });
