@@ -1,5 +1,7 @@
 // npm run bench [-- <scenario> …] [-- --quick]
-// Type-checks the code, starts (or uses) PostgreSQL, runs the scenarios, prints a table, and writes
+// Type-checks the code, builds dist/ (the service processes run `node dist/src/main.js`; BENCH_RUNTIME=tsx runs
+// `node --import tsx src/main.ts` instead, to compare), starts (or uses) PostgreSQL, runs the scenarios, prints a
+// table with the peak RSS of every process it started, and writes
 // bench/results/latest.{json,md,png} (a full run) or bench/results/quick.{json,md,png} (--quick).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +14,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { renderLatencyChart } from './lib/chart.ts';
 import { freePort } from '../test/helpers/free-port.ts';
 import { withDatabase } from '../test/helpers/pg-urls.ts';
-import { ROOT } from './lib/process.ts';
+import { BENCH_RUNTIME, processRecords, ROOT, type ProcessRecord } from './lib/process.ts';
 import type { BenchContext, Scenario, ScenarioResult } from './lib/types.ts';
 import { api } from './scenarios/api.ts';
 import { priority } from './scenarios/priority.ts';
@@ -60,6 +62,14 @@ log(`benchmark: ${ids.join(', ')}${quick ? ' (quick)' : ''}`);
 log('build: type-checking (tsc -p .)');
 const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', ROOT], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+if (BENCH_RUNTIME === 'compiled') {
+  // The service processes run dist/ (what production runs): build it from these sources first.
+  log('build: npm run build (service processes run node dist/src/main.js; BENCH_RUNTIME=tsx runs the sources with tsx)');
+  const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--if-stale'], { stdio: 'inherit', cwd: ROOT });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+} else {
+  log('runtime: BENCH_RUNTIME=tsx (service processes run node --import tsx src/main.ts)');
+}
 
 // PostgreSQL: DATABASE_URL's server (the bench creates and drops its own databases there), or an embedded one.
 let adminUrl: string;
@@ -99,20 +109,24 @@ const ctx: BenchContext = {
   },
 };
 
-const results: (ScenarioResult | { id: string; title: string; error: string })[] = [];
+/** A scenario's outcome, with the peak RSS of every process it started. */
+type Outcome = (ScenarioResult | { id: string; title: string; error: string }) & { processes: ProcessRecord[] };
+const results: Outcome[] = [];
 for (const id of ids) {
   const s = SCENARIOS[id]!;
   log(`── ${s.title} ──`);
   const t0 = Date.now();
+  const firstProcess = processRecords().length;
   try {
     const result = await s.run(ctx);
-    results.push({ ...result, id, title: s.title });
+    const processes = processRecords().slice(firstProcess);
+    results.push({ ...result, id, title: s.title, processes });
     log(`${s.title}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    printScenario(result);
+    printScenario(result, processes);
   } catch (error) {
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     log(`${s.title}: FAILED\n${message}`);
-    results.push({ id, title: s.title, error: message.split('\n')[0]! });
+    results.push({ id, title: s.title, error: message.split('\n')[0]!, processes: processRecords().slice(firstProcess) });
   }
 }
 
@@ -130,11 +144,23 @@ const machine = {
   platform: `${os.type()} ${os.release()}`,
   postgres: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded-postgres 18',
 };
+// The bench process itself: load generators, seeding through the domain in process, the queue scenario's workers.
+// getrusage's maxRSS is its own peak over the whole run (in kB).
+const benchProcess = { command: `node --import tsx bench/run.ts ${args.join(' ')}`.trim(), peakRssMb: process.resourceUsage().maxRSS / 1024 };
+log(`peak RSS of the bench process itself: ${benchProcess.peakRssMb.toFixed(0)} MB`);
 const outDir = path.join(ROOT, 'bench/results');
 mkdirSync(outDir, { recursive: true });
 // latest.* are the committed results of a full run: a run of some scenarios only writes partial.* beside them.
 const base = quick ? 'quick' : selected.length && selected.length < Object.keys(SCENARIOS).length ? 'partial' : 'latest';
-const report = { startedAt: new Date(started).toISOString(), durationS: Math.round((Date.now() - started) / 1000), quick, machine, scenarios: results };
+const report = {
+  startedAt: new Date(started).toISOString(),
+  durationS: Math.round((Date.now() - started) / 1000),
+  quick,
+  runtime: BENCH_RUNTIME,
+  machine,
+  benchProcess,
+  scenarios: results,
+};
 writeFileSync(path.join(outDir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
 const panels = results.flatMap((r) => ('latencies' in r && r.latencies?.length ? [{ title: r.title, series: r.latencies }] : []));
 if (panels.length) writeFileSync(path.join(outDir, `${base}.png`), renderLatencyChart(panels));
@@ -143,10 +169,15 @@ log(`wrote bench/results/${base}.json, ${base}.md${panels.length ? `, ${base}.pn
 const failed = results.filter((r) => 'error' in r);
 process.exit(failed.length ? 1 : 0);
 
-function printScenario(r: ScenarioResult) {
+function printScenario(r: ScenarioResult, processes: ProcessRecord[]) {
   console.table(r.rows);
   for (const ratio of r.ratios) console.log(`  ${ratio.name}: ${ratio.value.toFixed(3)}${ratio.target ? ` (target ${ratio.target.op} ${ratio.target.value}: ${met(ratio) ? 'met' : 'MISSED'})` : ''}`);
   for (const [what, mb] of Object.entries(r.peakRssMb ?? {})) console.log(`  peak RSS ${what}: ${mb.toFixed(0)} MB`);
+  for (const p of processes) console.log(`  peak RSS of process ${p.pid} (${p.command}): ${mb(p.peakRssMb)}`);
+}
+
+function mb(value: number | null): string {
+  return value === null ? 'not sampled' : `${value.toFixed(0)} MB`;
 }
 
 function met(r: { value: number; target?: { op: '>=' | '<='; value: number } }): boolean {
@@ -157,7 +188,8 @@ function met(r: { value: number; target?: { op: '>=' | '<='; value: number } }):
 function markdown(rep: typeof report, chart: string | null): string {
   const out: string[] = [];
   out.push(`# Benchmark results${rep.quick ? ' (quick mode: smaller sizes, shorter runs)' : ''}`, '');
-  out.push(`Run ${rep.startedAt}, ${rep.durationS} s, with \`npm run bench${rep.quick ? ' -- --quick' : ''}\`.`, '');
+  out.push(`Run ${rep.startedAt}, ${rep.durationS} s, with \`${rep.runtime === 'tsx' ? 'BENCH_RUNTIME=tsx ' : ''}npm run bench${rep.quick ? ' -- --quick' : ''}\`.`, '');
+  out.push(`Service processes ran ${rep.runtime === 'tsx' ? '`node --import tsx src/main.ts`' : 'compiled code (`node dist/src/main.js`)'}.`, '');
   out.push(`Machine: ${rep.machine.cpus} cores (${rep.machine.cpuModel}), ${rep.machine.memoryGb} GB memory, Node ${rep.machine.node}, ${rep.machine.platform}, PostgreSQL: ${rep.machine.postgres}.`, '');
   out.push('Every figure that matters is a ratio of two things measured in the same run, interleaved, because these machines are shared and noisy.', '');
   out.push('## Targets', '', '| Target | Measured | Met |', '|---|---|---|');
@@ -172,6 +204,11 @@ function markdown(rep: typeof report, chart: string | null): string {
       for (const [what, mb] of Object.entries(r.peakRssMb ?? {})) out.push(`| peak RSS, ${what} < 300 MB | ${mb.toFixed(0)} MB | ${mb < 300 ? 'met' : '**missed**'} |`);
     }
   }
+  out.push('');
+  // Peak RSS of every process the run started (VmHWM, sampled every 100 ms while it lived), and of the bench itself.
+  out.push('## Peak RSS of every process', '', '| Scenario | Process | Peak RSS |', '|---|---|---|');
+  out.push(`| (all) | bench process: \`${rep.benchProcess.command}\` | ${mb(rep.benchProcess.peakRssMb)} |`);
+  for (const r of rep.scenarios) for (const p of r.processes) out.push(`| ${r.title} | \`${p.command}\` (pid ${p.pid}) | ${mb(p.peakRssMb)} |`);
   out.push('');
   const notes = path.join(ROOT, 'bench/NOTES.md');
   if (!rep.quick && existsSync(notes)) out.push(readFileSync(notes, 'utf8').trim(), '');

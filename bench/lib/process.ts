@@ -7,21 +7,59 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/**
+ * How the service runs in the bench: `compiled` (default) is what production runs, `node dist/src/main.js` (run.ts
+ * builds first); `tsx` is `node --import tsx src/main.ts`, as `npm start` ran before the compiled build
+ * (BENCH_RUNTIME=tsx, to compare). The bench's own helper scripts (floors, receivers, the sweep child) run with tsx
+ * either way: they are not the service.
+ */
+export const BENCH_RUNTIME: 'compiled' | 'tsx' = process.env.BENCH_RUNTIME === 'tsx' ? 'tsx' : 'compiled';
+
+/** One process the bench started, and the highest VmHWM seen for it. */
+export interface ProcessRecord {
+  script: string;
+  /** How it ran: `node dist/src/main.js` or `node --import tsx <script>`. */
+  command: string;
+  pid: number;
+  peakRssMb: number | null;
+}
+
+const records: ProcessRecord[] = [];
+
+/** Every process started so far, in order (run.ts slices them per scenario). */
+export function processRecords(): readonly ProcessRecord[] {
+  return records;
+}
+
+function readVmHwmMb(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface BenchProcess {
   child: ChildProcess;
   pid: number;
   output(): string;
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  /** Peak resident set size so far (VmHWM), in MB; null once the process is gone. */
+  /** Peak resident set size so far (VmHWM), in MB; after exit, the last one sampled (null if never sampled). */
   peakRssMb(): number | null;
   stop(): Promise<number | null>;
 }
 
-/** The service (`node --import tsx src/main.ts`, as npm start runs it) or a bench helper script, as a child process. */
+/**
+ * The service (`node dist/src/main.js`, as `npm start` runs it; see BENCH_RUNTIME) or a bench helper script, as a
+ * child process. Its VmHWM is sampled while it lives, so its peak RSS is known even after it exited on its own.
+ */
 export function startProcess(script: string, env: Record<string, string>, args: string[] = []): BenchProcess {
+  const service = script === 'src/main.ts';
   // BENCH_PROFILE=<dir> writes a CPU profile of every service process (node --cpu-prof) there.
-  const profile = process.env.BENCH_PROFILE && script === 'src/main.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', script, ...args], {
+  const profile = process.env.BENCH_PROFILE && service ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const entry = service && BENCH_RUNTIME === 'compiled' ? ['dist/src/main.js'] : ['--import', 'tsx', script];
+  const child = spawn(process.execPath, [...profile, ...entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'cs-bench-')), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -29,7 +67,21 @@ export function startProcess(script: string, env: Record<string, string>, args: 
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const record: ProcessRecord = { script, command: ['node', ...entry].join(' '), pid: child.pid!, peakRssMb: null };
+  records.push(record);
+  const sample = () => {
+    const mb = readVmHwmMb(record.pid);
+    if (mb !== null) record.peakRssMb = Math.max(record.peakRssMb ?? 0, mb);
+    return mb;
+  };
+  // VmHWM only grows, so the last sample before exit is the peak, short of what the final 100 ms added.
+  const sampler = setInterval(sample, 100).unref();
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      clearInterval(sampler);
+      resolve(code);
+    }),
+  );
   return {
     child,
     pid: child.pid!,
@@ -42,15 +94,10 @@ export function startProcess(script: string, env: Record<string, string>, args: 
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    peakRssMb() {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        return m ? Number(m[1]) / 1024 : null;
-      } catch {
-        return null;
-      }
-    },
+    // Once the process is gone, the last peak sampled.
+    peakRssMb: () => sample() ?? record.peakRssMb,
     async stop() {
+      sample();
       if (child.exitCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       const code = await exited;

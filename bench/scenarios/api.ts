@@ -214,7 +214,7 @@ export interface Target {
   proc: BenchProcess;
 }
 
-/** `npm start`'s process (node --import tsx src/main.ts) with the API role only, on the given database. */
+/** `npm start`'s process (`node dist/src/main.js`; see BENCH_RUNTIME) with the API role only, on the given database. */
 export async function startService(ctx: BenchContext, url: string, name = 'service'): Promise<Target> {
   const port = await freePort();
   const proc = startProcess('src/main.ts', {

@@ -3,7 +3,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/datab
 import { AppError } from '../errors.ts';
 import type { AppSummary } from '../apps/app.service.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/idempotency.service.ts';
-import type { ApiContext } from './context.ts';
+import type { ApiContext } from './api-context.ts';
 import { appErrorToTRPC, boundIssues, describeIssues, schemaIssues } from './error-map.ts';
 import { transformer } from './transformer.ts';
 

@@ -5,7 +5,9 @@ import type { Logger } from '../logger.ts';
 import { SnakeNamingStrategy } from './naming-strategy.ts';
 import { PinoTypeOrmLogger } from './typeorm-logger.ts';
 
-const migrationsGlob = fileURLToPath(new URL('../../migrations/*.{ts,js}', import.meta.url));
+// The migrations beside this file's own tree: migrations/*.ts when running the sources (tsx, the tests), and
+// dist/migrations/*.js when running the build, which must not pick up the emitted .d.ts files.
+const migrationsGlob = fileURLToPath(new URL(`../../migrations/*.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 export interface DataSourceOptions {
   url: string;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { createDataSource } from '../../src/db/data-source.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
 import { freePort } from './free-port.ts';
 import { withDatabase } from './pg-urls.ts';
+import { ROOT } from './run-process.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,6 +25,10 @@ declare module 'vitest' {
  * once, into a template database; every test file clones it, which takes milliseconds and isolates files fully.
  */
 export default async function setup(project: TestProject) {
+  // The service's processes in tests run the compiled code, as production does: build it once, here, when dist/ is
+  // missing or older than the sources (tsc takes seconds).
+  const build = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed (see above): the service processes of the tests run dist/');
   // TypeORM imports the migrations/*.ts files itself, outside Vite's transform: let Node load TypeScript here too.
   const unregister = register();
   let adminUrl: string;

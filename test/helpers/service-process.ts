@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT } from './run-process.ts';
+import { MAIN_JS, ROOT } from './run-process.ts';
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -15,9 +15,9 @@ export interface ServiceProcess {
 }
 
 /**
- * The service as a real process with the given environment: `node --import tsx src/main.ts` (what `npm start`
- * runs), or with `via: 'npm'` the `npm start` process itself, as a supervisor or a person at a terminal starts it,
- * so that signals go to npm exactly as they would there.
+ * The service as a real process with the given environment: `node dist/src/main.js`, the compiled code `npm start`
+ * runs (global-setup.ts builds it once per run), or with `via: 'npm'` the `npm start` process itself, as a
+ * supervisor or a person at a terminal starts it, so that signals go to npm exactly as they would there.
  */
 export function startServiceProcess(env: Record<string, string>, options: { via?: 'node' | 'npm' } = {}): ServiceProcess {
   // Under `npm test`, npm_execpath is the npm that runs us: use the same one.
@@ -26,7 +26,7 @@ export function startServiceProcess(env: Record<string, string>, options: { via?
       ? process.env.npm_execpath
         ? [process.execPath, [process.env.npm_execpath, 'start', '--silent']]
         : ['npm', ['start', '--silent']]
-      : [process.execPath, ['--import', 'tsx', 'src/main.ts']];
+      : [process.execPath, [MAIN_JS]];
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'cs-proc-')), ...env },

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTs } from '../helpers/run-process.ts';
+import { CLI_JS, runCompiled } from '../helpers/run-process.ts';
 import { createClient } from '../helpers/test-service.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 import { AppService } from '../../src/apps/app.service.ts';
@@ -19,7 +19,8 @@ beforeAll(async () => {
 });
 afterAll(() => database.drop());
 
-const cli = (...args: string[]) => runTs('src/cli.ts', args, env);
+// The compiled CLI, as an operator runs it in the image (`node dist/src/cli.js …`).
+const cli = (...args: string[]) => runCompiled(CLI_JS, args, env);
 
 describe('admin CLI', () => {
   it('--help lists the commands', async () => {
@@ -82,7 +83,7 @@ describe('admin CLI', () => {
     expect(badArgs.stderr).toContain('apps:create takes <name>');
     const badCommand = await cli('apps:explode');
     expect(badCommand.code).toBe(1);
-    const badConfig = await runTs('src/cli.ts', ['apps:list'], { ...env, PORT: 'eighty' });
+    const badConfig = await runCompiled(CLI_JS, ['apps:list'], { ...env, PORT: 'eighty' });
     expect(badConfig.code).toBe(1);
     expect(badConfig.stderr).toContain('PORT');
   });

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,9 @@ describe('npm start on a fresh machine', () => {
     const servicePid = (JSON.parse(first.output().split('\n').find((l) => l.includes('listening on'))!) as { pid: number }).pid;
     expect(servicePid).toBeTypeOf('number');
     expect(servicePid).not.toBe(first.child.pid);
+    // What npm start runs is the compiled build: node itself on dist/, no TypeScript loader in the process.
+    const commandLine = readFileSync(`/proc/${servicePid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    expect(commandLine.slice(1)).toEqual(['dist/src/main.js']);
 
     first.kill('SIGTERM');
     expect(await first.exited).toBe(0);
