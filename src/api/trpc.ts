@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
+import type { OpenApiMeta } from 'trpc-to-openapi';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/database-errors.ts';
 import { AppError } from '../errors.ts';
 import type { AppSummary } from '../apps/app.service.ts';
@@ -8,7 +9,7 @@ import type { ApiContext } from './context.ts';
 import { appErrorToTRPC, boundIssues, describeIssues, schemaIssues } from './error-map.ts';
 import { serializeOutput } from './wire-format.ts';
 
-const t = initTRPC.context<ApiContext>().create({
+const t = initTRPC.context<ApiContext>().meta<OpenApiMeta>().create({
   // Inputs are read by superjson; responses are written by a faster writer of the same format (wire-format.ts).
   transformer: { input: superjson, output: { serialize: serializeOutput, deserialize: superjson.deserialize } },
   errorFormatter({ shape, error, ctx }) {
