@@ -1,0 +1,235 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { generate } from 'openapi-typescript-codegen';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appRouter } from '../../src/api/app-router.ts';
+import { createTestApp, settleJobs, type TestApp } from '../helpers/factories.ts';
+import { startTestService, type TestService } from '../helpers/test-service.ts';
+
+// The REST API at /api/v1: its OpenAPI document, a client generated from that document, and the HTTP behaviour a
+// client that is not @trpc/client relies on (plain JSON, ISO dates, status codes, errors that name the field).
+
+const run = promisify(execFile);
+
+let service: TestService;
+let app: TestApp;
+let api: string;
+let auth: Record<string, string>;
+beforeAll(async () => {
+  service = await startTestService();
+  app = await createTestApp(service);
+  api = `${service.url}/api/v1`;
+  auth = { authorization: `Bearer ${app.apiKey}` };
+});
+afterAll(() => service.close());
+
+/** What the test calls of the generated client (use.ts type-checks the generated code itself). */
+type Json = Record<string, any>;
+interface ApiErrorLike extends Error {
+  status: number;
+  body: unknown;
+}
+interface GeneratedClient {
+  OpenAPI: { BASE: string; TOKEN?: string };
+  ApiError: abstract new (...args: never[]) => ApiErrorLike;
+  ConnectionsService: Record<'connectionsCreate' | 'connectionsGet' | 'connectionsList' | 'connectionsRefresh' | 'connectionsDelete', (options: Json) => Promise<Json>>;
+}
+
+const json = (body: unknown, headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  headers: { ...auth, 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
+
+describe('the OpenAPI document', () => {
+  it('validates as OpenAPI 3.1, with a bearer scheme and a server under /api/v1', async () => {
+    const doc = (await (await fetch(`${api}/openapi.json`)).json()) as Record<string, any>;
+    const result = await new Validator().validate(doc);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.servers).toEqual([{ url: `${service.url}/api/v1` }]);
+  });
+
+  it('has one operation per procedure of the router, every one protected', async () => {
+    const doc = (await (await fetch(`${api}/openapi.json`)).json()) as Record<string, any>;
+    const operations = Object.values(doc.paths as Record<string, Record<string, any>>).flatMap((item) => Object.values(item));
+    expect(operations.map((o) => o.operationId).sort()).toEqual(Object.keys(appRouter._def.procedures).map((p) => p.replace(/\./g, '-')).sort());
+    for (const op of operations) expect(op.security).toEqual([{ bearer: [] }]);
+  });
+
+  it('describes dates as date-time strings, and a create as 201', async () => {
+    const doc = (await (await fetch(`${api}/openapi.json`)).json()) as Record<string, any>;
+    const connection = doc.components.schemas.Connection;
+    expect(connection.properties.createdAt).toEqual({ type: 'string', format: 'date-time' });
+    expect(connection.properties.consentExpiresAt.anyOf).toContainEqual({ type: 'string', format: 'date-time' });
+    expect(Object.keys(doc.paths['/connections'].post.responses)).toContain('201');
+    expect(doc.paths['/connections'].get.parameters.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['userId', 'status', 'state', 'institutionId', 'method', 'cursor', 'limit']),
+    );
+  });
+});
+
+describe('a client generated from the document', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cs-rest-client-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('type-checks, and creates, gets, lists, refreshes and deletes a connection', { timeout: 120_000 }, async () => {
+    const doc = await (await fetch(`${api}/openapi.json`)).json();
+    await generate({ input: doc as Record<string, unknown>, output: join(dir, 'client'), httpClient: 'fetch', useOptions: true, useUnionTypes: true });
+    // A strict consumer of the generated code, type-checked as it is (TypeScript's own compiler, no flags relaxed).
+    await writeFile(
+      join(dir, 'use.ts'),
+      `import { ConnectionsService, OpenAPI, type Connection } from './client/index.ts';
+OpenAPI.BASE = 'http://localhost/api/v1';
+export async function demo(): Promise<string> {
+  const { connection } = await ConnectionsService.connectionsCreate({ requestBody: { userId: 'u', institutionId: 'AU00000' } });
+  const again: Connection = await ConnectionsService.connectionsGet({ id: connection.id });
+  const created: string = again.createdAt;
+  return created;
+}
+`,
+    );
+    await writeFile(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', allowImportingTsExtensions: true, lib: ['ES2022', 'DOM'], skipLibCheck: true, types: [] },
+        include: ['use.ts', 'client/**/*.ts'],
+      }),
+    );
+    const tsc = join(process.cwd(), 'node_modules', '.bin', 'tsc');
+    const checked = await run(tsc, ['-p', join(dir, 'tsconfig.json')]).then(
+      () => 'type-checks',
+      (e: { stdout?: string; stderr?: string; message: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}${e.message}`,
+    );
+    expect(checked).toBe('type-checks');
+
+    const client = (await import(join(dir, 'client', 'index.ts'))) as GeneratedClient;
+    client.OpenAPI.BASE = api;
+    client.OpenAPI.TOKEN = app.apiKey;
+    const { ConnectionsService, ApiError } = client;
+
+    const created = await ConnectionsService.connectionsCreate({
+      requestBody: { userId: 'rest-user', institutionId: 'AU00000', credentials: { loginId: 'gavinBelson', password: 'hooli' }, name: 'Everyday' },
+    });
+    expect(created.connection).toMatchObject({ userId: 'rest-user', institutionId: 'AU00000', name: 'Everyday', status: 'INITIATED' });
+    expect(created.job.status).toBe('queued');
+    // Plain JSON: dates are ISO strings.
+    expect(new Date(created.connection.createdAt).toISOString()).toBe(created.connection.createdAt);
+    const id = created.connection.id;
+
+    expect(await ConnectionsService.connectionsGet({ id })).toEqual(created.connection);
+
+    const listed = await ConnectionsService.connectionsList({ userId: 'rest-user', status: 'INITIATED', institutionId: ['AU00000'], limit: 10 });
+    expect(listed.items.map((c: Json) => c.id)).toEqual([id]);
+    expect(listed.nextCursor).toBeNull();
+    expect((await ConnectionsService.connectionsList({ userId: 'rest-user', status: 'ACTIVE' })).items).toEqual([]);
+
+    // The create job is still queued: refresh answers it rather than queue another.
+    const refreshing = await ConnectionsService.connectionsRefresh({ id });
+    expect(refreshing).toMatchObject({ connectionId: id, alreadyRunning: true, job: { id: created.job.id } });
+
+    await settleJobs(service, [id]);
+    expect(await ConnectionsService.connectionsDelete({ id })).toEqual({ id });
+    const gone = await ConnectionsService.connectionsGet({ id }).catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(ApiError);
+    expect((gone as ApiErrorLike).status).toBe(404);
+    expect((gone as ApiErrorLike).body).toMatchObject({ code: 'NOT_FOUND', message: `connection ${id} not found` });
+  });
+});
+
+describe('REST over HTTP', () => {
+  it('a create answers 201 with plain JSON; the same Idempotency-Key answers it again without a second connection', async () => {
+    const body = { userId: 'idem-user', institutionId: 'AU00000', credentials: { loginId: 'gavinBelson', password: 'x' } };
+    const first = await fetch(`${api}/connections`, json(body, { 'idempotency-key': 'rest-key-1' }));
+    expect(first.status).toBe(201);
+    const second = await fetch(`${api}/connections`, json(body, { 'idempotency-key': 'rest-key-1' }));
+    expect(second.status).toBe(201);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    const [a, b] = [(await first.json()) as Json, (await second.json()) as Json];
+    expect(b.connection.id).toBe(a.connection.id);
+    const list = (await (await fetch(`${api}/connections?userId=idem-user`, { headers: auth })).json()) as Json;
+    expect(list.items).toHaveLength(1);
+  });
+
+  it('a bad body is 400 naming the field, with the request id', async () => {
+    const res = await fetch(`${api}/connections`, json({ userId: '  ', institutionId: 'AU00000' }, { 'x-request-id': 'req-400' }));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      code: 'BAD_REQUEST',
+      message: 'Invalid input: userId: must not be empty',
+      issues: [{ path: ['userId'], message: 'must not be empty' }],
+      issueCount: 1,
+      requestId: 'req-400',
+    });
+  });
+
+  it('names unknown fields and bad query parameters', async () => {
+    const unknown = (await (await fetch(`${api}/connections`, json({ userId: 'u', institutionId: 'AU00000', colour: 'red' }))).json()) as Json;
+    expect(unknown.issues).toEqual([{ path: ['colour'], message: 'unknown field' }]);
+    const query = await fetch(`${api}/connections?limit=abc&status=SLEEPING&junk=1`, { headers: auth });
+    expect(query.status).toBe(400);
+    const paths = ((await query.json()) as Json).issues.map((i: { path: unknown[] }) => i.path[0]);
+    expect(paths).toEqual(expect.arrayContaining(['limit', 'status', 'junk']));
+  });
+
+  it('answers 401 without a key, 404 for a missing id, 405 for a wrong method, 404 for an unknown path', async () => {
+    const noKey = await fetch(`${api}/connections`);
+    expect(noKey.status).toBe(401);
+    expect(await noKey.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    const missing = await fetch(`${api}/connections/00000000-0000-4000-8000-000000000000`, { headers: auth });
+    expect(missing.status).toBe(404);
+    const wrong = await fetch(`${api}/connections/00000000-0000-4000-8000-000000000000`, { method: 'PUT', headers: auth });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toContain('PATCH');
+    const nowhere = await fetch(`${api}/no-such-thing`, { headers: auth });
+    expect(nowhere.status).toBe(404);
+    expect(await nowhere.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('a body that is not JSON is 400, another content type 415, one too large 413, and nothing is written', async () => {
+    const before = await service.database.db.query('SELECT count(*)::int AS n FROM connections');
+    const malformed = await fetch(`${api}/connections`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"userId": "u",' });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: [] }] });
+    const text = await fetch(`${api}/connections`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'userId=u' });
+    expect(text.status).toBe(415);
+    const huge = await fetch(`${api}/connections`, json({ userId: 'u', institutionId: 'AU00000', name: 'x'.repeat(2 * 1024 * 1024) }));
+    expect(huge.status).toBe(413);
+    expect(await service.database.db.query('SELECT count(*)::int AS n FROM connections')).toEqual(before);
+  });
+
+  it('a POST without a body is an empty object (refresh with nothing to send)', async () => {
+    const res = await fetch(`${api}/connections/00000000-0000-4000-8000-000000000000/refresh`, { method: 'POST', headers: auth });
+    expect(res.status).toBe(404);
+  });
+
+  it('serves a reference page from its own assets under a strict CSP', async () => {
+    const page = await fetch(`${api}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await page.text();
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    for (const asset of html.matchAll(/(?:src|href)="(docs\/assets\/[^"]+)"/g)) {
+      const res = await fetch(`${api}/${asset[1]}`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).not.toMatch(/https?:\/\//);
+    }
+  });
+
+  it('tRPC at /trpc is unchanged: superjson dates, and the same output validation', async () => {
+    const { connection } = await app.client.connections.create.mutate({ userId: 'trpc-user', institutionId: 'AU00000', credentials: { loginId: 'a', password: 'b' } });
+    expect(connection.createdAt).toBeInstanceOf(Date);
+    const viaRest = (await (await fetch(`${api}/connections/${connection.id}`, { headers: auth })).json()) as Json;
+    expect(viaRest.createdAt).toBe(connection.createdAt.toISOString());
+  });
+});
