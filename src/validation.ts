@@ -74,7 +74,14 @@ export const intParam = (min: number, max: number) =>
   z
     .union([z.number(), z.string().regex(/^-?\d{1,16}$/, 'must be an integer')])
     .transform((v) => (typeof v === 'string' ? Number(v) : v))
-    .pipe(z.number().int().min(min).max(max));
+    .pipe(z.number().int().min(min).max(max))
+    // The document shows what a client should send: an integer (the digit string is a query string's form of it).
+    .meta({
+      override: ({ jsonSchema }) => {
+        delete jsonSchema.anyOf;
+        Object.assign(jsonSchema, { type: 'integer', minimum: min, maximum: max });
+      },
+    });
 
 // Output building blocks.
 export const dateTime = z.date().meta({ override: DATE_TIME });

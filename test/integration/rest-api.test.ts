@@ -233,3 +233,22 @@ describe('REST over HTTP', () => {
     expect(viaRest.createdAt).toBe(connection.createdAt.toISOString());
   });
 });
+
+describe('REST rate limits', () => {
+  it('past the burst: 429 with Retry-After, the same buckets as /trpc', async () => {
+    const limited = await startTestService({ rateLimits: { requestsPerSecond: 0.01, requestBurst: 2, mutationsPerSecond: 0.01, mutationBurst: 1 } });
+    try {
+      const { apiKey } = await createTestApp(limited);
+      const headers = { authorization: `Bearer ${apiKey}` };
+      expect((await fetch(`${limited.url}/api/v1/app`, { headers })).status).toBe(200);
+      // One of the two tokens spent over tRPC: REST shares them.
+      await limited.client(apiKey).apps.get.query();
+      const refused = await fetch(`${limited.url}/api/v1/app`, { headers });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.json()).toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+    } finally {
+      await limited.close();
+    }
+  });
+});
