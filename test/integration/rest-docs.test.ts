@@ -21,7 +21,7 @@ beforeAll(async () => {
   service = await startTestService();
   app = await createTestApp(service);
   runner = service.runner({ pollMs: 50 });
-  void runner.start();
+  await runner.start();
 });
 afterAll(async () => {
   await runner.stop();

@@ -37,7 +37,8 @@ const errorResponse = (description: string, headers?: object) => ({
 /**
  * The OpenAPI 3.1 document of the REST API, generated from the router (every procedure's meta, input and output).
  * `publicUrl`: the service's public URL, when known; otherwise the server is the relative `/api/v1`. What the
- * generator cannot know is added here: 201 for a create, the error body, 409, 429 and 503.
+ * generator cannot know is added here: 201 for a create, the error body, 409, 429 and 503; tRPC-only object inputs
+ * are left out of the query parameters.
  */
 export function createOpenApiDocument(publicUrl?: string): OpenAPIObject {
   const doc = generateOpenApiDocument(appRouter, {
@@ -56,7 +57,10 @@ export function createOpenApiDocument(publicUrl?: string): OpenAPIObject {
   schemas.Error = ERROR_SCHEMA;
   doc.components.schemas = schemas;
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
-    for (const [method, op] of Object.entries(item as Record<string, { operationId?: string; responses: Record<string, unknown> }>)) {
+    for (const [method, op] of Object.entries(item as Record<string, { operationId?: string; parameters?: oas31.ParameterObject[]; responses: Record<string, unknown> }>)) {
+      // An object cannot be a query parameter: such an input (connections.list's `filter`) is tRPC's form, and
+      // REST has the same fields flat beside it.
+      if (op.parameters) op.parameters = op.parameters.filter((p) => !(p.in === 'query' && (p.schema as oas31.SchemaObject | undefined)?.type === 'object'));
       const { 200: ok, ...errors } = op.responses;
       const created = method === 'post' && op.operationId?.endsWith('-create');
       const hasId = path.includes('{');
