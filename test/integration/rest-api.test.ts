@@ -8,7 +8,7 @@ import { generate } from 'openapi-typescript-codegen';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appRouter } from '../../src/api/app-router.ts';
 import { createTestApp, settleJobs, type TestApp } from '../helpers/factories.ts';
-import { startTestService, type TestService } from '../helpers/test-service.ts';
+import { rejection, startTestService, type TestService } from '../helpers/test-service.ts';
 
 // The REST API at /api/v1: its OpenAPI document, a client generated from that document, and the HTTP behaviour a
 // client that is not @trpc/client relies on (plain JSON, ISO dates, status codes, errors that name the field).
@@ -224,6 +224,22 @@ describe('REST over HTTP', () => {
       expect(res.status).toBe(200);
       expect(await res.text()).not.toMatch(/https?:\/\//);
     }
+  });
+
+  it('REST calls leave tRPC input rules as they were: "false" is no boolean, true no limit, null no date', async () => {
+    // trpc-to-openapi switches zod coercion on for plain top-level numbers, booleans and dates of the inputs it
+    // serves (schemas tRPC shares); the inputs avoid them. Serve each kind over REST first, then ask tRPC.
+    await fetch(`${api}/connections`, json({ userId: 'coerce-user', institutionId: 'AU00000', autoRefresh: 'false' }));
+    await fetch(`${api}/connections?limit=5`, { headers: auth });
+    await fetch(`${api}/transactions?connectionId=00000000-0000-4000-8000-000000000000&from=2026-01-01T00:00:00Z`, { headers: auth });
+    const rest = await (await fetch(`${api}/connections`, json({ userId: 'coerce-user', institutionId: 'AU00000', autoRefresh: 'false' }))).json() as Json;
+    expect(rest.issues).toEqual([{ path: ['autoRefresh'], message: expect.any(String) }]);
+    const bool = await rejection(app.client.connections.create.mutate({ userId: 'coerce-user', institutionId: 'AU00000', autoRefresh: 'false' as never }));
+    expect(bool.data?.issues?.map((i) => i.path)).toEqual([['autoRefresh']]);
+    const limit = await rejection(app.client.connections.list.query({ limit: true as never }));
+    expect(limit.data?.issues?.map((i) => i.path)).toEqual([['limit']]);
+    const date = await rejection(app.client.transactions.list.query({ connectionId: '00000000-0000-4000-8000-000000000000', from: null as never }));
+    expect(date.data?.issues?.map((i) => i.path)).toEqual([['from']]);
   });
 
   it('tRPC at /trpc is unchanged: superjson dates, and the same output validation', async () => {
