@@ -41,6 +41,9 @@ const errorResponse = (description: string, headers?: object) => ({
  * are left out of the query parameters.
  */
 export function createOpenApiDocument(publicUrl?: string): OpenAPIObject {
+  // The router never changes in a process, so one document per server URL (generating one takes a few 100 ms).
+  const cached = documents.get(publicUrl ?? '');
+  if (cached) return cached;
   const doc = generateOpenApiDocument(appRouter, {
     title: 'Connections service',
     description:
@@ -78,5 +81,8 @@ export function createOpenApiDocument(publicUrl?: string): OpenAPIObject {
       };
     }
   }
+  documents.set(publicUrl ?? '', doc);
   return doc;
 }
+
+const documents = new Map<string, OpenAPIObject>();

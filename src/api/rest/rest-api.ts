@@ -33,16 +33,9 @@ export interface RestApiOptions {
  */
 export function restApi({ createContext, logger, publicUrl }: RestApiOptions): Router {
   const router = express.Router();
-  const documents = new Map<string, OpenAPIObject>();
-  const documentFor = (url: string | undefined) => {
-    const key = url ?? '';
-    let doc = documents.get(key);
-    if (!doc) documents.set(key, (doc = createOpenApiDocument(url)));
-    return doc;
-  };
-  const routes = routeTable(documentFor(undefined));
+  const routes = routeTable(createOpenApiDocument());
 
-  router.get('/openapi.json', (_req, res) => void res.json(documentFor(publicUrl())));
+  router.get('/openapi.json', (_req, res) => void res.json(createOpenApiDocument(publicUrl())));
   router.get('/docs', (req, res) => {
     // The page's links are relative to /api/v1/docs: /docs/ would resolve them one folder too deep.
     if (req.path.endsWith('/')) return void res.redirect(301, req.originalUrl.replace(/\/+(\?|$)/, '$1'));
