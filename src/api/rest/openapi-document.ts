@@ -31,7 +31,7 @@ const RETRY_AFTER = { 'Retry-After': { description: 'Seconds to wait before tryi
 const errorResponse = (description: string, headers?: object) => ({
   description,
   ...(headers ? { headers } : {}),
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
 });
 
 /**
@@ -57,7 +57,7 @@ export function createOpenApiDocument(publicUrl?: string): OpenAPIObject {
   });
   const schemas = (doc.components ??= {}).schemas ?? {};
   for (const name of Object.keys(schemas)) if (name.startsWith('error.')) delete schemas[name];
-  schemas.Error = ERROR_SCHEMA;
+  schemas.ErrorResponse = ERROR_SCHEMA;
   doc.components.schemas = schemas;
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const [method, op] of Object.entries(item as Record<string, { operationId?: string; parameters?: oas31.ParameterObject[]; responses: Record<string, unknown> }>)) {

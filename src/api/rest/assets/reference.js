@@ -22,7 +22,10 @@
     const name = refName(schema);
     if (s.anyOf || s.oneOf) return (s.anyOf || s.oneOf).map(typeOf).join(' | ');
     let t = Array.isArray(s.type) ? s.type.join(' | ') : s.type || (s.properties ? 'object' : 'any');
-    if (t === 'array') t = `${typeOf(s.items)}[]`;
+    if (t === 'array') {
+      const item = typeOf(s.items);
+      t = item.includes(' | ') ? `(${item})[]` : `${item}[]`;
+    }
     if (s.format) t += ` (${s.format})`;
     if (s.enum) t = s.enum.map((v) => JSON.stringify(v)).join(' | ');
     return name ? `${name}` : t;
