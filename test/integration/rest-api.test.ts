@@ -160,6 +160,38 @@ describe('REST over HTTP', () => {
     expect(list.items).toHaveLength(1);
   });
 
+  it('every list and get answers 200 from its query-string form, one value or repeated', async () => {
+    const created = (await (await fetch(`${api}/connections`, json({ userId: 'lists-user', institutionId: 'AU00000', credentials: { loginId: 'a', password: 'b' } }))).json()) as Json;
+    const id = created.connection.id as string;
+    const endpoint = (await (await fetch(`${api}/webhooks/endpoints`, json({ url: 'http://127.0.0.1:9/hook' }))).json()) as Json;
+    const rule = await fetch(`${api}/notification-rules`, json({ triggerEvent: 'BANK_LOGIN_ERROR', endpointId: endpoint.endpoint.id }));
+    expect(rule.status).toBe(201);
+    for (const path of [
+      '/app',
+      '/institutions?country=AU',
+      '/institutions/AU00000',
+      `/connections?ids=${id}`,
+      `/connections?ids=${id}&ids=00000000-0000-4000-8000-000000000000&status=INITIATED&status=ACTIVE`,
+      `/jobs?connectionId=${id}&limit=5`,
+      `/jobs/${created.job.id}`,
+      `/accounts?connectionId=${id}`,
+      '/accounts?userId=lists-user',
+      `/transactions?connectionId=${id}&from=2026-01-01T00:00:00Z&to=2030-01-01T00:00:00.000Z&limit=10`,
+      '/events?types=connection.created&limit=5',
+      '/events?types=connection.created&types=job.completed&since=2026-01-01T00:00:00Z',
+      '/webhooks/endpoints?limit=2',
+      `/webhooks/endpoints/${endpoint.endpoint.id}`,
+      `/webhooks/deliveries?endpointId=${endpoint.endpoint.id}&status=pending`,
+      '/notification-rules',
+    ]) {
+      const res = await fetch(`${api}${path}`, { headers: auth });
+      expect(`${path} → ${res.status}`).toBe(`${path} → 200`);
+    }
+    const events = (await (await fetch(`${api}/events?types=connection.created`, { headers: auth })).json()) as Json;
+    expect(events.items.length).toBeGreaterThan(0);
+    expect(events.items.every((e: Json) => e.type === 'connection.created' && typeof e.occurredAt === 'string')).toBe(true);
+  });
+
   it('a bad body is 400 naming the field, with the request id', async () => {
     const res = await fetch(`${api}/connections`, json({ userId: '  ', institutionId: 'AU00000' }, { 'x-request-id': 'req-400' }));
     expect(res.status).toBe(400);
