@@ -192,6 +192,21 @@ describe('REST over HTTP', () => {
     expect(events.items.every((e: Json) => e.type === 'connection.created' && typeof e.occurredAt === 'string')).toBe(true);
   });
 
+  it('PATCH changes a connection; a stale version is 409; answering a job that waits for nothing is 412', async () => {
+    const created = (await (await fetch(`${api}/connections`, json({ userId: 'patch-user', institutionId: 'AU00000', credentials: { loginId: 'a', password: 'b' } }))).json()) as Json;
+    const { id, version } = created.connection as { id: string; version: number };
+    await settleJobs(service, [id]);
+    const patched = await fetch(`${api}/connections/${id}`, { ...json({ name: 'Renamed', version }), method: 'PATCH' });
+    expect(patched.status).toBe(200);
+    expect(((await patched.json()) as Json).connection).toMatchObject({ id, name: 'Renamed', version: version + 1 });
+    const stale = await fetch(`${api}/connections/${id}`, { ...json({ name: 'Again', version }), method: 'PATCH' });
+    expect(stale.status).toBe(409);
+    expect(await stale.json()).toMatchObject({ code: 'CONFLICT' });
+    const answer = await fetch(`${api}/jobs/${created.job.id}/challenge`, json({ response: '123456' }));
+    expect(answer.status).toBe(412);
+    expect(await answer.json()).toMatchObject({ code: 'PRECONDITION_FAILED' });
+  });
+
   it('a bad body is 400 naming the field, with the request id', async () => {
     const res = await fetch(`${api}/connections`, json({ userId: '  ', institutionId: 'AU00000' }, { 'x-request-id': 'req-400' }));
     expect(res.status).toBe(400);
