@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { connectionIdSchema, userIdSchema } from '../connections/connection.schemas.ts';
+import { connectionIdSchema, CURSOR, userIdSchema } from '../connections/connection.schemas.ts';
 import { coercedDate, dateTime, inputObject, intParam } from '../validation.ts';
 import { TRANSACTION_STATUSES } from '../../entities/index.ts';
 
@@ -36,7 +36,7 @@ export const listTransactionsInput = inputObject({
   // A Date from tRPC clients, an ISO string from REST's query string.
   from: coercedDate.optional(),
   to: coercedDate.optional(),
-  cursor: z.string().min(1).max(200).optional(),
+  cursor: z.string().min(1).max(200).meta({ description: CURSOR }).optional(),
   limit: intParam(1, 500).default(100),
 })
   .superRefine(exactlyOneOf(['accountId', 'connectionId']))

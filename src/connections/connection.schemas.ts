@@ -47,6 +47,9 @@ const refreshIntervalSchema = exact(z.number().int().min(15).max(43_200));
 /** How long the consent the user gives should last: a day to a year (open banking's longest). */
 export const consentDaysSchema = exact(z.number().int().min(1).max(365));
 
+/** What every paged list's `cursor` is. */
+export const CURSOR = 'The nextCursor of the previous page (leave it out for the first).';
+
 /** One value or a list of values; the service always sees a list. */
 const oneOrMany = <T extends z.ZodType>(item: T) =>
   z.union([item, z.array(item).min(1).max(50)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
@@ -66,12 +69,13 @@ export type CreateConnectionInput = z.output<typeof createConnectionInput>;
 
 export const getConnectionInput = inputObject({ id: connectionIdSchema });
 
+const SEVERAL = 'One value, or several (a list; over REST, repeat the parameter).';
 const connectionFilter = {
-  ids: z.array(connectionIdSchema).min(1).max(1000, 'at most 1000 ids').optional(),
-  status: oneOrMany(z.enum(CONNECTION_STATUSES)).optional(),
-  state: oneOrMany(z.enum(CONNECTION_STATES)).optional(),
-  institutionId: oneOrMany(institutionIdSchema).optional(),
-  method: oneOrMany(z.enum(INSTITUTION_METHODS)).optional(),
+  ids: z.array(connectionIdSchema).min(1).max(1000, 'at most 1000 ids').meta({ description: 'Only these connections (at most 1000).' }).optional(),
+  status: oneOrMany(z.enum(CONNECTION_STATUSES)).meta({ description: SEVERAL }).optional(),
+  state: oneOrMany(z.enum(CONNECTION_STATES)).meta({ description: SEVERAL }).optional(),
+  institutionId: oneOrMany(institutionIdSchema).meta({ description: SEVERAL }).optional(),
+  method: oneOrMany(z.enum(INSTITUTION_METHODS)).meta({ description: SEVERAL }).optional(),
 };
 const FILTER_KEYS = Object.keys(connectionFilter) as (keyof typeof connectionFilter)[];
 
@@ -85,7 +89,7 @@ export const listConnectionsInput = inputObject({
     .optional()
     .meta({ description: 'tRPC clients: the filters as one object. Over REST, give them as the query parameters beside it.' }),
   ...connectionFilter,
-  cursor: z.string().min(1).max(200).optional(),
+  cursor: z.string().min(1).max(200).meta({ description: CURSOR }).optional(),
   limit: intParam(1, 500).default(50),
 })
   .superRefine((input, ctx) => {

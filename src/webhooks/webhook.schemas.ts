@@ -38,7 +38,7 @@ const connectionIds = z
 const description = z.string().trim().max(500).regex(noControlChars, 'must not contain control characters');
 const url = z.string().trim().min(1, 'must not be empty').max(2048).regex(noControlChars, 'must not contain control characters');
 const limit = intParam(1, 500).default(100);
-const cursor = z.string().max(200).optional();
+const cursor = z.string().max(200).meta({ description: 'The nextCursor of the previous page (leave it out for the first).' }).optional();
 
 export const endpointIdInput = inputObject({ id: uuid('an endpoint') });
 

@@ -55,7 +55,7 @@
     if (op.description) body.append(el('p', {}, op.description));
     const params = op.parameters || [];
     if (params.length) {
-      const rows = params.map((p) => el('tr', {}, el('td', {}, el('code', {}, p.name)), el('td', {}, p.in), el('td', {}, p.required ? 'yes' : ''), el('td', { class: 'type' }, typeOf(p.schema)), el('td', {}, p.description || '')));
+      const rows = params.map((p) => el('tr', {}, el('td', {}, el('code', {}, p.name)), el('td', {}, p.in), el('td', {}, p.required ? 'yes' : ''), el('td', { class: 'type' }, typeOf(p.schema)), el('td', {}, p.description || resolve(p.schema).description || '')));
       body.append(el('h4', {}, 'Parameters'), el('table', {}, el('tr', {}, el('th', {}, 'name'), el('th', {}, 'in'), el('th', {}, 'required'), el('th', {}, 'type'), el('th', {}, '')), ...rows));
     }
     const json = op.requestBody && op.requestBody.content && op.requestBody.content['application/json'];
