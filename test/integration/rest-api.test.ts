@@ -207,6 +207,31 @@ describe('REST over HTTP', () => {
     expect(await answer.json()).toMatchObject({ code: 'PRECONDITION_FAILED' });
   });
 
+  it('a database that cannot be reached is 503 with Retry-After; a real fault is 500 with only the request id', async () => {
+    const original = service.services.connections.get.bind(service.services.connections);
+    const id = '00000000-0000-4000-8000-000000000000';
+    try {
+      service.services.connections.get = async () => {
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      };
+      const away = await fetch(`${api}/connections/${id}`, { headers: auth });
+      expect(away.status).toBe(503);
+      expect(Number(away.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await away.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      service.services.connections.get = async () => {
+        await service.database.db.query('SELECT * FROM table_that_does_not_exist');
+        return original(app.id, id);
+      };
+      const fault = await fetch(`${api}/connections/${id}`, { headers: { ...auth, 'x-request-id': 'req-500' } });
+      expect(fault.status).toBe(500);
+      const text = await fault.text();
+      expect(JSON.parse(text)).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', message: 'Internal error (request id req-500)', requestId: 'req-500' });
+      expect(text).not.toContain('table_that_does_not_exist');
+    } finally {
+      service.services.connections.get = original;
+    }
+  });
+
   it('a bad body is 400 naming the field, with the request id', async () => {
     const res = await fetch(`${api}/connections`, json({ userId: '  ', institutionId: 'AU00000' }, { 'x-request-id': 'req-400' }));
     expect(res.status).toBe(400);
