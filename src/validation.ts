@@ -83,5 +83,6 @@ export const intParam = (min: number, max: number) =>
       },
     });
 
-// Output building blocks.
+// Output building blocks. Ids in outputs are z.guid(): any 8-4-4-4-12 hex id the database holds, not only RFC 4122's
+// variants (z.uuid()), so that output validation never refuses a row the service really has.
 export const dateTime = z.date().meta({ override: DATE_TIME });

@@ -48,8 +48,8 @@ export type ListTransactionsInput = z.output<typeof listTransactionsInput>;
 
 export const accountView = z
   .object({
-    id: z.uuid(),
-    connectionId: z.uuid(),
+    id: z.guid(),
+    connectionId: z.guid(),
     providerId: z.string(),
     name: z.string(),
     type: z.string(),
@@ -64,9 +64,9 @@ export const accountListView = z.array(accountView);
 
 export const transactionView = z
   .object({
-    id: z.uuid(),
-    accountId: z.uuid(),
-    connectionId: z.uuid(),
+    id: z.guid(),
+    accountId: z.guid(),
+    connectionId: z.guid(),
     providerId: z.string(),
     amount: z.string(),
     currency: z.string(),

@@ -11,7 +11,7 @@ export const getAppInput = inputObject({}).optional();
 /** What an app knows about itself. The API key itself is never shown again after it was issued. */
 export const appView = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     name: z.string(),
     apiKeyPrefix: z.string(),
     createdAt: dateTime,

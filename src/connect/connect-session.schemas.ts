@@ -30,16 +30,16 @@ export const connectSessionIdInput = inputObject({ id: uuidOf('a connect session
 // Output schemas.
 
 /** connectSessions.create: the URL to send the user to (it carries the session's secret; it is shown only here). */
-export const createdConnectSessionView = z.object({ id: z.uuid(), url: z.string(), expiresAt: dateTime });
+export const createdConnectSessionView = z.object({ id: z.guid(), url: z.string(), expiresAt: dateTime });
 
 export const connectSessionView = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     userId: z.string(),
     status: z.enum(CONNECT_SESSION_STATUSES),
     institutionId: z.string().nullable(),
-    connectionId: z.uuid().nullable(),
-    jobId: z.uuid().nullable(),
+    connectionId: z.guid().nullable(),
+    jobId: z.guid().nullable(),
     repair: z.boolean(),
     datasets: z.array(z.enum(DATASETS)).nullable(),
     redirectUri: z.string().nullable(),

@@ -133,8 +133,8 @@ const datasetExtractionView = z
 
 export const connectionView = z
   .object({
-    id: z.uuid(),
-    appId: z.uuid(),
+    id: z.guid(),
+    appId: z.guid(),
     userId: z.string(),
     institutionId: z.string(),
     method: z.enum(INSTITUTION_METHODS),
@@ -173,16 +173,16 @@ export const connectionView = z
   .meta({ id: 'Connection' });
 
 export const connectionPageView = z.object({ items: z.array(connectionView), nextCursor: z.string().nullable() });
-export const deletedConnectionView = z.object({ id: z.uuid() });
-export const deletedConnectionsView = z.object({ deletedIds: z.array(z.uuid()) });
+export const deletedConnectionView = z.object({ id: z.guid() });
+export const deletedConnectionsView = z.object({ deletedIds: z.array(z.guid()) });
 
 /** connections.create: the connection and the job that makes it (follow the job, or wait for its webhook). */
 export const createdConnectionView = z.object({ connection: connectionView, job: jobView });
 /** connections.update: the connection, and the job when the change needs the provider (new credentials, datasets). */
 export const updatedConnectionView = z.object({ connection: connectionView, job: jobView.nullable() });
 /** connections.refresh: the job that refreshes (one already under way, when there is one). */
-export const refreshResultView = z.object({ connectionId: z.uuid(), job: jobView, alreadyRunning: z.boolean() });
+export const refreshResultView = z.object({ connectionId: z.guid(), job: jobView, alreadyRunning: z.boolean() });
 export const refreshAllResultView = z.object({
   jobs: z.array(refreshResultView),
-  skipped: z.array(z.object({ connectionId: z.uuid(), reason: z.string() })),
+  skipped: z.array(z.object({ connectionId: z.guid(), reason: z.string() })),
 });

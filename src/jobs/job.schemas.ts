@@ -33,8 +33,8 @@ const jobChallengeView = z.object({
 
 export const jobView = z
   .object({
-    id: z.uuid(),
-    connectionId: z.uuid(),
+    id: z.guid(),
+    connectionId: z.guid(),
     kind: z.enum(JOB_KINDS),
     status: z.enum(JOB_STATUSES),
     steps: z.array(jobStepView),

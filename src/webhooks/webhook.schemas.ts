@@ -161,10 +161,10 @@ export const listNotificationRulesInput = inputObject({}).optional();
 
 export const eventView = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     type: z.custom<EventType>((t) => typeof t === 'string' && KNOWN_TYPES.includes(t)).meta({ override: { type: 'string', enum: [...KNOWN_TYPES] } }),
     userId: z.string().nullable(),
-    connectionId: z.uuid().nullable(),
+    connectionId: z.guid().nullable(),
     /** 1, 2, 3 … per connection: a gap means a missed event. */
     sequence: z.number().int().nullable(),
     occurredAt: dateTime,
@@ -176,11 +176,11 @@ export const eventPageView = z.object({ items: z.array(eventView), nextCursor: z
 
 export const endpointView = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     url: z.string(),
     description: z.string().nullable(),
     eventTypes: z.array(z.string()).nullable(),
-    connectionIds: z.array(z.uuid()).nullable(),
+    connectionIds: z.array(z.guid()).nullable(),
     enabled: z.boolean(),
     disabledReason: z.string().nullable(),
     failingSince: dateTime.nullable(),
@@ -193,14 +193,14 @@ export const endpointView = z
 /** create and rotateSecret: the signing secret, shown only in this answer. */
 export const endpointWithSecretView = z.object({ endpoint: endpointView, secret: z.string() });
 export const endpointPageView = z.object({ items: z.array(endpointView), nextCursor: z.string().nullable() });
-export const deletedView = z.object({ id: z.uuid() });
+export const deletedView = z.object({ id: z.guid() });
 
 const deliveryStatus = z.enum(DELIVERY_STATUSES);
 export const deliveryView = z
   .object({
-    id: z.uuid(),
-    eventId: z.uuid(),
-    endpointId: z.uuid(),
+    id: z.guid(),
+    eventId: z.guid(),
+    endpointId: z.guid(),
     status: deliveryStatus,
     attempts: z.number().int(),
     nextAttemptAt: dateTime.nullable(),
@@ -218,8 +218,8 @@ export const deliveryPageView = z.object({ items: z.array(deliveryView), nextCur
 
 /** endpoints.test: how the test event's delivery went, sent there and then. */
 export const testDeliveryView = z.object({
-  eventId: z.uuid(),
-  deliveryId: z.uuid(),
+  eventId: z.guid(),
+  deliveryId: z.guid(),
   status: deliveryStatus,
   statusCode: z.number().int().nullable(),
   error: z.string().nullable(),
@@ -230,11 +230,11 @@ export const recoverResultView = z.object({ queued: z.number().int() });
 
 export const notificationRuleView = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     triggerEvent: z.enum(NOTIFICATION_TRIGGERS),
-    params: z.object({ accountIds: z.array(z.uuid()).optional(), threshold: z.string().optional() }),
-    connectionIds: z.array(z.uuid()).nullable(),
-    endpointId: z.uuid(),
+    params: z.object({ accountIds: z.array(z.guid()).optional(), threshold: z.string().optional() }),
+    connectionIds: z.array(z.guid()).nullable(),
+    endpointId: z.guid(),
     includeDetails: z.boolean(),
     createdAt: dateTime,
     updatedAt: dateTime,
