@@ -12,8 +12,7 @@ import { connectPagesRouter } from './connect-pages/connect-pages.router.ts';
 import { contextFactory } from './context.ts';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './rate-limiter.ts';
 import { queryFastPath } from './query-fast-path.ts';
-import { REST_BASE_PATH } from './rest/openapi-document.ts';
-import { restApi } from './rest/rest-api.ts';
+import { REST_BASE_PATH, restApi } from './rest/rest-api.ts';
 
 export interface HttpAppOptions {
   services: Services;

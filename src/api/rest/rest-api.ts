@@ -8,6 +8,8 @@ import type { contextFactory } from '../context.ts';
 import { createOpenApiDocument } from './openapi-document.ts';
 import { restError, restErrorFromAdapter } from './rest-errors.ts';
 
+export { REST_BASE_PATH } from './openapi-document.ts';
+
 /** The largest JSON body the REST API reads (as /trpc's). */
 const MAX_BODY_BYTES = 1024 * 1024;
 
