@@ -12,6 +12,7 @@ import { connectPagesRouter } from './connect-pages/connect-pages.router.ts';
 import { accessLog } from './access-log.ts';
 import { contextFactory } from './context.ts';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './rate-limiter.ts';
+import { REST_BASE_PATH, restApi } from './rest/rest-api.ts';
 
 export interface HttpAppOptions {
   services: Services;
@@ -25,7 +26,7 @@ export interface HttpAppOptions {
   connect?: ConnectSettings;
 }
 
-/** The express app: request ids, health, readiness and the tRPC API at /trpc. */
+/** The express app: request ids, health, readiness, the tRPC API at /trpc and the REST API at /api/v1. */
 export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFAULT_RATE_LIMITS, connect = DEFAULT_CONNECT_SETTINGS }: HttpAppOptions): Express {
   const app = express();
   const rateLimiter = rateLimits ? new RateLimiter(rateLimits) : null;
@@ -65,6 +66,9 @@ export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFA
 
   // Hosted Connect's pages, for the app's users' browsers (no API key: the session URL's token).
   app.use(connectPagesRouter({ services, settings: connect, logger }));
+
+  // The same procedures as plain JSON (REST, OpenAPI 3.1), with the same context: the same auth, keys and limits.
+  app.use(REST_BASE_PATH, restApi({ createContext, logger, publicUrl: () => connect.publicUrl }));
 
   app.use(
     '/trpc',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { consentDaysSchema, datasetsSchema, institutionIdSchema, userIdSchema } from '../connections/connection.schemas.ts';
-import { inputObject, noControlChars, uuidOf } from '../validation.ts';
+import { dateTime, inputObject, noControlChars, uuidOf } from '../validation.ts';
+import { CONNECT_SESSION_STATUSES, DATASETS } from '../../entities/index.ts';
 
 /** The languages the hosted pages speak. */
 export const CONNECT_LOCALES = ['en', 'de'] as const;
@@ -25,3 +26,29 @@ export const createConnectSessionInput = inputObject({
 export type CreateConnectSessionInput = z.output<typeof createConnectSessionInput>;
 
 export const connectSessionIdInput = inputObject({ id: uuidOf('a connect session') });
+
+// Output schemas.
+
+/** connectSessions.create: the URL to send the user to (it carries the session's secret; it is shown only here). */
+export const createdConnectSessionView = z.object({ id: z.guid(), url: z.string(), expiresAt: dateTime });
+
+export const connectSessionView = z
+  .object({
+    id: z.guid(),
+    userId: z.string(),
+    status: z.enum(CONNECT_SESSION_STATUSES),
+    institutionId: z.string().nullable(),
+    connectionId: z.guid().nullable(),
+    jobId: z.guid().nullable(),
+    repair: z.boolean(),
+    datasets: z.array(z.enum(DATASETS)).nullable(),
+    redirectUri: z.string().nullable(),
+    consentDays: z.number().int(),
+    locale: z.string().nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    expiresAt: dateTime,
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    finishedAt: dateTime.nullable(),
+  })
+  .meta({ id: 'ConnectSession' });

@@ -1,28 +1,16 @@
 import type { EntityManager } from 'typeorm';
-import { z } from 'zod';
 import { followJob } from '../connect/connect-session.lifecycle.ts';
 import { hashState } from '../security/oauth-state.ts';
 import { Connection, Institution, Job, JOB_PRIORITIES } from '../../entities/index.ts';
 import { recordExtraction } from '../connections/connection.lifecycle.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
 import type { Deps } from '../deps.ts';
-import { inputObject } from '../validation.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import { CHALLENGE_EXPIRED } from './job-failure.ts';
 import { JOBS_CHANNEL } from './job.queue.ts';
 import { recordJobEvent } from './job.events.ts';
 import { presentJob, type JobView } from './job.presenter.ts';
 import type { JobStep } from '../../entities/index.ts';
-
-export const jobIdInput = inputObject({ id: z.uuid({ message: 'must be a job id (uuid)' }) });
-export const listJobsInput = inputObject({
-  connectionId: z.uuid({ message: 'must be a connection id (uuid)' }),
-  limit: z.number().int().min(1).max(200).default(50),
-});
-export const answerChallengeInput = inputObject({
-  id: z.uuid({ message: 'must be a job id (uuid)' }),
-  response: z.string().trim().min(1, 'must not be empty').max(1024),
-});
 
 /** How often a DECOUPLED challenge is checked again while the user approves elsewhere. */
 export const DECOUPLED_RECHECK_MS = 1_000;

@@ -3,11 +3,12 @@ import {
   DELIVERY_STATUSES,
   EVENT_TYPES,
   NOTIFICATION_TRIGGERS,
+  type EventType,
   type NotificationRuleParams,
   type NotificationTrigger,
 } from '../../entities/index.ts';
 import type { FieldIssue } from '../errors.ts';
-import { coercedDate, inputObject, noControlChars, uuidOf } from '../validation.ts';
+import { coercedDate, dateTime, exact, inputObject, intParam, noControlChars, uuidOf } from '../validation.ts';
 
 // Input schemas for events, endpoints, deliveries and notification rules: the rules of what they may hold.
 
@@ -36,8 +37,8 @@ const connectionIds = z
   .refine((t) => new Set(t).size === t.length, 'connection ids must not repeat');
 const description = z.string().trim().max(500).regex(noControlChars, 'must not contain control characters');
 const url = z.string().trim().min(1, 'must not be empty').max(2048).regex(noControlChars, 'must not contain control characters');
-const limit = z.number().int().min(1).max(500).default(100);
-const cursor = z.string().max(200).optional();
+const limit = intParam(1, 500).default(100);
+const cursor = z.string().max(200).meta({ description: 'The nextCursor of the previous page (leave it out for the first).' }).optional();
 
 export const endpointIdInput = inputObject({ id: uuid('an endpoint') });
 
@@ -56,7 +57,7 @@ export const updateEndpointInput = inputObject({
   /** null: every event type again. */
   eventTypes: eventTypes.nullable().optional(),
   connectionIds: connectionIds.nullable().optional(),
-  enabled: z.boolean().optional(),
+  enabled: exact(z.boolean()).optional(),
 });
 export type UpdateEndpointInput = z.output<typeof updateEndpointInput>;
 
@@ -73,7 +74,7 @@ export const listDeliveriesInput = inputObject({
   eventId: uuid('an event').optional(),
   status: z.enum(DELIVERY_STATUSES).optional(),
   cursor,
-  limit: z.number().int().min(1).max(200).default(50),
+  limit: intParam(1, 200).default(50),
 });
 export type ListDeliveriesInput = z.output<typeof listDeliveriesInput>;
 
@@ -129,7 +130,7 @@ export const createNotificationRuleInput = inputObject({
     params: z.record(z.string(), z.unknown()).default({}),
     connectionIds: connectionIds.optional(),
     endpointId: uuid('an endpoint'),
-  includeDetails: z.boolean().default(true),
+  includeDetails: exact(z.boolean()).default(true),
 })
   .transform((input, ctx) => {
     const parsed = parseRuleParams(input.triggerEvent, input.params);
@@ -147,7 +148,7 @@ export const updateNotificationRuleInput = inputObject({
   params: z.record(z.string(), z.unknown()).optional(),
   connectionIds: connectionIds.nullable().optional(),
   endpointId: uuid('an endpoint').optional(),
-  includeDetails: z.boolean().optional(),
+  includeDetails: exact(z.boolean()).optional(),
 });
 export type UpdateNotificationRuleInput = z.output<typeof updateNotificationRuleInput>;
 
@@ -155,3 +156,88 @@ export const notificationRuleIdInput = inputObject({ id: uuid('a notification ru
 
 /** notificationRules.list takes nothing (an empty object, or no input at all). */
 export const listNotificationRulesInput = inputObject({}).optional();
+
+// Output schemas.
+
+export const eventView = z
+  .object({
+    id: z.guid(),
+    type: z.custom<EventType>((t) => typeof t === 'string' && KNOWN_TYPES.includes(t)).meta({ override: { type: 'string', enum: [...KNOWN_TYPES] } }),
+    userId: z.string().nullable(),
+    connectionId: z.guid().nullable(),
+    /** 1, 2, 3 … per connection: a gap means a missed event. */
+    sequence: z.number().int().nullable(),
+    occurredAt: dateTime,
+    data: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'Event' });
+/** `nextCursor` is always a place to continue from; `hasMore` says whether more events are already waiting. */
+export const eventPageView = z.object({ items: z.array(eventView), nextCursor: z.string().nullable(), hasMore: z.boolean() });
+
+export const endpointView = z
+  .object({
+    id: z.guid(),
+    url: z.string(),
+    description: z.string().nullable(),
+    eventTypes: z.array(z.string()).nullable(),
+    connectionIds: z.array(z.guid()).nullable(),
+    enabled: z.boolean(),
+    disabledReason: z.string().nullable(),
+    failingSince: dateTime.nullable(),
+    lastSuccessAt: dateTime.nullable(),
+    previousSecretExpiresAt: dateTime.nullable(),
+    createdAt: dateTime,
+    updatedAt: dateTime,
+  })
+  .meta({ id: 'WebhookEndpoint' });
+/** create and rotateSecret: the signing secret, shown only in this answer. */
+export const endpointWithSecretView = z.object({ endpoint: endpointView, secret: z.string() });
+export const endpointPageView = z.object({ items: z.array(endpointView), nextCursor: z.string().nullable() });
+export const deletedView = z.object({ id: z.guid() });
+
+const deliveryStatus = z.enum(DELIVERY_STATUSES);
+export const deliveryView = z
+  .object({
+    id: z.guid(),
+    eventId: z.guid(),
+    endpointId: z.guid(),
+    status: deliveryStatus,
+    attempts: z.number().int(),
+    nextAttemptAt: dateTime.nullable(),
+    lastStatusCode: z.number().int().nullable(),
+    lastError: z.string().nullable(),
+    createdAt: dateTime,
+    deliveredAt: dateTime.nullable(),
+    /** Oldest first. */
+    attemptLog: z.array(
+      z.object({ attemptedAt: dateTime, statusCode: z.number().int().nullable(), error: z.string().nullable(), latencyMs: z.number() }),
+    ),
+  })
+  .meta({ id: 'WebhookDelivery' });
+export const deliveryPageView = z.object({ items: z.array(deliveryView), nextCursor: z.string().nullable() });
+
+/** endpoints.test: how the test event's delivery went, sent there and then. */
+export const testDeliveryView = z.object({
+  eventId: z.guid(),
+  deliveryId: z.guid(),
+  status: deliveryStatus,
+  statusCode: z.number().int().nullable(),
+  error: z.string().nullable(),
+  latencyMs: z.number(),
+  nextAttemptAt: dateTime.nullable(),
+});
+export const recoverResultView = z.object({ queued: z.number().int() });
+
+export const notificationRuleView = z
+  .object({
+    id: z.guid(),
+    triggerEvent: z.enum(NOTIFICATION_TRIGGERS),
+    params: z.object({ accountIds: z.array(z.guid()).optional(), threshold: z.string().optional() }),
+    connectionIds: z.array(z.guid()).nullable(),
+    endpointId: z.guid(),
+    includeDetails: z.boolean(),
+    createdAt: dateTime,
+    updatedAt: dateTime,
+  })
+  .meta({ id: 'NotificationRule' });
+export const notificationRuleListView = z.array(notificationRuleView);

@@ -1,0 +1,13 @@
+import { z } from 'zod';
+
+/**
+ * A connection's or a job's error as the API shows it (the seed documents' category, origin, code, message). Its own
+ * module, because connection and job schemas both use it and connection schemas use the job's.
+ */
+export const connectionErrorView = z.object({
+  category: z.enum(['functional', 'technical']),
+  origin: z.enum(['customer', 'platform', 'provider']),
+  code: z.string(),
+  message: z.string(),
+  attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+});
