@@ -45,6 +45,9 @@ export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFA
 
   app.get('/healthz', healthHandler(metrics));
 
+  // Browsers ask for it on every page the service serves (Hosted Connect, the REST reference): no icon, and no 404 to log.
+  app.get('/favicon.ico', (_req, res) => void res.status(204).setHeader('cache-control', 'public, max-age=86400').end());
+
   let migrationsVerified = false;
   app.get('/readyz', async (_req, res) => {
     try {

@@ -1,5 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import type { OpenApiMeta } from 'trpc-to-openapi';
+import type { ProcedureMeta } from './procedure-meta.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/database-errors.ts';
 import { AppError } from '../errors.ts';
 import type { AppSummary } from '../apps/app.service.ts';
@@ -8,7 +8,7 @@ import type { ApiContext } from './api-context.ts';
 import { appErrorToTRPC, boundIssues, describeIssues, schemaIssues } from './error-map.ts';
 import { transformer } from './transformer.ts';
 
-const t = initTRPC.context<ApiContext>().meta<OpenApiMeta>().create({
+const t = initTRPC.context<ApiContext>().meta<ProcedureMeta>().create({
   // superjson for tRPC clients (src/api/transformer.ts).
   transformer,
   errorFormatter({ shape, error, ctx }) {

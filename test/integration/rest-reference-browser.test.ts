@@ -26,6 +26,7 @@ it.runIf(hasChromium)('lists every operation with its parameters, from its own o
   const requests: string[] = [];
   const problems: string[] = [];
   context.on('request', (r) => void requests.push(r.url()));
+  context.on('response', (r) => void (r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`)));
   const page = await context.newPage();
   page.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
   page.on('pageerror', (e) => void problems.push(e.message));

@@ -1,6 +1,11 @@
-import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
+import { generateOpenApiDocument, type OpenApiMeta, type OpenAPIObject } from 'trpc-to-openapi';
 import type { oas31 } from 'zod-openapi';
 import { appRouter } from '../app-router.ts';
+import type { ProcedureMeta } from '../procedure-meta.ts';
+
+// The routers' meta is our own copy of the fields they use (procedure-meta.ts): it must still be trpc-to-openapi's.
+const metaFits: ProcedureMeta extends OpenApiMeta ? true : false = true;
+void metaFits;
 
 /** Where the REST API is mounted; the document's paths are relative to it. */
 export const REST_BASE_PATH = '/api/v1';
