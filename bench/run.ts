@@ -84,7 +84,7 @@ if (process.env.DATABASE_URL) {
   log('database: starting an embedded PostgreSQL');
   const server = await startEmbeddedPostgres({ databaseDir: path.join(tmp, 'pg'), port: await freePort(), database: 'postgres', persistent: false });
   adminUrl = server.adminUrl;
-  stopServer = server.stop;
+  stopServer = () => server.stop();
 }
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();

@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from "typeorm";
 
 export class Initial1795285739144 implements MigrationInterface {
     name = 'Initial1795285739144'

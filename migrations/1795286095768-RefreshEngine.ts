@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from "typeorm";
 
 // Refresh engine: accounts, transactions, provider pauses; jobs learn their provider, failures and challenges;
 // connections learn whether the user must act. Reviewed by hand: jobs.provider_key is backfilled before it becomes

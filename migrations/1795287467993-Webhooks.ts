@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from "typeorm";
 
 export class Webhooks1795287467993 implements MigrationInterface {
     name = 'Webhooks1795287467993'

@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from "typeorm";
 
 export class Scheduler1795288016082 implements MigrationInterface {
     name = 'Scheduler1795288016082'

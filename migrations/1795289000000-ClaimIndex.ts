@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from "typeorm";
 
 /** The claim scans queued jobs in (run_at, id) order and stops after a batch: the index now has both columns. */
 export class ClaimIndex1795289000000 implements MigrationInterface {

@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from "typeorm";
 
 /** Retention deletes finished jobs by when they finished: an index on exactly those. */
 export class JobRetention1795290000000 implements MigrationInterface {

@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
  * Tenant safety: jobs carry a claim priority (someone waiting before the scheduler) and their institution (so a

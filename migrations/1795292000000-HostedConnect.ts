@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
  * Hosted Connect: connect sessions, the redirect URIs an app registers, how each institution signs users in, how

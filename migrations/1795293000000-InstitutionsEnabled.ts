@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from "typeorm";
 
 /** Institutions are data (issue 12): an operator can disable one, which then takes no new connections. */
 export class InstitutionsEnabled1795293000000 implements MigrationInterface {

@@ -22,7 +22,6 @@ export const SERIES_COLOURS: readonly Rgb[] = [
   [140, 86, 75], // brown
 ];
 
-const WHITE: Rgb = [255, 255, 255];
 const TEXT: Rgb = [34, 34, 34];
 const AXIS: Rgb = [68, 68, 68];
 const FRAME: Rgb = [204, 204, 204];

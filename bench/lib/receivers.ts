@@ -1,7 +1,7 @@
 // Webhook receivers for the benchmark, in their own process: N HTTP servers that verify every request with the
 // standardwebhooks package and record when each arrived. Control: POST /control/secrets (JSON string[]),
 // GET /control/stats, POST /control/reset. Prints one JSON line with the ports when listening.
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
@@ -20,7 +20,9 @@ const body = (req: IncomingMessage) =>
 
 const ports: number[] = [];
 for (let i = 0; i < count; i++) {
-  const server = createServer(async (req, res) => {
+  // node:http ignores what a handler returns: the request's work runs as a promise of its own, failures logged.
+  const server = createServer((req, res) => void receive(req, res).catch((error: unknown) => console.error(error)));
+  async function receive(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const text = await body(req);
     if (req.url?.startsWith('/control/')) {
       if (req.url === '/control/secrets') verifiers = (JSON.parse(text) as string[]).map((s) => new Webhook(s));
@@ -50,7 +52,7 @@ for (let i = 0; i < count; i++) {
     receipts.push([String(req.headers['webhook-id']), at]);
     res.statusCode = 204;
     res.end();
-  });
+  }
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   ports.push((server.address() as AddressInfo).port);

@@ -1,6 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-import { AppError, ErrorCode, formatPath, type FieldIssue } from '../errors.ts';
+import type { AppError} from '../errors.ts';
+import { ErrorCode, formatPath, type FieldIssue } from '../errors.ts';
 
 // The one place domain error codes become transport error codes.
 const TRPC_CODE: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {

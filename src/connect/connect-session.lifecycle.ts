@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { ConnectionError, ConnectSession, ConnectSessionError, ConnectSessionStatus, ConnectStep } from '../../entities/index.ts';
+import { ConnectSession, type ConnectionError, type ConnectSessionError, type ConnectSessionStatus, type ConnectStep } from '../../entities/index.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
 import { isFinished, presentConnectSession } from './connect-session.presenter.ts';
 import { ConnectSessionRepository } from './connect-session.repository.ts';
@@ -103,7 +103,7 @@ export async function applySessionEvent(m: EntityManager, session: ConnectSessio
   const ended = isFinished(next);
   const patch: Partial<ConnectSession> = { ...next, updatedAt: now, ...(ended ? { finishedAt: now } : {}) };
   await new ConnectSessionRepository(m).update(session.id, patch);
-  const after: ConnectSession = { ...session, ...patch };
+  const after = Object.assign(new ConnectSession(), session, patch);
   if (ended && next.status !== 'expired') {
     const view = presentConnectSession(after, now);
     await recordEvent(m, {

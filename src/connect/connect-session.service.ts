@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { ConnectSession, Institution, type Connection, type Job } from '../../entities/index.ts';
+import type { ConnectSession} from '../../entities/index.ts';
+import { Institution, type Connection, type Job } from '../../entities/index.ts';
 import type { AppService } from '../apps/app.service.ts';
 import { originsOf } from '../apps/redirect-uris.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';

@@ -92,7 +92,7 @@ export class ClaimLoop<T> {
     this.running = false;
     this.wake();
     await this.loopDone;
-    const all = Promise.allSettled([...this.inFlight.values()]);
+    const all = Promise.allSettled(this.inFlight.values());
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);

@@ -31,7 +31,7 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
       onNotice: (message) => logger.info({ component: 'embedded-postgres' }, message),
     });
     url = pg.url;
-    stopEmbedded = pg.stop;
+    stopEmbedded = () => pg.stop();
     logger.info(
       { dataDir: path.resolve(config.DATA_DIR), port: config.EMBEDDED_PG_PORT, reused: pg.reused, ms: Date.now() - started },
       pg.reused ? 'joined the embedded PostgreSQL already running on DATA_DIR' : 'embedded PostgreSQL started',

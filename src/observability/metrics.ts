@@ -75,13 +75,15 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     });
-    const self = this;
+    // collect() runs with the gauge as `this`: these reach the database and the clock of this Metrics.
+    const fromDatabase = this.fromDatabase.bind(this);
+    const clockNow = () => this.db?.clock.now() ?? new Date();
     this.databaseUp = new client.Gauge({
       name: 'cs_database_up',
       help: 'Whether the database answers (0: the cluster-wide gauges are missing from this scrape)',
       registers: r,
       async collect() {
-        this.set((await self.fromDatabase((db) => db.query('SELECT 1'))) ? 1 : 0);
+        this.set((await fromDatabase((db) => db.query('SELECT 1'))) ? 1 : 0);
       },
     });
     new client.Gauge({
@@ -91,7 +93,7 @@ export class Metrics {
       registers: r,
       async collect() {
         this.reset();
-        const rows = await self.fromDatabase<{ queue: string; state: string; n: number }[]>((db) => db.query(
+        const rows = await fromDatabase<{ queue: string; state: string; n: number }[]>((db) => db.query(
           `SELECT 'jobs' AS queue, status AS state, count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running', 'awaiting-challenge') GROUP BY status
            UNION ALL
            SELECT 'deliveries', CASE WHEN locked_until IS NOT NULL THEN 'in-flight' ELSE 'pending' END, count(*)::int
@@ -106,8 +108,8 @@ export class Metrics {
       registers: r,
       async collect() {
         this.reset();
-        const now = self.db?.clock.now() ?? new Date();
-        const rows = await self.fromDatabase<{ oldest: Date | null }[]>((db) =>
+        const now = clockNow();
+        const rows = await fromDatabase<{ oldest: Date | null }[]>((db) =>
           db.query(
             `SELECT min(next_refresh_at) AS oldest FROM connections
              WHERE auto_refresh AND status = 'ACTIVE' AND NOT user_action_required AND next_refresh_at <= $1`,

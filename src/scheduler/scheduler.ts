@@ -82,9 +82,9 @@ export class Scheduler {
 
   /** Stops the schedules and waits for ticks in progress. */
   async stop(): Promise<void> {
-    await Promise.all(this.tasks.map((t) => t.destroy()));
+    await Promise.all(this.tasks.map(async (t) => t.destroy()));
     this.tasks.length = 0;
-    await Promise.allSettled([...this.running]);
+    await Promise.allSettled(this.running);
   }
 
   /** Runs one tick now, logging what it did; never throws. */

@@ -107,7 +107,7 @@ export class WebhookSender {
         throwHttpErrors: false,
         followRedirect: false,
       });
-      request.on('request', (clientRequest) => {
+      void request.on('request', (clientRequest) => {
         clientRequest.once('socket', () => (reusedSocket = clientRequest.reusedSocket));
         clientRequest.once('response', (response: IncomingMessage) => {
           seen.status = response.statusCode ?? null;
@@ -116,7 +116,7 @@ export class WebhookSender {
           response.on('data', (chunk: Buffer) => preview.add(chunk));
         });
       });
-      request.on('downloadProgress', ({ transferred }) => {
+      void request.on('downloadProgress', ({ transferred }) => {
         if (transferred >= this.options.maxResponseBytes && !cutShort) {
           cutShort = true;
           request.cancel();

@@ -47,7 +47,7 @@ export default async function setup(project: TestProject) {
       persistent: false,
     });
     adminUrl = server.adminUrl;
-    stopServer = server.stop;
+    stopServer = () => server.stop();
   }
 
   const templateDatabase = `cs_template_${process.pid}`;

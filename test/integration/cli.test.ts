@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_JS, runCompiled } from '../helpers/run-process.ts';
-import { createClient } from '../helpers/test-service.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 import { AppService } from '../../src/apps/app.service.ts';
 import { systemClock } from '../../src/clock.ts';

@@ -40,7 +40,7 @@ interface Outcome {
 }
 
 /** One API call, as its outcome: ok, or the tRPC error code the client saw. */
-async function outcomeOf(call: Promise<{ connection?: { id: string } } | unknown>): Promise<Outcome> {
+async function outcomeOf(call: Promise<unknown>): Promise<Outcome> {
   try {
     const result = (await call) as { connection?: { id: string } };
     return { ok: true, code: null, connectionId: result?.connection?.id };

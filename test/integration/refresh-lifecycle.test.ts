@@ -56,7 +56,7 @@ describe('create', () => {
     const page = await app.client.transactions.list.query({ connectionId: connection.id, limit: 10 });
     expect(page.items).toHaveLength(10);
     expect(page.items[0]!.amount).toMatch(/^-?\d+\.\d{2}$/);
-    expect(page.items.map((t) => t.bookedAt.getTime())).toEqual([...page.items.map((t) => t.bookedAt.getTime())].sort((a, b) => b - a));
+    expect(page.items.map((t) => t.bookedAt.getTime())).toEqual(page.items.map((t) => t.bookedAt.getTime()).sort((a, b) => b - a));
     expect((await app.client.accounts.list.query({ userId: connection.userId })).map((a) => a.id).sort()).toEqual(accounts.map((a) => a.id).sort());
   });
 

@@ -59,7 +59,9 @@ describe('the OpenAPI document', () => {
   it('has one operation per procedure of the router, every one protected', async () => {
     const doc = (await (await fetch(`${api}/openapi.json`)).json()) as Record<string, any>;
     const operations = Object.values(doc.paths as Record<string, Record<string, any>>).flatMap((item) => Object.values(item));
-    expect(operations.map((o) => o.operationId).sort()).toEqual(Object.keys(appRouter._def.procedures).map((p) => p.replace(/\./g, '-')).sort());
+    expect(operations.map((o) => o.operationId as string).sort((a, b) => a.localeCompare(b))).toEqual(
+      Object.keys(appRouter._def.procedures).map((p) => p.replace(/\./g, '-')).sort((a, b) => a.localeCompare(b)),
+    );
     for (const op of operations) expect(op.security).toEqual([{ bearer: [] }]);
   });
 

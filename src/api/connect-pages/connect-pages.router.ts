@@ -68,7 +68,7 @@ export function connectPagesRouter({ services, settings, logger }: { services: S
     const t = translator(locale);
     try {
       const done = await svc.completeRedirect(query);
-      if (done?.sessionUrl) return void res.redirect(303, done.sessionUrl);
+      if (done?.sessionUrl) return  res.redirect(303, done.sessionUrl);
       // A job without a session (an app with screens of its own): the job goes on; the app shows what follows.
       send(res, done ? messagePage({ t, locale }, 200, 'backFromBankTitle', 'backFromBankText') : messagePage({ t, locale }, 400, 'notFoundTitle', 'notFoundText'), []);
     } catch (error) {

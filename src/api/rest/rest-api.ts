@@ -40,7 +40,7 @@ export function restApi({ createContext, logger, publicUrl }: RestApiOptions): R
   router.get('/openapi.json', (_req, res) => void res.json(createOpenApiDocument(publicUrl())));
   router.get('/docs', (req, res) => {
     // The page's links are relative to /api/v1/docs: /docs/ would resolve them one folder too deep.
-    if (req.path.endsWith('/')) return void res.redirect(301, req.originalUrl.replace(/\/+(\?|$)/, '$1'));
+    if (req.path.endsWith('/')) return  res.redirect(301, req.originalUrl.replace(/\/+(\?|$)/, '$1'));
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.setHeader('content-security-policy', PAGE_CSP);
     res.setHeader('x-content-type-options', 'nosniff');

@@ -172,7 +172,7 @@ export class HttpProvider implements Provider {
       throwHttpErrors: false,
       followRedirect: false,
     });
-    request.on('downloadProgress', ({ transferred, total }) => {
+    void request.on('downloadProgress', ({ transferred, total }) => {
       if (transferred > this.maxResponseBytes || (total ?? 0) > this.maxResponseBytes) {
         tooLarge = true;
         request.cancel();
