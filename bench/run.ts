@@ -42,7 +42,10 @@ if (args.includes('--report')) {
   // Re-renders latest.md from latest.json (after editing bench/NOTES.md), without measuring again.
   const file = path.join(ROOT, 'bench/results/latest.json');
   const saved = JSON.parse(readFileSync(file, 'utf8')) as typeof report;
-  writeFileSync(path.join(ROOT, 'bench/results/latest.md'), markdown(saved, existsSync(path.join(ROOT, 'bench/results/latest.png')) ? 'latest.png' : null));
+  writeFileSync(
+    path.join(ROOT, 'bench/results/latest.md'),
+    markdown(saved, existsSync(path.join(ROOT, 'bench/results/latest.png')) ? 'latest.png' : null),
+  );
   console.log('wrote bench/results/latest.md from latest.json');
   process.exit(0);
 }
@@ -82,7 +85,12 @@ if (process.env.DATABASE_URL) {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'cs-bench-pg-'));
   chmodSync(tmp, 0o755);
   log('database: starting an embedded PostgreSQL');
-  const server = await startEmbeddedPostgres({ databaseDir: path.join(tmp, 'pg'), port: await freePort(), database: 'postgres', persistent: false });
+  const server = await startEmbeddedPostgres({
+    databaseDir: path.join(tmp, 'pg'),
+    port: await freePort(),
+    database: 'postgres',
+    persistent: false,
+  });
   adminUrl = server.adminUrl;
   stopServer = () => server.stop();
 }
@@ -146,7 +154,10 @@ const machine = {
 };
 // The bench process itself: load generators, seeding through the domain in process, the queue scenario's workers.
 // getrusage's maxRSS is its own peak over the whole run (in kB).
-const benchProcess = { command: `node --import tsx bench/run.ts ${args.join(' ')}`.trim(), peakRssMb: process.resourceUsage().maxRSS / 1024 };
+const benchProcess = {
+  command: `node --import tsx bench/run.ts ${args.join(' ')}`.trim(),
+  peakRssMb: process.resourceUsage().maxRSS / 1024,
+};
 log(`peak RSS of the bench process itself: ${benchProcess.peakRssMb.toFixed(0)} MB`);
 const outDir = path.join(ROOT, 'bench/results');
 mkdirSync(outDir, { recursive: true });
@@ -171,7 +182,10 @@ process.exit(failed.length ? 1 : 0);
 
 function printScenario(r: ScenarioResult, processes: ProcessRecord[]) {
   console.table(r.rows);
-  for (const ratio of r.ratios) console.log(`  ${ratio.name}: ${ratio.value.toFixed(3)}${ratio.target ? ` (target ${ratio.target.op} ${ratio.target.value}: ${met(ratio) ? 'met' : 'MISSED'})` : ''}`);
+  for (const ratio of r.ratios)
+    console.log(
+      `  ${ratio.name}: ${ratio.value.toFixed(3)}${ratio.target ? ` (target ${ratio.target.op} ${ratio.target.value}: ${met(ratio) ? 'met' : 'MISSED'})` : ''}`,
+    );
   for (const [what, mb] of Object.entries(r.peakRssMb ?? {})) console.log(`  peak RSS ${what}: ${mb.toFixed(0)} MB`);
   for (const p of processes) console.log(`  peak RSS of process ${p.pid} (${p.command}): ${mb(p.peakRssMb)}`);
 }
@@ -188,27 +202,45 @@ function met(r: { value: number; target?: { op: '>=' | '<='; value: number } }):
 function markdown(rep: typeof report, chart: string | null): string {
   const out: string[] = [];
   out.push(`# Benchmark results${rep.quick ? ' (quick mode: smaller sizes, shorter runs)' : ''}`, '');
-  out.push(`Run ${rep.startedAt}, ${rep.durationS} s, with \`${rep.runtime === 'tsx' ? 'BENCH_RUNTIME=tsx ' : ''}npm run bench${rep.quick ? ' -- --quick' : ''}\`.`, '');
-  out.push(`Service processes ran ${rep.runtime === 'tsx' ? '`node --import tsx src/main.ts`' : 'compiled code (`node dist/src/main.js`)'}.`, '');
-  out.push(`Machine: ${rep.machine.cpus} cores (${rep.machine.cpuModel}), ${rep.machine.memoryGb} GB memory, Node ${rep.machine.node}, ${rep.machine.platform}, PostgreSQL: ${rep.machine.postgres}.`, '');
-  out.push('Every figure that matters is a ratio of two things measured in the same run, interleaved, because these machines are shared and noisy.', '');
+  out.push(
+    `Run ${rep.startedAt}, ${rep.durationS} s, with \`${rep.runtime === 'tsx' ? 'BENCH_RUNTIME=tsx ' : ''}npm run bench${rep.quick ? ' -- --quick' : ''}\`.`,
+    '',
+  );
+  out.push(
+    `Service processes ran ${rep.runtime === 'tsx' ? '`node --import tsx src/main.ts`' : 'compiled code (`node dist/src/main.js`)'}.`,
+    '',
+  );
+  out.push(
+    `Machine: ${rep.machine.cpus} cores (${rep.machine.cpuModel}), ${rep.machine.memoryGb} GB memory, Node ${rep.machine.node}, ${rep.machine.platform}, PostgreSQL: ${rep.machine.postgres}.`,
+    '',
+  );
+  out.push(
+    'Every figure that matters is a ratio of two things measured in the same run, interleaved, because these machines are shared and noisy.',
+    '',
+  );
   out.push('## Targets', '', '| Target | Measured | Met |', '|---|---|---|');
   for (const r of rep.scenarios) {
     if ('error' in r) {
       out.push(`| ${r.title} | failed: ${r.error} | no |`);
       continue;
     }
-    for (const ratio of r.ratios) if (ratio.target) out.push(`| ${ratio.name} ${ratio.target.op} ${ratio.target.value} | ${ratio.value.toFixed(3)} | ${met(ratio) ? 'met' : '**missed**'} |`);
+    for (const ratio of r.ratios)
+      if (ratio.target)
+        out.push(
+          `| ${ratio.name} ${ratio.target.op} ${ratio.target.value} | ${ratio.value.toFixed(3)} | ${met(ratio) ? 'met' : '**missed**'} |`,
+        );
     // The memory target is for the service during the sweep, refreshes and webhooks (scenario 7).
     if (MEMORY_TARGET.has(r.id)) {
-      for (const [what, mb] of Object.entries(r.peakRssMb ?? {})) out.push(`| peak RSS, ${what} < 300 MB | ${mb.toFixed(0)} MB | ${mb < 300 ? 'met' : '**missed**'} |`);
+      for (const [what, mb] of Object.entries(r.peakRssMb ?? {}))
+        out.push(`| peak RSS, ${what} < 300 MB | ${mb.toFixed(0)} MB | ${mb < 300 ? 'met' : '**missed**'} |`);
     }
   }
   out.push('');
   // Peak RSS of every process the run started (VmHWM, sampled every 100 ms while it lived), and of the bench itself.
   out.push('## Peak RSS of every process', '', '| Scenario | Process | Peak RSS |', '|---|---|---|');
   out.push(`| (all) | bench process: \`${rep.benchProcess.command}\` | ${mb(rep.benchProcess.peakRssMb)} |`);
-  for (const r of rep.scenarios) for (const p of r.processes) out.push(`| ${r.title} | \`${p.command}\` (pid ${p.pid}) | ${mb(p.peakRssMb)} |`);
+  for (const r of rep.scenarios)
+    for (const p of r.processes) out.push(`| ${r.title} | \`${p.command}\` (pid ${p.pid}) | ${mb(p.peakRssMb)} |`);
   out.push('');
   const notes = path.join(ROOT, 'bench/NOTES.md');
   if (!rep.quick && existsSync(notes)) out.push(readFileSync(notes, 'utf8').trim(), '');
@@ -223,7 +255,10 @@ function markdown(rep: typeof report, chart: string | null): string {
     out.push(`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`);
     for (const row of r.rows) out.push(`| ${cols.map((c) => String(row[c] ?? '')).join(' | ')} |`);
     out.push('');
-    for (const ratio of r.ratios) out.push(`- ${ratio.name}: **${ratio.value.toFixed(3)}**${ratio.target ? ` (target ${ratio.target.op} ${ratio.target.value}: ${met(ratio) ? 'met' : 'missed'})` : ''}`);
+    for (const ratio of r.ratios)
+      out.push(
+        `- ${ratio.name}: **${ratio.value.toFixed(3)}**${ratio.target ? ` (target ${ratio.target.op} ${ratio.target.value}: ${met(ratio) ? 'met' : 'missed'})` : ''}`,
+      );
     for (const [what, mb] of Object.entries(r.peakRssMb ?? {})) out.push(`- peak RSS, ${what}: ${mb.toFixed(0)} MB`);
     for (const note of r.notes ?? []) out.push(`- ${note}`);
     out.push('');

@@ -8,7 +8,12 @@ import { sqlList } from './sql.ts';
  */
 export const CONNECT_SESSION_STATUSES = ['created', 'in-progress', 'awaiting-user', 'completed', 'failed', 'expired', 'cancelled'] as const;
 export type ConnectSessionStatus = (typeof CONNECT_SESSION_STATUSES)[number];
-export const FINISHED_CONNECT_SESSION_STATUSES = ['completed', 'failed', 'expired', 'cancelled'] as const satisfies readonly ConnectSessionStatus[];
+export const FINISHED_CONNECT_SESSION_STATUSES = [
+  'completed',
+  'failed',
+  'expired',
+  'cancelled',
+] as const satisfies readonly ConnectSessionStatus[];
 
 /** Where the user is in the hosted pages. */
 export const CONNECT_STEPS = ['consent', 'bank', 'sign-in', 'progress', 'done'] as const;

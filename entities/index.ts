@@ -30,5 +30,20 @@ export * from './webhook-endpoint.entity.ts';
 export { sqlList } from './sql.ts';
 
 /** Every table the service owns; the DataSource registers exactly these. */
-export const entities = [Application, Institution, Connection, Job, Account, Transaction, ProviderPause,
-  Event, WebhookEndpoint, WebhookDelivery, WebhookDeliveryAttempt, NotificationRule, SchedulerRun, IdempotencyKey, ConnectSession];
+export const entities = [
+  Application,
+  Institution,
+  Connection,
+  Job,
+  Account,
+  Transaction,
+  ProviderPause,
+  Event,
+  WebhookEndpoint,
+  WebhookDelivery,
+  WebhookDeliveryAttempt,
+  NotificationRule,
+  SchedulerRun,
+  IdempotencyKey,
+  ConnectSession,
+];

@@ -52,13 +52,20 @@ const page2 = await client.connections.list.query({ userId, filter: { status: 'A
 show('list', { page1: page1.items.map((c) => c.id), page2: page2.items.map((c) => c.id), end: page2.nextCursor === null });
 
 const accounts = await client.accounts.list.query({ connectionId: got.id });
-show('accounts', accounts.map((a) => `${a.name} ${a.balance} ${a.currency}`));
+show(
+  'accounts',
+  accounts.map((a) => `${a.name} ${a.balance} ${a.currency}`),
+);
 
 const refreshed = await client.connections.refresh.mutate({ id: got.id });
 show('refresh', { job: refreshed.job.id, alreadyRunning: refreshed.alreadyRunning });
 await waitForJob(refreshed.job.id);
 
-const { connection: updated } = await client.connections.update.mutate({ id: got.id, name: 'Everyday banking', version: (await client.connections.get.query({ id: got.id })).version });
+const { connection: updated } = await client.connections.update.mutate({
+  id: got.id,
+  name: 'Everyday banking',
+  version: (await client.connections.get.query({ id: got.id })).version,
+});
 show('updated', { id: updated.id, name: updated.name, version: updated.version });
 
 show('deleted', await client.connections.delete.mutate({ id: created[2]!.id }));

@@ -18,7 +18,10 @@ const out = new URL('../docs/connect.png', import.meta.url);
 const client = createTRPCClient<AppRouter>({
   links: [httpLink({ url: `${url}/trpc`, transformer: superjson, headers: { authorization: `Bearer ${apiKey}` } })],
 });
-const session = await client.connectSessions.create.mutate({ userId: `screenshot-${Date.now()}`, datasets: ['BANK_ACCOUNT', 'BANK_TRANSACTION'] });
+const session = await client.connectSessions.create.mutate({
+  userId: `screenshot-${Date.now()}`,
+  datasets: ['BANK_ACCOUNT', 'BANK_TRANSACTION'],
+});
 
 const browser = await launchChromium();
 try {

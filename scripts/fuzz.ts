@@ -57,7 +57,11 @@ try {
   const otherKey = (JSON.parse(created.stdout.trim().split('\n').at(-1)!) as { apiKey: string }).apiKey;
   await db.connect();
   const settle = async () => {
-    await waitUntil(async () => (await db.query(`SELECT count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running')`)).rows[0].n === 0, 60_000, 'the jobs to finish');
+    await waitUntil(
+      async () => (await db.query(`SELECT count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running')`)).rows[0].n === 0,
+      60_000,
+      'the jobs to finish',
+    );
   };
   const fixtures = await createFuzzFixtures(createClient(baseUrl, apiKey), createClient(baseUrl, otherKey), settle);
 

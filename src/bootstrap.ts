@@ -39,7 +39,11 @@ export async function bootstrap(config: Config, logger: Logger, clock: Clock = s
   // After the sandbox, so that the file can change or disable a sandbox institution too.
   if (institutions) await services.institutions.apply(institutions);
   const providers = new ProviderRegistry({
-    http: { connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS, timeoutMs: config.PROVIDER_TIMEOUT_MS, token: config.PLUGIN_PROVIDER_TOKEN },
+    http: {
+      connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS,
+      timeoutMs: config.PROVIDER_TIMEOUT_MS,
+      token: config.PLUGIN_PROVIDER_TOKEN,
+    },
     sandbox: { ...DEFAULT_SANDBOX_OPTIONS, bankUrl: sandboxBankUrlOf(connect) },
   });
   return { deps, services, database, providers, webhooks, connect };

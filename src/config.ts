@@ -11,42 +11,44 @@ import { DEFAULT_RETRY_SCHEDULE, parseDuration } from './webhooks/delivery-sched
  * The service's whole configuration, read from the environment once at start-up.
  * Every variable is documented in docs/configuration.md (test/unit/configuration-doc.test.ts keeps the two in step).
  */
-const boolean = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const boolean = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const credentialKeys = z
-  .string()
-  .transform((raw, ctx) => {
-    const keys: { id: string; key: Buffer }[] = [];
-    for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
-      const idx = part.indexOf(':');
-      const id = idx > 0 ? part.slice(0, idx) : '';
-      const key = Buffer.from(part.slice(idx + 1), 'base64');
-      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'expected comma-separated "keyId:base64" entries, each key 32 bytes (first one encrypts)',
-        });
-        return z.NEVER;
-      }
-      keys.push({ id, key });
-    }
-    const ids = keys.map((k) => k.id);
-    const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
-    if (duplicate) {
-      ctx.addIssue({ code: 'custom', message: `key id "${duplicate}" appears twice; every key needs its own id` });
+const credentialKeys = z.string().transform((raw, ctx) => {
+  const keys: { id: string; key: Buffer }[] = [];
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const idx = part.indexOf(':');
+    const id = idx > 0 ? part.slice(0, idx) : '';
+    const key = Buffer.from(part.slice(idx + 1), 'base64');
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected comma-separated "keyId:base64" entries, each key 32 bytes (first one encrypts)',
+      });
       return z.NEVER;
     }
-    if (keys.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'at least one key is required when set' });
-      return z.NEVER;
-    }
-    return keys;
-  });
+    keys.push({ id, key });
+  }
+  const ids = keys.map((k) => k.id);
+  const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (duplicate) {
+    ctx.addIssue({ code: 'custom', message: `key id "${duplicate}" appears twice; every key needs its own id` });
+    return z.NEVER;
+  }
+  if (keys.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'at least one key is required when set' });
+    return z.NEVER;
+  }
+  return keys;
+});
 
 const retrySchedule = z.string().transform((raw, ctx) => {
-  const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const delays = parts.map(parseDuration);
   if (parts.length === 0 || delays.some((d) => d === null)) {
     ctx.addIssue({ code: 'custom', message: 'expected comma-separated waits such as "5s,5m,30m,2h" (units ms, s, m, h, d)' });
@@ -56,7 +58,10 @@ const retrySchedule = z.string().transform((raw, ctx) => {
 });
 
 const addressList = z.string().transform((raw, ctx) => {
-  const entries = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const entries = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const bad = entries.filter((e) => !isIpOrCidr(e));
   if (bad.length) {
     ctx.addIssue({ code: 'custom', message: `expected comma-separated IP addresses or CIDR ranges; not one: ${bad.join(', ')}` });
@@ -74,9 +79,10 @@ function isIpOrCidr(entry: string): boolean {
 }
 
 const cronPattern = z.string().refine((p) => cron.validate(p), 'must be a cron pattern (node-cron: 5 or 6 fields, seconds first when 6)');
-const schedulePatterns = Object.fromEntries(
-  Object.entries(SCHEDULES).map(([, s]) => [s.env, cronPattern.default(s.pattern)]),
-) as Record<(typeof SCHEDULES)[ScheduleName]['env'], z.ZodDefault<typeof cronPattern>>;
+const schedulePatterns = Object.fromEntries(Object.entries(SCHEDULES).map(([, s]) => [s.env, cronPattern.default(s.pattern)])) as Record<
+  (typeof SCHEDULES)[ScheduleName]['env'],
+  z.ZodDefault<typeof cronPattern>
+>;
 
 export const ROLE_NAMES = ['api', 'worker', 'scheduler'] as const;
 export type Role = (typeof ROLE_NAMES)[number];
@@ -101,10 +107,16 @@ const schema = z.object({
     .string()
     .default('api,worker,scheduler')
     .transform((v, ctx) => {
-      const roles = v.split(',').map((r) => r.trim()).filter(Boolean);
+      const roles = v
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
       const bad = roles.filter((r) => !ROLE_NAMES.includes(r as Role));
       if (bad.length || roles.length === 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of ${ROLE_NAMES.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a comma-separated list of ${ROLE_NAMES.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`,
+        });
         return z.NEVER;
       }
       return [...new Set(roles)] as Role[];
@@ -132,7 +144,11 @@ const schema = z.object({
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
   WEBHOOK_RETRY_SCHEDULE: retrySchedule.default(() => DEFAULT_RETRY_SCHEDULE.split(',').map((d) => parseDuration(d)!)),
   /** An endpoint with no success for this long is disabled (default 5 days). */
-  WEBHOOK_DISABLE_AFTER_MS: z.coerce.number().int().min(1_000).default(5 * 86_400_000),
+  WEBHOOK_DISABLE_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .default(5 * 86_400_000),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
   WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   WEBHOOK_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
@@ -151,7 +167,11 @@ const schema = z.object({
   /** The first automatic refresh after a connect lands up to this fraction of an interval early (spreads a fleet). */
   REFRESH_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
   /** The longest wait between automatic refreshes of a connection that keeps failing. */
-  REFRESH_BACKOFF_MAX_MS: z.coerce.number().int().min(60_000).default(7 * 86_400_000),
+  REFRESH_BACKOFF_MAX_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(7 * 86_400_000),
   /** Where a replica without the api role serves /metrics and /healthz; unset: nowhere. */
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
@@ -165,7 +185,12 @@ const schema = z.object({
     .transform((u) => u.replace(/\/+$/, ''))
     .optional(),
   /** How long a connect session's URL can be used (minutes). */
-  CONNECT_SESSION_TTL_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(30),
+  CONNECT_SESSION_TTL_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(30),
   /** Wrong passwords (or codes) a user may give in one connect session before it fails. */
   CONNECT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   /** Per-app token buckets of each API process (src/api/rate-limiter.ts); RATE_LIMITS=false turns them off. */
@@ -199,9 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(cleaned);
   if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
-    );
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
   }
   if (result.data.WEBHOOK_LEASE_MS <= result.data.WEBHOOK_TIMEOUT_MS) {
     throw new ConfigError([
@@ -243,7 +266,11 @@ export function rateLimitsFrom(config: Config): RateLimitSettings | null {
 
 /** What Hosted Connect is configured by (PUBLIC_URL and the CONNECT_* variables). */
 export function connectSettingsFrom(config: Config): ConnectSettings {
-  return { publicUrl: config.PUBLIC_URL, sessionTtlMs: config.CONNECT_SESSION_TTL_MINUTES * 60_000, maxAttempts: config.CONNECT_MAX_ATTEMPTS };
+  return {
+    publicUrl: config.PUBLIC_URL,
+    sessionTtlMs: config.CONNECT_SESSION_TTL_MINUTES * 60_000,
+    maxAttempts: config.CONNECT_MAX_ATTEMPTS,
+  };
 }
 
 /** Every variable loadConfig reads, by name (docs/configuration.md lists exactly these; a test holds the two together). */

@@ -57,7 +57,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
  * Every id of a list the caller gave must be one of `found` (the caller's own): the first that is not is NOT_FOUND
  * at its position, as a missing id is everywhere else. Another app's ids look exactly like missing ones.
  */
-export function requireAllFound(ids: readonly string[] | null | undefined, found: ReadonlySet<string>, what: string, field: (string | number)[]): void {
+export function requireAllFound(
+  ids: readonly string[] | null | undefined,
+  found: ReadonlySet<string>,
+  what: string,
+  field: (string | number)[],
+): void {
   const missing = ids?.findIndex((id) => !found.has(id)) ?? -1;
   if (missing >= 0) throw AppError.notFound(what, ids![missing]!, [...field, missing]);
 }

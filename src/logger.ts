@@ -8,7 +8,18 @@ export type { Logger };
  * the query's `parameters` (encrypted secrets, credentials' ciphertext, user ids) and the driver's error, whose
  * `detail` repeats key values; got's errors keep the request `options` (headers, bodies). None of them is logged.
  */
-const DATA_BEARING_FIELDS = ['parameters', 'driverError', 'detail', 'where', 'internalQuery', 'options', 'request', 'response', 'timings', 'input'];
+const DATA_BEARING_FIELDS = [
+  'parameters',
+  'driverError',
+  'detail',
+  'where',
+  'internalQuery',
+  'options',
+  'request',
+  'response',
+  'timings',
+  'input',
+];
 
 /** pino's error serializer, minus anything that could hold a query's parameters or a request's contents. */
 export function serializeError(error: unknown): unknown {
@@ -16,7 +27,9 @@ export function serializeError(error: unknown): unknown {
   const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
   for (const field of DATA_BEARING_FIELDS) delete serialized[field];
   // The driver's SQLSTATE is the useful part of driverError; keep it.
-  const code = (error as { code?: unknown; driverError?: { code?: unknown } }).code ?? (error as { driverError?: { code?: unknown } }).driverError?.code;
+  const code =
+    (error as { code?: unknown; driverError?: { code?: unknown } }).code ??
+    (error as { driverError?: { code?: unknown } }).driverError?.code;
   if (typeof code === 'string' || typeof code === 'number') serialized.code = code;
   return serialized;
 }

@@ -44,12 +44,25 @@ if (config.ROLES.includes('api')) {
     const { app, apiKey } = await runtime.services.apps.create('demo');
     // Logged once, for the person who just ran `npm start`; only its hash is stored. (Not under `apiKey`, which the
     // logger redacts everywhere else.)
-    logger.info({ appId: app.id, appName: app.name, demoApiKey: apiKey }, `created app "demo"; its API key, shown only this once: ${apiKey}`);
+    logger.info(
+      { appId: app.id, appName: app.name, demoApiKey: apiKey },
+      `created app "demo"; its API key, shown only this once: ${apiKey}`,
+    );
   }
-  const app = createHttpApp({ services: runtime.services, db: runtime.deps.db, logger, metrics: runtime.deps.metrics, rateLimits: rateLimitsFrom(config), connect: runtime.connect });
+  const app = createHttpApp({
+    services: runtime.services,
+    db: runtime.deps.db,
+    logger,
+    metrics: runtime.deps.metrics,
+    rateLimits: rateLimitsFrom(config),
+    connect: runtime.connect,
+  });
   server = app.listen(config.PORT, config.HOST, () => {
     // publicUrl: where Hosted Connect's links (connectSessions.create's url) point; PUBLIC_URL when behind a proxy.
-    logger.info({ port: config.PORT, host: config.HOST, roles: config.ROLES, publicUrl: config.PUBLIC_URL }, `connections service listening on http://${config.HOST}:${config.PORT}`);
+    logger.info(
+      { port: config.PORT, host: config.HOST, roles: config.ROLES, publicUrl: config.PUBLIC_URL },
+      `connections service listening on http://${config.HOST}:${config.PORT}`,
+    );
   });
 }
 

@@ -36,6 +36,9 @@ export async function requireRoomFor(
   await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`quota:${quota}:${scope}`]);
   const n = await count();
   if (n >= limit) {
-    throw new AppError(ErrorCode.QUOTA_EXCEEDED, `${what} has ${n} already, the most allowed (${VARIABLE[quota]}=${limit})`, { quota, limit });
+    throw new AppError(ErrorCode.QUOTA_EXCEEDED, `${what} has ${n} already, the most allowed (${VARIABLE[quota]}=${limit})`, {
+      quota,
+      limit,
+    });
   }
 }

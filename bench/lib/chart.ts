@@ -418,10 +418,5 @@ export function encodePng(width: number, height: number, rgb: Uint8Array): Buffe
     raw[y * (1 + stride)] = 0; // filter: none
     raw.set(rgb.subarray(y * stride, (y + 1) * stride), y * (1 + stride) + 1);
   }
-  return Buffer.concat([
-    PNG_SIGNATURE,
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', new Uint8Array(0)),
-  ]);
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
 }

@@ -22,10 +22,38 @@ const APP_BY_KEY_HASH =
   'SELECT "Application"."id" AS "Application_id", "Application"."name" AS "Application_name", "Application"."api_key_hash" AS "Application_api_key_hash", "Application"."api_key_prefix" AS "Application_api_key_prefix", "Application"."created_at" AS "Application_created_at", "Application"."key_rotated_at" AS "Application_key_rotated_at" FROM "applications" "Application" WHERE (("Application"."api_key_hash" = $1)) LIMIT 1';
 
 const COLUMNS = [
-  'id', 'app_id', 'user_id', 'institution_id', 'method', 'service_provider', 'reference', 'name', 'scopes', 'datasets',
-  'status', 'state', 'provider_status', 'error', 'connected_at', 'disconnected_at', 'dataset_state', 'consent_expires_at',
-  'consent_days', 'consent_warned_for', 'user_action_required', 'failing_since', 'consecutive_failures', 'event_sequence', 'auto_refresh',
-  'refresh_interval_minutes', 'last_refreshed_at', 'next_refresh_at', 'credentials_key_id', 'created_at', 'updated_at', 'version',
+  'id',
+  'app_id',
+  'user_id',
+  'institution_id',
+  'method',
+  'service_provider',
+  'reference',
+  'name',
+  'scopes',
+  'datasets',
+  'status',
+  'state',
+  'provider_status',
+  'error',
+  'connected_at',
+  'disconnected_at',
+  'dataset_state',
+  'consent_expires_at',
+  'consent_days',
+  'consent_warned_for',
+  'user_action_required',
+  'failing_since',
+  'consecutive_failures',
+  'event_sequence',
+  'auto_refresh',
+  'refresh_interval_minutes',
+  'last_refreshed_at',
+  'next_refresh_at',
+  'credentials_key_id',
+  'created_at',
+  'updated_at',
+  'version',
 ] as const;
 const select = (alias: string) => COLUMNS.map((c) => `"${alias}"."${c}" AS "${alias}_${c}"`).join(', ');
 const GET_CONNECTION = `SELECT ${select('Connection')} FROM "connections" "Connection" WHERE (("Connection"."app_id" = $1) AND ("Connection"."id" = $2)) LIMIT 1`;
@@ -125,7 +153,13 @@ async function authenticate(req: IncomingMessage): Promise<string | null> {
 
 interface ListInput {
   userId?: string;
-  filter?: { status?: string | string[]; state?: string | string[]; institutionId?: string | string[]; method?: string | string[]; ids?: string[] };
+  filter?: {
+    status?: string | string[];
+    state?: string | string[];
+    institutionId?: string | string[];
+    method?: string | string[];
+    ids?: string[];
+  };
   cursor?: string;
   limit?: number;
 }

@@ -10,7 +10,11 @@ import { createServices, type Services } from '../../src/services.ts';
 import { createWebhookSender, webhookSettingsFrom } from '../../src/webhooks/webhook.settings.ts';
 
 /** The service's domain in this process, on a bench database: for seeding through the real code paths. */
-export async function inProcessService(url: string, credentialKeysEnv: string, env: Record<string, string> = {}): Promise<{
+export async function inProcessService(
+  url: string,
+  credentialKeysEnv: string,
+  env: Record<string, string> = {},
+): Promise<{
   deps: Deps;
   services: Services;
   config: Config;

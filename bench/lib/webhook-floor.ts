@@ -6,7 +6,12 @@ import { randomUUID } from 'node:crypto';
 import got from 'got';
 import { Webhook } from 'standardwebhooks';
 
-const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { targets: { url: string; secret: string }[]; body: string; total: number; concurrency: number };
+const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as {
+  targets: { url: string; secret: string }[];
+  body: string;
+  total: number;
+  concurrency: number;
+};
 const signers = spec.targets.map((t) => ({ url: t.url, webhook: new Webhook(t.secret) }));
 let next = 0;
 let failed = 0;

@@ -68,7 +68,10 @@ export const api: Scenario = async (ctx) => {
         value: summaries[0]!.rps / summaries[1]!.rps,
         target: { op: '>=' as const, value: 0.6 },
       });
-      ratios.push({ name: `connections.${endpoint.name}: service / floor server CPU per request`, value: summaries[0]!.cpu / summaries[1]!.cpu });
+      ratios.push({
+        name: `connections.${endpoint.name}: service / floor server CPU per request`,
+        value: summaries[0]!.cpu / summaries[1]!.cpu,
+      });
     }
     return {
       id: 'api',
@@ -95,7 +98,7 @@ export const api: Scenario = async (ctx) => {
 // Shared with bench/scenarios/scale.ts.
 
 export const LATENCY_NOTE =
-  'requests/s, p50 and p99 count only responses completed in the measured seconds, all rounds pooled; a latency is autocannon\'s own per-response time (its "response" event: from writing the request to the end of the response), kept in full precision rather than read from its whole-millisecond histogram, which would include the warm-up. Warm-up and measurement are one autocannon run because a busy Node server accepts one new connection per event-loop turn (libuv >= 1.45): a separate run\'s 64 fresh connections queue in the accept backlog for up to ~3 s against the loaded service, a ramp that put 2-4 s outliers into its p99. The chart\'s series are those per-response times (a uniform random sample of at most 20,000 per series), not a percentile ladder.';
+  "requests/s, p50 and p99 count only responses completed in the measured seconds, all rounds pooled; a latency is autocannon's own per-response time (its \"response\" event: from writing the request to the end of the response), kept in full precision rather than read from its whole-millisecond histogram, which would include the warm-up. Warm-up and measurement are one autocannon run because a busy Node server accepts one new connection per event-loop turn (libuv >= 1.45): a separate run's 64 fresh connections queue in the accept backlog for up to ~3 s against the loaded service, a ramp that put 2-4 s outliers into its p99. The chart's series are those per-response times (a uniform random sample of at most 20,000 per series), not a percentile ladder.";
 
 export interface Endpoint {
   name: string;
@@ -156,7 +159,13 @@ export async function seedConnections(
         ]),
       ),
     );
-    const error = JSON.stringify({ category: 'technical', origin: 'provider', code: 'PROVIDER_UNAVAILABLE', message: 'The provider did not answer in time', attributes: {} });
+    const error = JSON.stringify({
+      category: 'technical',
+      origin: 'provider',
+      code: 'PROVIDER_UNAVAILABLE',
+      message: 'The provider did not answer in time',
+      attributes: {},
+    });
     await client.query(
       `INSERT INTO connections (id, app_id, user_id, institution_id, method, service_provider, reference, name, datasets, status, state,
                                 provider_status, error, connected_at, disconnected_at, dataset_state, consent_expires_at,
@@ -201,7 +210,10 @@ async function sampleIds(url: string, appId: string, n: number): Promise<string[
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ id: string }>('SELECT id FROM connections WHERE app_id = $1 ORDER BY random() LIMIT $2', [appId, n]);
+    const { rows } = await client.query<{ id: string }>('SELECT id FROM connections WHERE app_id = $1 ORDER BY random() LIMIT $2', [
+      appId,
+      n,
+    ]);
     return rows.map((r) => r.id);
   } finally {
     await client.end();
@@ -268,15 +280,26 @@ async function waitReady(proc: BenchProcess, base: string): Promise<void> {
 }
 
 /** One get and one list from each: same status, same body (the service's superjson "json" part against the floor's). */
-async function checkSameAnswers(ctx: BenchContext, service: string, floor: string, headers: Record<string, string>, id: string, userId: string): Promise<void> {
+async function checkSameAnswers(
+  ctx: BenchContext,
+  service: string,
+  floor: string,
+  headers: Record<string, string>,
+  id: string,
+  userId: string,
+): Promise<void> {
   for (const path of [getPath(id), listPath(userId)]) {
     const [s, f] = await Promise.all([fetch(service + path, { headers }), fetch(floor + path, { headers })]);
     const [sText, fText] = await Promise.all([s.text(), f.text()]);
-    if (s.status !== 200 || f.status !== 200) throw new Error(`${path}: service ${s.status} ${sText.slice(0, 500)}; floor ${f.status} ${fText.slice(0, 500)}`);
+    if (s.status !== 200 || f.status !== 200)
+      throw new Error(`${path}: service ${s.status} ${sText.slice(0, 500)}; floor ${f.status} ${fText.slice(0, 500)}`);
     if (path === getPath(id)) ctx.log(`api: the service's answer to connections.get (superjson on the wire): ${sText.slice(0, 400)}…`);
     const sJson = (JSON.parse(sText) as { result: { data: { json: unknown } } }).result.data.json;
     const fJson = (JSON.parse(fText) as { result: { data: { json: unknown } } }).result.data.json;
-    if (!isDeepStrictEqual(sJson, fJson)) throw new Error(`${path}: service and floor answer differently:\n${JSON.stringify(sJson).slice(0, 1500)}\n${JSON.stringify(fJson).slice(0, 1500)}`);
+    if (!isDeepStrictEqual(sJson, fJson))
+      throw new Error(
+        `${path}: service and floor answer differently:\n${JSON.stringify(sJson).slice(0, 1500)}\n${JSON.stringify(fJson).slice(0, 1500)}`,
+      );
     const items = (sJson as { items?: unknown[] }).items;
     if (items && items.length !== 50) throw new Error(`${path}: expected a full page of 50, got ${items.length}`);
   }
@@ -312,7 +335,13 @@ export function cpuMs(pid: number): number | null {
  * fresh connections take seconds to be accepted by a loaded service, and a run's first seconds are a ramp, not the
  * steady state. Throws on any connection error, timeout or non-2xx response, warm-up included.
  */
-export function load(opts: { target: Target; paths: string[]; headers: Record<string, string>; warmupS: number; seconds: number }): Promise<LoadResult> {
+export function load(opts: {
+  target: Target;
+  paths: string[];
+  headers: Record<string, string>;
+  warmupS: number;
+  seconds: number;
+}): Promise<LoadResult> {
   const { paths, target } = opts;
   const samplesMs: number[] = [];
   const windowStart = performance.now() + opts.warmupS * 1000;
@@ -342,7 +371,11 @@ export function load(opts: { target: Target; paths: string[]; headers: Record<st
         if (error) return reject(error);
         const bad = result.errors + result.timeouts + result.non2xx;
         if (bad > 0) {
-          return reject(new Error(`${target.name} (${target.base}): ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`));
+          return reject(
+            new Error(
+              `${target.name} (${target.base}): ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`,
+            ),
+          );
         }
         if (samplesMs.length === 0) return reject(new Error(`${target.name}: not one response in the ${opts.seconds} s measured`));
         resolve({

@@ -37,7 +37,11 @@ export const priority: Scenario = async (ctx) => {
     const swept = await sweepDueRefreshes(service.deps, { batchSize: 5_000, maxBatches: 100 });
     ctx.log(`priority: the sweep queued ${swept.queued} scheduled refreshes`);
     await worker.waitFor(/job worker started/);
-    await waitUntil(async () => (await client.query(`SELECT count(*)::int AS n FROM jobs WHERE status = 'running'`)).rows[0].n > 0, 60_000, 'the worker to get busy');
+    await waitUntil(
+      async () => (await client.query(`SELECT count(*)::int AS n FROM jobs WHERE status = 'running'`)).rows[0].n > 0,
+      60_000,
+      'the worker to get busy',
+    );
 
     const waits: number[] = [];
     for (let i = 0; i < trials; i++) {
@@ -55,7 +59,9 @@ export const priority: Scenario = async (ctx) => {
       );
       waits.push(started!.getTime() - t0);
     }
-    const { rows: [left] } = await client.query(`SELECT count(*)::int AS n FROM jobs WHERE status = 'queued' AND priority > 0`);
+    const {
+      rows: [left],
+    } = await client.query(`SELECT count(*)::int AS n FROM jobs WHERE status = 'queued' AND priority > 0`);
     const sorted = [...waits].sort((a, b) => a - b);
     const p50 = percentile(sorted, 50);
     const p99 = percentile(sorted, 99);
@@ -77,7 +83,7 @@ export const priority: Scenario = async (ctx) => {
       latencies: [{ label: 'user job start with scheduled refreshes queued', samplesMs: sorted }],
       peakRssMb: { 'priority (worker process)': worker.peakRssMb() ?? 0 },
       notes: [
-        'One worker process with 4 slots, all busy with scheduled refreshes (sandbox imports of finAPI\'s demo bank) when each user creates a connection; the time is from calling connections.create to the job\'s startedAt.',
+        "One worker process with 4 slots, all busy with scheduled refreshes (sandbox imports of finAPI's demo bank) when each user creates a connection; the time is from calling connections.create to the job's startedAt.",
       ],
     };
   } finally {

@@ -94,7 +94,11 @@ export const queue: Scenario = async (ctx) => {
       rows,
       ratios: [
         ...BATCHES.map((b, i) => ({ name: `queue: service / pg-boss at batch ${b} (jobs/s)`, value: round(ratios[i]!, 2) })),
-        { name: 'queue: service / pg-boss, the worse batch size (jobs/s)', value: round(Math.min(...ratios), 2), target: { op: '>=', value: 1.0 } },
+        {
+          name: 'queue: service / pg-boss, the worse batch size (jobs/s)',
+          value: round(Math.min(...ratios), 2),
+          target: { op: '>=', value: 1.0 },
+        },
       ],
       notes: [
         `Both systems in this process against the same PostgreSQL database, ${WORKERS} concurrent workers each, claim batch ${BATCHES.join(' and ')} jobs, a pool of ${POOL} connections each; rounds alternate (service, pg-boss${rounds > 1 ? ', service, pg-boss' : ''}), each re-seeded with ${n} queued jobs (not timed) and followed by ANALYZE and CHECKPOINT; jobs/s is the median over ${rounds} round${rounds > 1 ? 's' : ''}.`,
@@ -111,9 +115,10 @@ export const queue: Scenario = async (ctx) => {
 
 /** One app, the sandbox institution, and n connections: each job needs its own (one active job per connection). */
 async function seedConnections(db: DataSource, n: number): Promise<string> {
-  await db
-    .getRepository(Institution)
-    .upsert(seededInstitutions('http://127.0.0.1:1').filter((i) => i.id === INSTITUTION_ID), { conflictPaths: ['id'] });
+  await db.getRepository(Institution).upsert(
+    seededInstitutions('http://127.0.0.1:1').filter((i) => i.id === INSTITUTION_ID),
+    { conflictPaths: ['id'] },
+  );
   const [app]: { id: string }[] = await db.query(
     `INSERT INTO applications (name, api_key_hash, api_key_prefix)
      VALUES ('bench-queue', encode(sha256(gen_random_uuid()::text::bytea), 'hex'), 'bench')
@@ -185,7 +190,9 @@ async function runOurs(db: DataSource, n: number, batch: number): Promise<number
 async function runPgBoss(boss: PgBoss, db: DataSource, name: string, n: number, batch: number): Promise<number> {
   const startedAt = Date.now();
   await Promise.all(
-    Array.from({ length: WORKERS }, () => boss.work(name, { batchSize: batch, pollingIntervalSeconds: PGBOSS_POLL_SECONDS }, async () => {})),
+    Array.from({ length: WORKERS }, () =>
+      boss.work(name, { batchSize: batch, pollingIntervalSeconds: PGBOSS_POLL_SECONDS }, async () => {}),
+    ),
   );
   const deadline = startedAt + 30 * 60_000;
   while ((await boss.getQueueSize(name, { before: 'completed' })) > 0) {

@@ -50,7 +50,11 @@ export const refresh: Scenario = async (ctx) => {
       let lastLog = 0;
       await waitUntil(
         async () => {
-          const { rows: [r] } = await client.query(`SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS done, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM jobs`);
+          const {
+            rows: [r],
+          } = await client.query(
+            `SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS done, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM jobs`,
+          );
           if (r.failed > 0) throw new Error(`${r.failed} refresh jobs failed`);
           if (Date.now() - lastLog > 5_000) {
             lastLog = Date.now();
@@ -63,7 +67,11 @@ export const refresh: Scenario = async (ctx) => {
         50,
       );
       const seconds = (performance.now() - t0) / 1000;
-      const { rows: [counts] } = await client.query(`SELECT (SELECT count(*) FROM accounts)::int AS accounts, (SELECT count(*) FROM transactions)::int AS transactions`);
+      const {
+        rows: [counts],
+      } = await client.query(
+        `SELECT (SELECT count(*) FROM accounts)::int AS accounts, (SELECT count(*) FROM transactions)::int AS transactions`,
+      );
       await client.end();
       for (const p of procs) rss.push(p.peakRssMb() ?? 0);
       const written = counts.accounts + counts.transactions;

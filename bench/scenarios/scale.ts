@@ -1,6 +1,18 @@
 import pg from 'pg';
 import type { Scenario } from '../lib/types.ts';
-import { CONNECTIONS, LATENCY_NOTE, describe, listPath, load, seedConnections, startService, summarize, type LoadResult, type Seeded, type Target } from './api.ts';
+import {
+  CONNECTIONS,
+  LATENCY_NOTE,
+  describe,
+  listPath,
+  load,
+  seedConnections,
+  startService,
+  summarize,
+  type LoadResult,
+  type Seeded,
+  type Target,
+} from './api.ts';
 
 /**
  * 2. Scale: connections.list (the query of scenario 1: one user's ACTIVE connections, a page of 50) with 10,000 and
@@ -26,7 +38,9 @@ export const scale: Scenario = async (ctx) => {
   const dbs: { size: number; url: string; seeded: Seeded }[] = [];
   for (const size of sizes) {
     const db = await ctx.database(`scale_${label(size).toLowerCase()}`); // lower case: bench/run.ts creates it unquoted
-    ctx.log(`scale: seeding ${size.toLocaleString()} connections (the app under test: ${(size / APP_SHARE_EVERY).toLocaleString()} over ${USERS} users; ${OTHER_APPS} other apps: the rest)${size >= 1_000_000 ? ' — takes a while' : ''}`);
+    ctx.log(
+      `scale: seeding ${size.toLocaleString()} connections (the app under test: ${(size / APP_SHARE_EVERY).toLocaleString()} over ${USERS} users; ${OTHER_APPS} other apps: the rest)${size >= 1_000_000 ? ' — takes a while' : ''}`,
+    );
     const t0 = Date.now();
     const seeded = await seedConnections(ctx, db.url, { total: size, shareEvery: APP_SHARE_EVERY, users: USERS, otherApps: OTHER_APPS });
     ctx.log(`scale: ${size.toLocaleString()} seeded and analysed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -96,7 +110,8 @@ async function checkFullPage(base: string, path: string, headers: Record<string,
   const res = await fetch(base + path, { headers });
   const body = await res.text();
   const items = res.ok ? (JSON.parse(body) as { result: { data: { json: { items: unknown[] } } } }).result.data.json.items : null;
-  if (items?.length !== 50) throw new Error(`scale: ${path} answered ${res.status} with ${items?.length ?? 'no'} items, expected 50: ${body.slice(0, 500)}`);
+  if (items?.length !== 50)
+    throw new Error(`scale: ${path} answered ${res.status} with ${items?.length ?? 'no'} items, expected 50: ${body.slice(0, 500)}`);
 }
 
 /** The list query's plan at this size, condensed to its nodes, index and timing. */

@@ -39,14 +39,19 @@ export const sweep: Scenario = async (ctx) => {
     connections: size.toLocaleString(),
     due: due.toLocaleString(),
     'best ms': round(best(size), 0),
-    'all ms': times.get(size)!.map((t) => t.toFixed(0)).join(', '),
+    'all ms': times
+      .get(size)!
+      .map((t) => t.toFixed(0))
+      .join(', '),
     'due/s': round(due / (best(size) / 1000), 0),
   }));
   return {
     id: 'sweep',
     title: '3. Sweep',
     rows,
-    ratios: [{ name: `sweep: time at ${sizes[1]!.toLocaleString()} / at ${sizes[0]!.toLocaleString()}`, value: best(sizes[1]!) / best(sizes[0]!) }],
+    ratios: [
+      { name: `sweep: time at ${sizes[1]!.toLocaleString()} / at ${sizes[0]!.toLocaleString()}`, value: best(sizes[1]!) / best(sizes[0]!) },
+    ],
     peakRssMb: { 'sweep (scheduler process)': Math.max(...rss) },
     notes: [
       `Batches of ${batchSize} per transaction: lock due rows (SKIP LOCKED), move each to its next slot, insert their refresh jobs, NOTIFY.`,

@@ -23,7 +23,10 @@ export const webhooks: Scenario = async (ctx) => {
   const deliveries = events * RECEIVERS;
   const paced = ctx.quick ? 200 : 1_000;
   const db = await ctx.database('webhooks');
-  const service = await inProcessService(db.url, ctx.credentialKeysEnv, { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOWED_ADDRESSES: '127.0.0.1' });
+  const service = await inProcessService(db.url, ctx.credentialKeysEnv, {
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ALLOWED_ADDRESSES: '127.0.0.1',
+  });
   const { app } = await service.services.apps.create('webhook-bench');
   const receivers = startProcess('bench/lib/receivers.ts', {}, [String(RECEIVERS)]);
   let worker: BenchProcess | null = null;
@@ -36,7 +39,15 @@ export const webhooks: Scenario = async (ctx) => {
       const { secret } = await service.services.endpoints.create(app.id, { url, eventTypes: ['connection.created'] });
       targets.push({ url, secret });
     }
-    await Promise.all(ports.map((p) => control(p, 'secrets', targets.map((t) => t.secret))));
+    await Promise.all(
+      ports.map((p) =>
+        control(
+          p,
+          'secrets',
+          targets.map((t) => t.secret),
+        ),
+      ),
+    );
     // The receivers share one record in their process: any port's control answers for all of them.
     const stats = () => control(ports[0]!, 'stats');
     const reset = () => control(ports[0]!, 'reset');
@@ -60,13 +71,15 @@ export const webhooks: Scenario = async (ctx) => {
 
     // The same body the service sends, for the floor.
     let body = '';
-    await service.deps.db.transaction(async (m) => {
-      const { id } = await record(m);
-      body = envelope((await m.getRepository(Event).findOneByOrFail({ id })));
-      throw new RollbackSample();
-    }).catch((e: unknown) => {
-      if (!(e instanceof RollbackSample)) throw e;
-    });
+    await service.deps.db
+      .transaction(async (m) => {
+        const { id } = await record(m);
+        body = envelope(await m.getRepository(Event).findOneByOrFail({ id }));
+        throw new RollbackSample();
+      })
+      .catch((e: unknown) => {
+        if (!(e instanceof RollbackSample)) throw e;
+      });
 
     const serviceRates: number[] = [];
     const floorRates: number[] = [];
@@ -97,8 +110,12 @@ export const webhooks: Scenario = async (ctx) => {
         const s = await stats();
         const ids = s.receipts.map(([id]) => id);
         ctx.log(`DEBUG receipts ${ids.length} unique ${new Set(ids).size}`);
-        ctx.log(`DEBUG ${JSON.stringify(await service.deps.db.query(`SELECT status, attempts, (locked_by IS NOT NULL) AS locked, count(*)::int FROM webhook_deliveries GROUP BY 1,2,3`))}`);
-        ctx.log(`DEBUG attempts ${JSON.stringify(await service.deps.db.query(`SELECT status_code, error, count(*)::int FROM webhook_delivery_attempts GROUP BY 1,2`))}`);
+        ctx.log(
+          `DEBUG ${JSON.stringify(await service.deps.db.query(`SELECT status, attempts, (locked_by IS NOT NULL) AS locked, count(*)::int FROM webhook_deliveries GROUP BY 1,2,3`))}`,
+        );
+        ctx.log(
+          `DEBUG attempts ${JSON.stringify(await service.deps.db.query(`SELECT status_code, error, count(*)::int FROM webhook_delivery_attempts GROUP BY 1,2`))}`,
+        );
       }
       serviceRates.push(deliveries / serviceSeconds);
       ctx.log(`webhooks: service delivered ${deliveries.toLocaleString()} in ${serviceSeconds.toFixed(2)} s`);
@@ -141,9 +158,27 @@ export const webhooks: Scenario = async (ctx) => {
       id: 'webhooks',
       title: '6. Webhooks',
       rows: <Record<string, string | number>[]>[
-        { system: 'connections service (delivery worker)', deliveries, concurrency: CONCURRENCY, 'deliveries/s': round(serviceRate, 0), rounds: serviceRates.map((r) => r.toFixed(0)).join(', ') },
-        { system: 'floor (bare got loop)', deliveries, concurrency: CONCURRENCY, 'deliveries/s': round(floorRate, 0), rounds: floorRates.map((r) => r.toFixed(0)).join(', ') },
-        { system: 'commit-to-receipt', deliveries: latencies.length, concurrency: CONCURRENCY, 'p50 ms': round(p50, 1), 'p99 ms': round(p99, 1) },
+        {
+          system: 'connections service (delivery worker)',
+          deliveries,
+          concurrency: CONCURRENCY,
+          'deliveries/s': round(serviceRate, 0),
+          rounds: serviceRates.map((r) => r.toFixed(0)).join(', '),
+        },
+        {
+          system: 'floor (bare got loop)',
+          deliveries,
+          concurrency: CONCURRENCY,
+          'deliveries/s': round(floorRate, 0),
+          rounds: floorRates.map((r) => r.toFixed(0)).join(', '),
+        },
+        {
+          system: 'commit-to-receipt',
+          deliveries: latencies.length,
+          concurrency: CONCURRENCY,
+          'p50 ms': round(p50, 1),
+          'p99 ms': round(p99, 1),
+        },
       ],
       ratios: [
         { name: 'webhooks: service / floor (deliveries/s)', value: serviceRate / floorRate, target: { op: '>=', value: 0.7 } },
@@ -166,7 +201,11 @@ export const webhooks: Scenario = async (ctx) => {
 
 class RollbackSample extends Error {}
 
-async function control(port: number, what: 'secrets' | 'stats' | 'reset', payload?: unknown): Promise<{ received: number; rejected: number; receipts: [string, number][] }> {
+async function control(
+  port: number,
+  what: 'secrets' | 'stats' | 'reset',
+  payload?: unknown,
+): Promise<{ received: number; rejected: number; receipts: [string, number][] }> {
   const res = await fetch(`http://127.0.0.1:${port}/control/${what}`, {
     method: what === 'stats' ? 'GET' : 'POST',
     body: payload === undefined ? undefined : JSON.stringify(payload),
@@ -179,10 +218,40 @@ function sampleConnection(appId: string) {
   const at = new Date().toISOString();
   const extraction = { status: 'SUCCESS', referenceId: '00000000-0000-4000-8000-000000000000', lastSuccess: at, lastUpdated: at };
   return {
-    id: '00000000-0000-4000-8000-000000000001', appId, userId: 'bench-user', institutionId: 'AU00000', method: 'built-in', serviceProvider: 'sandbox',
-    reference: null, name: null, scopes: null, datasets: null, status: 'INITIATED', state: 'pending', providerStatus: null, error: null,
-    connectionState: { status: 'INITIATED', connectedAt: null, disconnectedAt: null, BANK_ACCOUNT: extraction, BANK_BALANCE: extraction, BANK_TRANSACTION: extraction, USER_INFO: extraction },
-    consentExpiresAt: null, autoRefresh: true, refreshIntervalMinutes: 1440, lastRefreshedAt: null, nextRefreshAt: null, hasCredentials: true,
-    userActionRequired: false, failingSince: null, consecutiveFailures: 0, createdAt: at, updatedAt: at, version: 1,
+    id: '00000000-0000-4000-8000-000000000001',
+    appId,
+    userId: 'bench-user',
+    institutionId: 'AU00000',
+    method: 'built-in',
+    serviceProvider: 'sandbox',
+    reference: null,
+    name: null,
+    scopes: null,
+    datasets: null,
+    status: 'INITIATED',
+    state: 'pending',
+    providerStatus: null,
+    error: null,
+    connectionState: {
+      status: 'INITIATED',
+      connectedAt: null,
+      disconnectedAt: null,
+      BANK_ACCOUNT: extraction,
+      BANK_BALANCE: extraction,
+      BANK_TRANSACTION: extraction,
+      USER_INFO: extraction,
+    },
+    consentExpiresAt: null,
+    autoRefresh: true,
+    refreshIntervalMinutes: 1440,
+    lastRefreshedAt: null,
+    nextRefreshAt: null,
+    hasCredentials: true,
+    userActionRequired: false,
+    failingSince: null,
+    consecutiveFailures: 0,
+    createdAt: at,
+    updatedAt: at,
+    version: 1,
   };
 }

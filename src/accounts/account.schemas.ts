@@ -25,7 +25,9 @@ export const listAccountsInput = inputObject({
   userId: userIdSchema.optional(),
 })
   .superRefine(exactlyOneOf(['connectionId', 'userId']))
-  .transform(({ connectionId, userId }): { connectionId: string } | { userId: string } => (connectionId !== undefined ? { connectionId } : { userId: userId! }));
+  .transform(({ connectionId, userId }): { connectionId: string } | { userId: string } =>
+    connectionId !== undefined ? { connectionId } : { userId: userId! },
+  );
 export type ListAccountsInput = z.output<typeof listAccountsInput>;
 
 const accountIdSchema = z.uuid({ message: 'must be an account id (uuid)' });
@@ -41,7 +43,9 @@ export const listTransactionsInput = inputObject({
 })
   .superRefine(exactlyOneOf(['accountId', 'connectionId']))
   .refine((i) => !i.from || !i.to || i.from <= i.to, { message: 'from must not be after to', path: ['from'] })
-  .transform(({ accountId, connectionId, ...range }): (typeof range & { accountId: string }) | (typeof range & { connectionId: string }) => (accountId !== undefined ? { ...range, accountId } : { ...range, connectionId: connectionId! }));
+  .transform(({ accountId, connectionId, ...range }): (typeof range & { accountId: string }) | (typeof range & { connectionId: string }) =>
+    accountId !== undefined ? { ...range, accountId } : { ...range, connectionId: connectionId! },
+  );
 export type ListTransactionsInput = z.output<typeof listTransactionsInput>;
 
 // Output schemas.

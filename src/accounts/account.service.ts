@@ -67,10 +67,14 @@ export class AccountService {
       await this.requireConnection(appId, input.connectionId);
       qb.andWhere('a.connection_id = :connectionId', { connectionId: input.connectionId });
     } else {
-      qb.innerJoin(Connection, 'c', 'c.id = a.connection_id AND c.app_id = a.app_id').andWhere('c.user_id = :userId', { userId: input.userId });
+      qb.innerJoin(Connection, 'c', 'c.id = a.connection_id AND c.app_id = a.app_id').andWhere('c.user_id = :userId', {
+        userId: input.userId,
+      });
     }
     // Accounts found in one refresh share created_at: the provider's ids give them a stable order.
-    return (await qb.orderBy('a.created_at', 'ASC').addOrderBy('a.provider_account_id', 'ASC').addOrderBy('a.id', 'ASC').getMany()).map(presentAccount);
+    return (await qb.orderBy('a.created_at', 'ASC').addOrderBy('a.provider_account_id', 'ASC').addOrderBy('a.id', 'ASC').getMany()).map(
+      presentAccount,
+    );
   }
 
   /** Newest first, keyset-paginated on (bookedAt, id). */
@@ -90,7 +94,11 @@ export class AccountService {
       const before = decodeCursor(input.cursor);
       qb.andWhere('(t.booked_at, t.id) < (:at, :id)', { at: before.at, id: before.id });
     }
-    const rows = await qb.orderBy('t.booked_at', 'DESC').addOrderBy('t.id', 'DESC').limit(input.limit + 1).getMany();
+    const rows = await qb
+      .orderBy('t.booked_at', 'DESC')
+      .addOrderBy('t.id', 'DESC')
+      .limit(input.limit + 1)
+      .getMany();
     const page = keysetPage(rows, input.limit, (t) => ({ at: t.bookedAt, id: t.id }));
     return { items: page.items.map(presentTransaction), nextCursor: page.nextCursor };
   }

@@ -29,7 +29,10 @@ export class FinancialDataRepository {
   /** Which of `ids` are this app's accounts. */
   async ownedAccountIds(appId: string, ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const rows: { id: string }[] = await this.manager.query(`SELECT id FROM accounts WHERE app_id = $1 AND id = ANY($2::uuid[])`, [appId, ids]);
+    const rows: { id: string }[] = await this.manager.query(`SELECT id FROM accounts WHERE app_id = $1 AND id = ANY($2::uuid[])`, [
+      appId,
+      ids,
+    ]);
     return new Set(rows.map((r) => r.id));
   }
 
@@ -38,10 +41,10 @@ export class FinancialDataRepository {
     const unique = [...new Map(accounts.map((a) => [a.id, a])).values()];
     const previous = new Map<string, string>(
       (
-        await this.manager.query(`SELECT provider_account_id, balance::text AS balance FROM accounts WHERE app_id = $1 AND connection_id = $2`, [
-          appId,
-          connectionId,
-        ])
+        await this.manager.query(
+          `SELECT provider_account_id, balance::text AS balance FROM accounts WHERE app_id = $1 AND connection_id = $2`,
+          [appId, connectionId],
+        )
       ).map((r: { provider_account_id: string; balance: string }) => [r.provider_account_id, r.balance]),
     );
     const rows: { id: string; provider_account_id: string; inserted: boolean; balance: string }[] = await this.manager.query(
@@ -73,7 +76,12 @@ export class FinancialDataRepository {
     }));
   }
 
-  async upsertTransactions(appId: string, connectionId: string, accountId: string, transactions: ProviderTransaction[]): Promise<TransactionUpsert> {
+  async upsertTransactions(
+    appId: string,
+    connectionId: string,
+    accountId: string,
+    transactions: ProviderTransaction[],
+  ): Promise<TransactionUpsert> {
     const unique = [...new Map(transactions.map((t) => [t.id, t])).values()];
     const result: TransactionUpsert = { inserted: [], updated: [] };
     for (let i = 0; i < unique.length; i += BATCH) {
@@ -101,7 +109,8 @@ export class FinancialDataRepository {
           batch.map((t) => t.status),
         ],
       );
-      for (const r of rows) (r.inserted ? result.inserted : result.updated).push({ id: r.id, providerTransactionId: r.provider_transaction_id });
+      for (const r of rows)
+        (r.inserted ? result.inserted : result.updated).push({ id: r.id, providerTransactionId: r.provider_transaction_id });
     }
     return result;
   }

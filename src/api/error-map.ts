@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-import type { AppError} from '../errors.ts';
+import type { AppError } from '../errors.ts';
 import { ErrorCode, formatPath, type FieldIssue } from '../errors.ts';
 
 // The one place domain error codes become transport error codes.
@@ -53,7 +53,7 @@ const segment = (p: unknown): string | number =>
  */
 function closestAlternative(errors: SchemaIssue[][]): SchemaIssue[] {
   const depth = (issues: SchemaIssue[]) => Math.max(0, ...issues.map((i) => i.path?.length ?? 0));
-  const typeOnly = (issues: SchemaIssue[]) => issues.every((i) => i.code === 'invalid_type' && !(i.path?.length));
+  const typeOnly = (issues: SchemaIssue[]) => issues.every((i) => i.code === 'invalid_type' && !i.path?.length);
   return [...errors].sort((a, b) => depth(b) - depth(a) || Number(typeOnly(a)) - Number(typeOnly(b)))[0] ?? [];
 }
 

@@ -27,7 +27,14 @@ export interface HttpAppOptions {
 }
 
 /** The express app: request ids, health, readiness, the tRPC API at /trpc and the REST API at /api/v1. */
-export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFAULT_RATE_LIMITS, connect = DEFAULT_CONNECT_SETTINGS }: HttpAppOptions): Express {
+export function createHttpApp({
+  services,
+  db,
+  logger,
+  metrics,
+  rateLimits = DEFAULT_RATE_LIMITS,
+  connect = DEFAULT_CONNECT_SETTINGS,
+}: HttpAppOptions): Express {
   const app = express();
   const rateLimiter = rateLimits ? new RateLimiter(rateLimits) : null;
   const createContext = contextFactory(services, logger, rateLimiter);
@@ -61,7 +68,10 @@ export function createHttpApp({ services, db, logger, metrics, rateLimits = DEFA
       res.json({ status: 'ready' });
     } catch (error) {
       logger.warn({ err: error }, 'readiness check failed');
-      res.status(503).setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).json({ status: 'unavailable', reason: 'database unreachable' });
+      res
+        .status(503)
+        .setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+        .json({ status: 'unavailable', reason: 'database unreachable' });
     }
   });
 
@@ -129,6 +139,10 @@ export function createOpsApp(metrics: Metrics, logger: Logger): Express {
 function healthHandler(metrics: Metrics | undefined): express.RequestHandler {
   return (_req, res) => {
     const listeners = metrics ? [...metrics.listeners] : [];
-    res.json(listeners.length ? { status: 'ok', listeners: Object.fromEntries(listeners.map(([c, up]) => [c, up ? 'listening' : 'reconnecting'])) } : { status: 'ok' });
+    res.json(
+      listeners.length
+        ? { status: 'ok', listeners: Object.fromEntries(listeners.map(([c, up]) => [c, up ? 'listening' : 'reconnecting'])) }
+        : { status: 'ok' },
+    );
   };
 }

@@ -9,7 +9,12 @@ export interface RateLimitSettings {
   mutationBurst: number;
 }
 
-export const DEFAULT_RATE_LIMITS: RateLimitSettings = { requestsPerSecond: 100, requestBurst: 200, mutationsPerSecond: 20, mutationBurst: 40 };
+export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
+  requestsPerSecond: 100,
+  requestBurst: 200,
+  mutationsPerSecond: 20,
+  mutationBurst: 40,
+};
 
 interface Bucket {
   tokens: number;

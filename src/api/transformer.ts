@@ -6,7 +6,10 @@ import type { TRPCCombinedDataTransformer } from '@trpc/server';
  * itself; responses are written by `serializeOutput`, which writes superjson's format directly for what responses
  * actually hold and hands every other value to superjson.
  */
-export const transformer: TRPCCombinedDataTransformer = { input: superjson, output: { serialize: serializeOutput, deserialize: superjson.deserialize } };
+export const transformer: TRPCCombinedDataTransformer = {
+  input: superjson,
+  output: { serialize: serializeOutput, deserialize: superjson.deserialize },
+};
 
 /** superjson.serialize's result shape, as tRPC puts it on the wire. */
 export type SuperJsonResult = ReturnType<typeof superjson.serialize>;

@@ -8,36 +8,39 @@ import type { ApiContext } from './api-context.ts';
 import { appErrorToTRPC, boundIssues, describeIssues, schemaIssues } from './error-map.ts';
 import { transformer } from './transformer.ts';
 
-const t = initTRPC.context<ApiContext>().meta<ProcedureMeta>().create({
-  // superjson for tRPC clients (src/api/transformer.ts).
-  transformer,
-  errorFormatter({ shape, error, ctx }) {
-    const appIssues = error.cause instanceof AppError ? error.cause.details.issues : undefined;
-    const issues = appIssues
-      ? boundIssues(appIssues)
-      : error.code === 'BAD_REQUEST' && !(error.cause instanceof AppError)
-        ? // A body tRPC could not even read (not JSON, a superjson envelope it refuses) is an issue of the input as a whole.
-          (schemaIssues(error.cause) ?? boundIssues([{ path: [], message: `not readable as superjson input (${shape.message})` }]))
-        : null;
-    const { issues: _issues, ...details } = error.cause instanceof AppError ? error.cause.details : {};
-    const internal = error.code === 'INTERNAL_SERVER_ERROR';
-    return {
-      ...shape,
-      // A real fault shows only its request id; the cause is in the log under the same id.
-      message: internal ? `Internal error (request id ${ctx?.requestId ?? 'unknown'})` : issues ? describeIssues(issues) : shape.message,
-      data: {
-        code: shape.data.code,
-        httpStatus: shape.data.httpStatus,
-        path: shape.data.path,
-        requestId: ctx?.requestId,
-        issues: issues?.issues ?? null,
-        /** How many issues there were; `issues` lists the first 20. */
-        issueCount: issues?.total ?? null,
-        details: Object.keys(details).length ? details : null,
-      },
-    };
-  },
-});
+const t = initTRPC
+  .context<ApiContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    // superjson for tRPC clients (src/api/transformer.ts).
+    transformer,
+    errorFormatter({ shape, error, ctx }) {
+      const appIssues = error.cause instanceof AppError ? error.cause.details.issues : undefined;
+      const issues = appIssues
+        ? boundIssues(appIssues)
+        : error.code === 'BAD_REQUEST' && !(error.cause instanceof AppError)
+          ? // A body tRPC could not even read (not JSON, a superjson envelope it refuses) is an issue of the input as a whole.
+            (schemaIssues(error.cause) ?? boundIssues([{ path: [], message: `not readable as superjson input (${shape.message})` }]))
+          : null;
+      const { issues: _issues, ...details } = error.cause instanceof AppError ? error.cause.details : {};
+      const internal = error.code === 'INTERNAL_SERVER_ERROR';
+      return {
+        ...shape,
+        // A real fault shows only its request id; the cause is in the log under the same id.
+        message: internal ? `Internal error (request id ${ctx?.requestId ?? 'unknown'})` : issues ? describeIssues(issues) : shape.message,
+        data: {
+          code: shape.data.code,
+          httpStatus: shape.data.httpStatus,
+          path: shape.data.path,
+          requestId: ctx?.requestId,
+          issues: issues?.issues ?? null,
+          /** How many issues there were; `issues` lists the first 20. */
+          issueCount: issues?.total ?? null,
+          details: Object.keys(details).length ? details : null,
+        },
+      };
+    },
+  });
 
 /**
  * Domain errors leave as their tRPC code; a database that cannot be reached is SERVICE_UNAVAILABLE (503, with
@@ -48,7 +51,11 @@ const mapErrors = t.middleware(async ({ next }) => {
   if (result.ok) return result;
   if (result.error.cause instanceof AppError) throw appErrorToTRPC(result.error.cause);
   if (isDatabaseUnavailable(result.error.cause)) {
-    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `The database is unavailable; retry in ${DATABASE_RETRY_AFTER_SECONDS} s`, cause: result.error.cause });
+    throw new TRPCError({
+      code: 'SERVICE_UNAVAILABLE',
+      message: `The database is unavailable; retry in ${DATABASE_RETRY_AFTER_SECONDS} s`,
+      cause: result.error.cause,
+    });
   }
   return result;
 });
@@ -103,8 +110,10 @@ export function idempotent<Opts extends { ctx: ApiContext & { app: AppSummary };
     const { ctx } = opts;
     const key = ctx.idempotencyKey;
     if (key === undefined) return resolve(opts);
-    if (!IDEMPOTENCY_KEY_PATTERN.test(key)) throw AppError.validation(['Idempotency-Key'], 'must be 1 to 255 printable ASCII characters (header)');
-    if (ctx.calls > 1) throw AppError.validation(['Idempotency-Key'], 'belongs to one call: send a mutation that carries one on its own, not in a batch');
+    if (!IDEMPOTENCY_KEY_PATTERN.test(key))
+      throw AppError.validation(['Idempotency-Key'], 'must be 1 to 255 printable ASCII characters (header)');
+    if (ctx.calls > 1)
+      throw AppError.validation(['Idempotency-Key'], 'belongs to one call: send a mutation that carries one on its own, not in a batch');
     const outcome = await ctx.services.idempotency.run(ctx.app.id, key, opts.path, opts.input, () => resolve(opts));
     if (outcome.replayed) ctx.responseHeaders['idempotent-replayed'] = 'true';
     return outcome.value;

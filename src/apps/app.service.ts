@@ -80,7 +80,10 @@ export class AppService {
       if (!app) throw AppError.notFound('app', id);
       if (app.redirect_uris.includes(uri)) return;
       if (app.redirect_uris.length >= MAX_REDIRECT_URIS) {
-        throw new AppError(ErrorCode.QUOTA_EXCEEDED, `the app has ${MAX_REDIRECT_URIS} redirect URIs, the most allowed`, { quota: 'redirectUrisPerApp', limit: MAX_REDIRECT_URIS });
+        throw new AppError(ErrorCode.QUOTA_EXCEEDED, `the app has ${MAX_REDIRECT_URIS} redirect URIs, the most allowed`, {
+          quota: 'redirectUrisPerApp',
+          limit: MAX_REDIRECT_URIS,
+        });
       }
       await m.query(`UPDATE applications SET redirect_uris = array_append(redirect_uris, $2) WHERE id = $1`, [id, uri]);
     });

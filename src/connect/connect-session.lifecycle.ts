@@ -1,5 +1,11 @@
 import type { EntityManager } from 'typeorm';
-import { ConnectSession, type ConnectionError, type ConnectSessionError, type ConnectSessionStatus, type ConnectStep } from '../../entities/index.ts';
+import {
+  ConnectSession,
+  type ConnectionError,
+  type ConnectSessionError,
+  type ConnectSessionStatus,
+  type ConnectStep,
+} from '../../entities/index.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
 import { isFinished, presentConnectSession } from './connect-session.presenter.ts';
 import { ConnectSessionRepository } from './connect-session.repository.ts';
@@ -36,7 +42,10 @@ export interface SessionPosition {
 const RETRYABLE = new Set(['invalid-credentials', 'challenge-failed']);
 
 export class IllegalSessionTransition extends Error {
-  constructor(readonly from: SessionPosition, readonly event: SessionEvent) {
+  constructor(
+    readonly from: SessionPosition,
+    readonly event: SessionEvent,
+  ) {
     super(`no connect session transition for ${event.type} from ${from.status}/${from.step}`);
     this.name = 'IllegalSessionTransition';
   }
@@ -80,7 +89,12 @@ export function sessionTransition(from: SessionPosition, event: SessionEvent): S
       };
     }
     case 'cancelled':
-      return { ...from, status: 'cancelled', step: 'done', error: { code: 'cancelled', message: event.by === 'user' ? 'The user cancelled.' : 'The app cancelled the session.' } };
+      return {
+        ...from,
+        status: 'cancelled',
+        step: 'done',
+        error: { code: 'cancelled', message: event.by === 'user' ? 'The user cancelled.' : 'The app cancelled the session.' },
+      };
     case 'expired':
       return { ...from, status: 'expired', step: 'done', error: { code: 'expired', message: 'The session expired before it finished.' } };
   }
@@ -98,7 +112,12 @@ const positionOf = (s: ConnectSession): SessionPosition => ({
 });
 
 /** Writes a transition of a session the caller has locked, with the event of its end when it ends. */
-export async function applySessionEvent(m: EntityManager, session: ConnectSession, event: SessionEvent, now: Date): Promise<ConnectSession> {
+export async function applySessionEvent(
+  m: EntityManager,
+  session: ConnectSession,
+  event: SessionEvent,
+  now: Date,
+): Promise<ConnectSession> {
   const next = sessionTransition(positionOf(session), event);
   const ended = isFinished(next);
   const patch: Partial<ConnectSession> = { ...next, updatedAt: now, ...(ended ? { finishedAt: now } : {}) };
@@ -112,14 +131,22 @@ export async function applySessionEvent(m: EntityManager, session: ConnectSessio
       connectionId: after.connectionId,
       occurredAt: now,
       type: next.status === 'completed' ? 'connect_session.completed' : 'connect_session.failed',
-      data: next.status === 'completed' ? { session: view, connectionId: after.connectionId } : { session: view, connectionId: after.connectionId, reason: next.error },
+      data:
+        next.status === 'completed'
+          ? { session: view, connectionId: after.connectionId }
+          : { session: view, connectionId: after.connectionId, reason: next.error },
     });
   }
   return after;
 }
 
 /** The moments of a job that move the sessions following it, in the job's own transaction. */
-export async function followJob(m: EntityManager, jobId: string, event: Extract<SessionEvent, { type: `job-${string}` }>, now: Date): Promise<void> {
+export async function followJob(
+  m: EntityManager,
+  jobId: string,
+  event: Extract<SessionEvent, { type: `job-${string}` }>,
+  now: Date,
+): Promise<void> {
   // A session whose job is under way follows it to the end, even past the session's expiry: the user did their part.
   for (const session of await new ConnectSessionRepository(m).lockFollowing(jobId)) await applySessionEvent(m, session, event, now);
 }

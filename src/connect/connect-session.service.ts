@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import type { ConnectSession} from '../../entities/index.ts';
+import type { ConnectSession } from '../../entities/index.ts';
 import { Institution, type Connection, type Job } from '../../entities/index.ts';
 import type { AppService } from '../apps/app.service.ts';
 import { originsOf } from '../apps/redirect-uris.ts';
@@ -52,11 +52,15 @@ export class ConnectSessionService {
   async create(appId: string, input: CreateConnectSessionInput): Promise<{ id: string; url: string; expiresAt: Date }> {
     const app = await this.apps.find(appId);
     if (input.redirectUri !== undefined && !app.redirectUris.includes(input.redirectUri)) {
-      throw AppError.validation(['redirectUri'], "is not one of the app's redirect URIs (register it with apps.addRedirectUri; it must match exactly)");
+      throw AppError.validation(
+        ['redirectUri'],
+        "is not one of the app's redirect URIs (register it with apps.addRedirectUri; it must match exactly)",
+      );
     }
     const connection = input.connectionId ? await new ConnectionRepository(this.deps.db.manager).findOne(appId, input.connectionId) : null;
     if (input.connectionId && !connection) throw AppError.notFound('connection', input.connectionId, ['connectionId']);
-    if (connection && connection.userId !== input.userId) throw AppError.validation(['userId'], `connection ${connection.id} belongs to another user`);
+    if (connection && connection.userId !== input.userId)
+      throw AppError.validation(['userId'], `connection ${connection.id} belongs to another user`);
     if (connection && input.institutionId && input.institutionId !== connection.institutionId) {
       throw AppError.validation(['institutionId'], `connection ${connection.id} is at ${connection.institutionId}`);
     }
@@ -66,7 +70,8 @@ export class ConnectSessionService {
       if (!institution) throw AppError.validation(['institutionId'], `no institution ${institutionId}`);
       // A repair reconnects an existing connection, which a disabled institution still serves.
       if (connection) {
-        if (institution.status === 'unavailable') throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institutionId} is unavailable; try again later`);
+        if (institution.status === 'unavailable')
+          throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institutionId} is unavailable; try again later`);
       } else requireAcceptsNewConnections(institution);
       const unknown = (input.datasets ?? []).findIndex((d) => !institution.datasets.includes(d));
       if (unknown >= 0) throw AppError.validation(['datasets', unknown], `${input.datasets![unknown]} is not offered by ${institutionId}`);
@@ -81,7 +86,14 @@ export class ConnectSessionService {
       // A session that would create a connection counts against the user's quota now, not at its last step.
       if (!connection) {
         const connections = new ConnectionRepository(m);
-        await requireRoomFor(m, 'connectionsPerUser', this.quotas.connectionsPerUser, `${appId}:${input.userId}`, () => connections.countByUser(appId, input.userId), `user ${input.userId}`);
+        await requireRoomFor(
+          m,
+          'connectionsPerUser',
+          this.quotas.connectionsPerUser,
+          `${appId}:${input.userId}`,
+          () => connections.countByUser(appId, input.userId),
+          `user ${input.userId}`,
+        );
       }
       await new ConnectSessionRepository(m).insert({
         id,
@@ -131,7 +143,9 @@ export class ConnectSessionService {
 
   /** The page for a URL's token: the session as it is now (expired if its time ran out), or null for a token never issued. */
   async open(token: string): Promise<ConnectPageModel | null> {
-    return this.withSession(token, (m, s) => (s.status === 'created' ? applySessionEvent(m, s, { type: 'opened' }, this.deps.clock.now()) : s));
+    return this.withSession(token, (m, s) =>
+      s.status === 'created' ? applySessionEvent(m, s, { type: 'opened' }, this.deps.clock.now()) : s,
+    );
   }
 
   acceptConsent(token: string): Promise<ConnectPageModel | null> {
@@ -142,15 +156,23 @@ export class ConnectSessionService {
     // What a form sent is anything at all: only an id that could be one is looked up.
     const parsed = institutionIdSchema.safeParse(institutionId);
     const institution = parsed.success ? await this.deps.db.getRepository(Institution).findOneBy({ id: parsed.data }) : null;
-    if (!institution || !institution.enabled || institution.status === 'unavailable') throw AppError.validation(['institutionId'], 'is not a bank you can connect now');
+    if (!institution || !institution.enabled || institution.status === 'unavailable')
+      throw AppError.validation(['institutionId'], 'is not a bank you can connect now');
     return this.move(token, { type: 'institution-chosen', institutionId });
   }
 
   /** The banks the user can choose from, matching what they typed. */
   searchInstitutions(query: string | undefined): Promise<Institution[]> {
-    const qb = this.deps.db.getRepository(Institution).createQueryBuilder('i').where(`i.enabled AND i.status <> 'unavailable'`).orderBy('i.name', 'ASC');
+    const qb = this.deps.db
+      .getRepository(Institution)
+      .createQueryBuilder('i')
+      .where(`i.enabled AND i.status <> 'unavailable'`)
+      .orderBy('i.name', 'ASC');
     // Typed into a search box: control characters (NUL, which PostgreSQL refuses, among them) dropped, 100 kept.
-    const text = (query ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 100);
+    const text = (query ?? '')
+      .replace(/[\u0000-\u001f\u007f]/g, '')
+      .trim()
+      .slice(0, 100);
     if (text) qb.andWhere('(i.name ILIKE :q OR i.id ILIKE :q)', { q: `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%` });
     return qb.limit(50).getMany();
   }
@@ -164,11 +186,19 @@ export class ConnectSessionService {
     const { session } = await this.requireSignIn(token, 'credentials');
     const follow = this.followFrom(token);
     if (session.connectionId) {
-      await this.connections.update(session.appId, { id: session.connectionId, credentials, consentDays: session.consentDays }, (m, r) => follow(m, r.connection, r.job!));
+      await this.connections.update(session.appId, { id: session.connectionId, credentials, consentDays: session.consentDays }, (m, r) =>
+        follow(m, r.connection, r.job!),
+      );
     } else {
       await this.connections.create(
         session.appId,
-        { userId: session.userId, institutionId: session.institutionId!, credentials, ...(session.datasets ? { datasets: session.datasets } : {}), consentDays: session.consentDays },
+        {
+          userId: session.userId,
+          institutionId: session.institutionId!,
+          credentials,
+          ...(session.datasets ? { datasets: session.datasets } : {}),
+          consentDays: session.consentDays,
+        },
         (m, r) => follow(m, r.connection, r.job),
       );
     }
@@ -179,11 +209,18 @@ export class ConnectSessionService {
     const { session } = await this.requireSignIn(token, 'redirect');
     const follow = this.followFrom(token);
     if (session.connectionId) {
-      await this.connections.reauthorize(session.appId, session.connectionId, session.consentDays, (m, r) => follow(m, r.connection, r.job));
+      await this.connections.reauthorize(session.appId, session.connectionId, session.consentDays, (m, r) =>
+        follow(m, r.connection, r.job),
+      );
     } else {
       await this.connections.create(
         session.appId,
-        { userId: session.userId, institutionId: session.institutionId!, ...(session.datasets ? { datasets: session.datasets } : {}), consentDays: session.consentDays },
+        {
+          userId: session.userId,
+          institutionId: session.institutionId!,
+          ...(session.datasets ? { datasets: session.datasets } : {}),
+          consentDays: session.consentDays,
+        },
         (m, r) => follow(m, r.connection, r.job),
       );
     }
@@ -192,14 +229,16 @@ export class ConnectSessionService {
   /** The answer to a TEXT challenge, typed into the page. */
   async answerChallenge(token: string, response: string): Promise<void> {
     const model = await this.open(token);
-    if (!model || isFinished(model.session) || !model.session.jobId) throw new AppError(ErrorCode.PRECONDITION_FAILED, 'nothing is waiting for an answer');
+    if (!model || isFinished(model.session) || !model.session.jobId)
+      throw new AppError(ErrorCode.PRECONDITION_FAILED, 'nothing is waiting for an answer');
     await this.jobs.answerChallenge(model.session.appId, model.session.jobId, response);
   }
 
   /** The page polls while a job runs; a DECOUPLED challenge is checked again each time (the user may have approved). */
   async poll(token: string): Promise<ConnectPageModel | null> {
     const model = await this.open(token);
-    if (model?.job?.status === 'awaiting-challenge' && model.job.challenge?.type === 'DECOUPLED') await this.jobs.recheckDecoupled(model.job.id);
+    if (model?.job?.status === 'awaiting-challenge' && model.job.challenge?.type === 'DECOUPLED')
+      await this.jobs.recheckDecoupled(model.job.id);
     return model;
   }
 
@@ -235,8 +274,10 @@ export class ConnectSessionService {
   private async requireSignIn(token: string, mode: Institution['signIn']): Promise<ConnectPageModel> {
     const model = await this.open(token);
     if (!model || isFinished(model.session)) throw new AppError(ErrorCode.PRECONDITION_FAILED, 'this session is over');
-    if (model.session.step !== 'sign-in' || !model.institution) throw new AppError(ErrorCode.PRECONDITION_FAILED, 'not at the sign-in step');
-    if (model.institution.signIn !== mode) throw new AppError(ErrorCode.PRECONDITION_FAILED, `${model.institution.name} does not sign in that way`);
+    if (model.session.step !== 'sign-in' || !model.institution)
+      throw new AppError(ErrorCode.PRECONDITION_FAILED, 'not at the sign-in step');
+    if (model.institution.signIn !== mode)
+      throw new AppError(ErrorCode.PRECONDITION_FAILED, `${model.institution.name} does not sign in that way`);
     return model;
   }
 
@@ -247,7 +288,8 @@ export class ConnectSessionService {
   private followFrom(token: string) {
     return async (m: EntityManager, connection: Connection, job: Job) => {
       const session = await new ConnectSessionRepository(m).lockByToken(hashToken(token));
-      if (!session || isFinished(session) || session.step !== 'sign-in') throw new AppError(ErrorCode.CONFLICT, 'this session has moved on (another tab?)');
+      if (!session || isFinished(session) || session.step !== 'sign-in')
+        throw new AppError(ErrorCode.CONFLICT, 'this session has moved on (another tab?)');
       await applySessionEvent(m, session, { type: 'job-queued', jobId: job.id, connectionId: connection.id }, this.deps.clock.now());
     };
   }
@@ -278,7 +320,8 @@ export class ConnectSessionService {
     const session = await this.deps.db.transaction(async (m) => {
       const found = await new ConnectSessionRepository(m).lockByToken(hashToken(token));
       if (!found) return null;
-      if (effectiveStatus(found, now) === 'expired' && found.status !== 'expired') return applySessionEvent(m, found, { type: 'expired' }, now);
+      if (effectiveStatus(found, now) === 'expired' && found.status !== 'expired')
+        return applySessionEvent(m, found, { type: 'expired' }, now);
       return step(m, found);
     });
     return session ? this.model(session) : null;
@@ -286,7 +329,9 @@ export class ConnectSessionService {
 
   private async model(session: ConnectSession): Promise<ConnectPageModel> {
     const app = await this.apps.find(session.appId);
-    const institution = session.institutionId ? await this.deps.db.getRepository(Institution).findOneBy({ id: session.institutionId }) : null;
+    const institution = session.institutionId
+      ? await this.deps.db.getRepository(Institution).findOneBy({ id: session.institutionId })
+      : null;
     const job = session.jobId ? await this.jobs.get(session.appId, session.jobId).catch(() => null) : null;
     return { session, app: { name: app.name, redirectOrigins: originsOf(app.redirectUris) }, institution, job, now: this.deps.clock.now() };
   }

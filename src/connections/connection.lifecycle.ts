@@ -46,7 +46,10 @@ export type LifecycleEvent =
   | { type: 'consent-lapsed'; error: ConnectionError };
 
 export class IllegalTransition extends Error {
-  constructor(readonly from: LifecycleSnapshot, readonly event: LifecycleEvent) {
+  constructor(
+    readonly from: LifecycleSnapshot,
+    readonly event: LifecycleEvent,
+  ) {
     super(`no transition for ${event.type} from state ${from.state} (status ${from.status})`);
     this.name = 'IllegalTransition';
   }

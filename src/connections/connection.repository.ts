@@ -17,17 +17,16 @@ export class ConnectionRepository {
   // The two hottest reads (connections.get and .list) are plain SQL with the entity's own column list: the same rows,
   // without the query builder's per-call cost (the API benchmark found it a large part of a request's CPU).
   async findOne(appId: string, id: string): Promise<Connection | null> {
-    const rows: Connection[] = await this.manager.query(`SELECT ${selectList(this.manager)} FROM connections c WHERE c.app_id = $1 AND c.id = $2`, [appId, id]);
+    const rows: Connection[] = await this.manager.query(
+      `SELECT ${selectList(this.manager)} FROM connections c WHERE c.app_id = $1 AND c.id = $2`,
+      [appId, id],
+    );
     return rows[0] ?? null;
   }
 
   /** The row, locked until the transaction ends: callers that check "busy" and then write hold this. */
   lockOne(appId: string, id: string): Promise<Connection | null> {
-    return this.repo
-      .createQueryBuilder('c')
-      .setLock('pessimistic_write')
-      .where('c.app_id = :appId AND c.id = :id', { appId, id })
-      .getOne();
+    return this.repo.createQueryBuilder('c').setLock('pessimistic_write').where('c.app_id = :appId AND c.id = :id', { appId, id }).getOne();
   }
 
   /** Ids of a user's connections, locked in id order (a fixed order, so two callers cannot deadlock). */
@@ -84,12 +83,18 @@ export class ConnectionRepository {
   /** Which of `ids` are this app's connections (another app's look exactly like missing ones). */
   async ownedIds(appId: string, ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const rows: { id: string }[] = await this.manager.query(`SELECT id FROM connections WHERE app_id = $1 AND id = ANY($2::uuid[])`, [appId, ids]);
+    const rows: { id: string }[] = await this.manager.query(`SELECT id FROM connections WHERE app_id = $1 AND id = ANY($2::uuid[])`, [
+      appId,
+      ids,
+    ]);
     return new Set(rows.map((r) => r.id));
   }
 
   async countByUser(appId: string, userId: string): Promise<number> {
-    const [row]: { n: number }[] = await this.manager.query(`SELECT count(*)::int AS n FROM connections WHERE app_id = $1 AND user_id = $2`, [appId, userId]);
+    const [row]: { n: number }[] = await this.manager.query(
+      `SELECT count(*)::int AS n FROM connections WHERE app_id = $1 AND user_id = $2`,
+      [appId, userId],
+    );
     return row!.n;
   }
 

@@ -71,7 +71,12 @@ export const getConnectionInput = inputObject({ id: connectionIdSchema });
 
 const SEVERAL = 'One value, or several (a list; over REST, repeat the parameter).';
 const connectionFilter = {
-  ids: z.array(connectionIdSchema).min(1).max(1000, 'at most 1000 ids').meta({ description: 'Only these connections (at most 1000).' }).optional(),
+  ids: z
+    .array(connectionIdSchema)
+    .min(1)
+    .max(1000, 'at most 1000 ids')
+    .meta({ description: 'Only these connections (at most 1000).' })
+    .optional(),
   status: oneOrMany(z.enum(CONNECTION_STATUSES)).meta({ description: SEVERAL }).optional(),
   state: oneOrMany(z.enum(CONNECTION_STATES)).meta({ description: SEVERAL }).optional(),
   institutionId: oneOrMany(institutionIdSchema).meta({ description: SEVERAL }).optional(),
@@ -94,7 +99,8 @@ export const listConnectionsInput = inputObject({
 })
   .superRefine((input, ctx) => {
     const flat = FILTER_KEYS.find((k) => input[k] !== undefined);
-    if (flat && input.filter !== undefined) ctx.addIssue({ code: 'custom', path: [flat], message: 'give the filters in filter or beside it, not both' });
+    if (flat && input.filter !== undefined)
+      ctx.addIssue({ code: 'custom', path: [flat], message: 'give the filters in filter or beside it, not both' });
   })
   .transform(({ filter, ...input }) => {
     const flat: typeof filter = {};
@@ -103,7 +109,12 @@ export const listConnectionsInput = inputObject({
       delete input[k];
     }
     const chosen = Object.keys(flat).length ? flat : filter;
-    return { ...input, ...(chosen ? { filter: chosen } : {}) } as { userId?: string; cursor?: string; limit: number; filter?: NonNullable<typeof filter> };
+    return { ...input, ...(chosen ? { filter: chosen } : {}) } as {
+      userId?: string;
+      cursor?: string;
+      limit: number;
+      filter?: NonNullable<typeof filter>;
+    };
   })
   .prefault({});
 export type ListConnectionsInput = z.output<typeof listConnectionsInput>;
@@ -128,7 +139,12 @@ export const deleteAllConnectionsInput = inputObject({ userId: userIdSchema });
 // Output schemas: what the API returns, exactly (tRPC checks every answer against them; OpenAPI documents them).
 
 const datasetExtractionView = z
-  .object({ status: z.enum(['SUCCESS', 'FAILURE']), referenceId: z.string().nullable(), lastSuccess: dateTime.nullable(), lastUpdated: dateTime })
+  .object({
+    status: z.enum(['SUCCESS', 'FAILURE']),
+    referenceId: z.string().nullable(),
+    lastSuccess: dateTime.nullable(),
+    lastUpdated: dateTime,
+  })
   .nullable();
 
 export const connectionView = z

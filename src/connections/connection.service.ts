@@ -43,7 +43,14 @@ export class ConnectionService {
     const sealed = input.credentials ? this.deps.cipher.seal(input.credentials, credentialBinding(appId, id)) : null;
     return this.deps.db.transaction(async (manager) => {
       const connections = new ConnectionRepository(manager);
-      await requireRoomFor(manager, 'connectionsPerUser', this.quotas.connectionsPerUser, `${appId}:${input.userId}`, () => connections.countByUser(appId, input.userId), `user ${input.userId}`);
+      await requireRoomFor(
+        manager,
+        'connectionsPerUser',
+        this.quotas.connectionsPerUser,
+        `${appId}:${input.userId}`,
+        () => connections.countByUser(appId, input.userId),
+        `user ${input.userId}`,
+      );
       const connection = await connections.insert({
         id,
         appId,
@@ -140,7 +147,8 @@ export class ConnectionService {
       let connection = current;
       if (input.credentials !== undefined) {
         // New credentials are the user's action: a lifecycle transition, written (with its events) in one place.
-        connection = (await applyTransition(manager, appId, input.id, { type: 'credentials-updated' }, this.deps.clock.now(), () => patch))!.after;
+        connection = (await applyTransition(manager, appId, input.id, { type: 'credentials-updated' }, this.deps.clock.now(), () => patch))!
+          .after;
       } else if (Object.keys(patch).length) {
         connection = await repo.update(appId, input.id, patch);
       }
@@ -178,7 +186,10 @@ export class ConnectionService {
       await throwIfBusy(manager, appId, [id]);
       const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });
       const now = this.deps.clock.now();
-      const changed = await applyTransition(manager, appId, id, { type: 'credentials-updated' }, now, () => ({ consentExpiresAt: null, consentDays }));
+      const changed = await applyTransition(manager, appId, id, { type: 'credentials-updated' }, now, () => ({
+        consentExpiresAt: null,
+        consentDays,
+      }));
       const job = await enqueueJob(manager, {
         appId,
         connectionId: id,
@@ -315,7 +326,8 @@ export interface RefreshResult {
 function refreshBlockedBecause(c: Connection): string | null {
   if (c.status === 'DISCONNECTED') return 'access was revoked at the institution; give new credentials with connections.update';
   if (c.status === 'EXPIRED') return 'the consent has expired; renew it with connections.update';
-  if (c.userActionRequired) return `the user must act first (${c.error?.code ?? 'credentials'}); give new credentials with connections.update`;
+  if (c.userActionRequired)
+    return `the user must act first (${c.error?.code ?? 'credentials'}); give new credentials with connections.update`;
   return null;
 }
 
@@ -349,8 +361,10 @@ function throwIfAny(issues: FieldIssue[]): void {
  * by an operator) and not unavailable right now. Existing connections at a disabled one keep refreshing.
  */
 export function requireAcceptsNewConnections(institution: Pick<Institution, 'id' | 'enabled' | 'status'>): void {
-  if (!institution.enabled) throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institution.id} is disabled and takes no new connections`);
-  if (institution.status === 'unavailable') throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institution.id} is unavailable; try again later`);
+  if (!institution.enabled)
+    throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institution.id} is disabled and takes no new connections`);
+  if (institution.status === 'unavailable')
+    throw new AppError(ErrorCode.PRECONDITION_FAILED, `institution ${institution.id} is unavailable; try again later`);
 }
 
 function checkDatasets(institution: Institution, datasets: Dataset[] | null | undefined): FieldIssue[] {
@@ -363,11 +377,7 @@ function checkDatasets(institution: Institution, datasets: Dataset[] | null | un
 }
 
 /** Credentials against the institution's fields: every required one present and non-empty, none unknown. */
-function checkCredentials(
-  institution: Institution,
-  credentials: Record<string, string> | undefined,
-  creating: boolean,
-): FieldIssue[] {
+function checkCredentials(institution: Institution, credentials: Record<string, string> | undefined, creating: boolean): FieldIssue[] {
   const fields = institution.credentialFields;
   const required = fields.filter((f) => f.required);
   if (credentials === undefined) {

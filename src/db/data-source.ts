@@ -36,7 +36,8 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       ? {
           logger: new PinoTypeOrmLogger(options.logger),
           // An idle pooled connection that dies (the server restarted) is dropped from the pool; say so once, as JSON.
-          poolErrorHandler: (error: Error) => options.logger!.warn({ err: error, component: 'pg-pool' }, 'a pooled database connection failed'),
+          poolErrorHandler: (error: Error) =>
+            options.logger!.warn({ err: error, component: 'pg-pool' }, 'a pooled database connection failed'),
         }
       : {}),
     poolSize: options.poolSize ?? 10,

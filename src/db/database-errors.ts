@@ -4,7 +4,11 @@
  * clients as 503 SERVICE_UNAVAILABLE with Retry-After, never as 500.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let e = error, depth = 0; e && depth < 8; e = (e as { cause?: unknown; driverError?: unknown }).cause ?? (e as { driverError?: unknown }).driverError, depth++) {
+  for (
+    let e = error, depth = 0;
+    e && depth < 8;
+    e = (e as { cause?: unknown; driverError?: unknown }).cause ?? (e as { driverError?: unknown }).driverError, depth++
+  ) {
     // TypeORM releases a transaction's connection when it fails; the transaction's next query then says only this.
     if (RELEASED_RUNNER_ERRORS.has(String((e as { name?: unknown }).name))) return true;
     const code = (e as { code?: unknown }).code;

@@ -63,8 +63,7 @@ export const ROOT_CLUSTERS_DIR = '/var/lib/connections-service';
 const READY = 'database system is ready to accept connections';
 const run = promisify(execFile);
 
-const urlFor = (port: number, database: string) =>
-  `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+const urlFor = (port: number, database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
 
 /** The OS user PostgreSQL runs as: ourselves, or, as root (which PostgreSQL refuses to be), `postgres`. */
 interface RunAs {
@@ -154,7 +153,9 @@ export async function packagedBinaries(): Promise<Binaries & { nativeDir: string
   try {
     paths = (await import(name)) as Binaries;
   } catch {
-    throw new EmbeddedPostgresError(`no embedded PostgreSQL for ${process.platform}-${process.arch} (${name} is not installed): set DATABASE_URL to a PostgreSQL 13+ server`);
+    throw new EmbeddedPostgresError(
+      `no embedded PostgreSQL for ${process.platform}-${process.arch} (${name} is not installed): set DATABASE_URL to a PostgreSQL 13+ server`,
+    );
   }
   const nativeDir = path.dirname(path.dirname(paths.postgres));
   const { version } = JSON.parse(readFileSync(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string };
@@ -176,7 +177,17 @@ export async function postgresOsUser(): Promise<RunAs> {
   } catch {
     try {
       await run('groupadd', ['--system', OS_USER]).catch(() => {}); // it may exist without the user
-      await run('useradd', ['--system', '--gid', OS_USER, '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', OS_USER]);
+      await run('useradd', [
+        '--system',
+        '--gid',
+        OS_USER,
+        '--no-create-home',
+        '--home-dir',
+        '/nonexistent',
+        '--shell',
+        '/usr/sbin/nologin',
+        OS_USER,
+      ]);
       return await lookup();
     } catch (error) {
       throw new EmbeddedPostgresError(
@@ -194,7 +205,8 @@ export function canReach(target: string, runAs: RunAs | null, mode: number): boo
   if (!runAs) return true;
   const allowed = (p: string, want: number) => {
     const st = statSync(p);
-    const bits = st.uid === runAs.uid ? (st.mode >> 6) & 7 : runAs.groups.includes(st.gid) || st.gid === runAs.gid ? (st.mode >> 3) & 7 : st.mode & 7;
+    const bits =
+      st.uid === runAs.uid ? (st.mode >> 6) & 7 : runAs.groups.includes(st.gid) || st.gid === runAs.gid ? (st.mode >> 3) & 7 : st.mode & 7;
     return (bits & want) === want;
   };
   try {
@@ -213,7 +225,11 @@ export function canReach(target: string, runAs: RunAs | null, mode: number): boo
  * folder in the temp dir. A folder of that name that is not root-owned and closed to others is refused, not used:
  * whoever made it could have put other binaries there.
  */
-export function reachableBinaries(found: Binaries & { nativeDir: string; version: string }, runAs: RunAs | null, log: (line: string) => void): Binaries {
+export function reachableBinaries(
+  found: Binaries & { nativeDir: string; version: string },
+  runAs: RunAs | null,
+  log: (line: string) => void,
+): Binaries {
   if (canReach(found.postgres, runAs, 5) && canReach(found.initdb, runAs, 5)) return found;
   const target = path.join(tmpdir(), `connections-service-postgres-${found.version}`);
   const binariesIn = (dir: string): Binaries => ({
@@ -228,7 +244,10 @@ export function reachableBinaries(found: Binaries & { nativeDir: string; version
       renameSync(path.join(staging, 'native'), target);
     } catch (error) {
       // Another process may have placed the same copy first.
-      if (!existsSync(target)) throw new EmbeddedPostgresError(`could not copy the embedded PostgreSQL binaries to ${target} (${firstLine(error)}): set DATABASE_URL, or install the project where the "${OS_USER}" user can reach it`);
+      if (!existsSync(target))
+        throw new EmbeddedPostgresError(
+          `could not copy the embedded PostgreSQL binaries to ${target} (${firstLine(error)}): set DATABASE_URL, or install the project where the "${OS_USER}" user can reach it`,
+        );
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
@@ -236,11 +255,15 @@ export function reachableBinaries(found: Binaries & { nativeDir: string; version
   }
   const st = lstatSync(target);
   if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
-    throw new EmbeddedPostgresError(`${target} exists but is not a root-owned folder closed to others; remove it (it should hold a copy of the PostgreSQL binaries), or set DATABASE_URL`);
+    throw new EmbeddedPostgresError(
+      `${target} exists but is not a root-owned folder closed to others; remove it (it should hold a copy of the PostgreSQL binaries), or set DATABASE_URL`,
+    );
   }
   const copied = binariesIn(target);
   if (!canReach(copied.postgres, runAs, 5)) {
-    throw new EmbeddedPostgresError(`the "${OS_USER}" OS user cannot run PostgreSQL from ${target} (is ${tmpdir()} mounted noexec or closed?): set TMPDIR to another folder, or set DATABASE_URL`);
+    throw new EmbeddedPostgresError(
+      `the "${OS_USER}" OS user cannot run PostgreSQL from ${target} (is ${tmpdir()} mounted noexec or closed?): set TMPDIR to another folder, or set DATABASE_URL`,
+    );
   }
   return copied;
 }
@@ -278,10 +301,14 @@ function placeDataDirectory(databaseDir: string, persistent: boolean, runAs: Run
     );
   }
   if (!canReach(base, runAs, 1)) {
-    throw new EmbeddedPostgresError(`${databaseDir} and ${base} are both closed to the "${OS_USER}" OS user: set DATA_DIR to a folder it can reach, or set DATABASE_URL`);
+    throw new EmbeddedPostgresError(
+      `${databaseDir} and ${base} are both closed to the "${OS_USER}" OS user: set DATA_DIR to a folder it can reach, or set DATABASE_URL`,
+    );
   }
   if (!existsSync(databaseDir)) symlinkSync(dataDir, databaseDir, 'dir');
-  log(`${parent} is closed to the "${OS_USER}" OS user (a private folder): the embedded cluster lives in ${dataDir}, linked from ${databaseDir}`);
+  log(
+    `${parent} is closed to the "${OS_USER}" OS user (a private folder): the embedded cluster lives in ${dataDir}, linked from ${databaseDir}`,
+  );
   return dataDir;
 }
 
@@ -297,17 +324,22 @@ async function initialise(binaries: Binaries, dataDir: string, runAs: RunAs | nu
       chownSync(secretDir, runAs.uid, runAs.gid);
       chownSync(passwordFile, runAs.uid, runAs.gid);
     }
-    const { code, output } = await runToEnd(binaries.initdb, [
-      `--pgdata=${dataDir}`,
-      '--auth=scram-sha-256',
-      `--username=${USER}`,
-      `--pwfile=${passwordFile}`,
-      '--encoding=UTF8',
-      '--locale-provider=builtin',
-      '--builtin-locale=C.UTF-8',
-      '--locale=C',
-      '--no-sync',
-    ], runAs, log);
+    const { code, output } = await runToEnd(
+      binaries.initdb,
+      [
+        `--pgdata=${dataDir}`,
+        '--auth=scram-sha-256',
+        `--username=${USER}`,
+        `--pwfile=${passwordFile}`,
+        '--encoding=UTF8',
+        '--locale-provider=builtin',
+        '--builtin-locale=C.UTF-8',
+        '--locale=C',
+        '--no-sync',
+      ],
+      runAs,
+      log,
+    );
     if (code !== 0) throw new EmbeddedPostgresError(`initdb failed in ${dataDir} (exit ${code}): ${lastLines(output, 3)}`);
   } finally {
     rmSync(secretDir, { recursive: true, force: true });
@@ -328,7 +360,12 @@ function spawnAs(file: string, args: string[], runAs: RunAs | null, detached: bo
   });
 }
 
-function runToEnd(file: string, args: string[], runAs: RunAs | null, log: (line: string) => void): Promise<{ code: number | null; output: string }> {
+function runToEnd(
+  file: string,
+  args: string[],
+  runAs: RunAs | null,
+  log: (line: string) => void,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawnAs(file, args, runAs, false);
     let output = '';
@@ -338,7 +375,11 @@ function runToEnd(file: string, args: string[], runAs: RunAs | null, log: (line:
     };
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
-    child.once('error', (error) => reject(new EmbeddedPostgresError(`could not run ${file} (${firstLine(error)}): set DATABASE_URL, or install the project where it can run`)));
+    child.once('error', (error) =>
+      reject(
+        new EmbeddedPostgresError(`could not run ${file} (${firstLine(error)}): set DATABASE_URL, or install the project where it can run`),
+      ),
+    );
     child.once('close', (code) => resolve({ code, output }));
   });
 }
@@ -347,9 +388,31 @@ function runToEnd(file: string, args: string[], runAs: RunAs | null, log: (line:
  * The postmaster in its own process group, so a Ctrl-C at the terminal reaches the service (which stops its work
  * first and the database last) and not PostgreSQL directly. Unix sockets are off: only 127.0.0.1 is served.
  */
-function startServer(postgres: string, dataDir: string, port: number, runAs: RunAs | null, log: (line: string) => void): Promise<ChildProcess> {
+function startServer(
+  postgres: string,
+  dataDir: string,
+  port: number,
+  runAs: RunAs | null,
+  log: (line: string) => void,
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawnAs(postgres, ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'unix_socket_directories='], runAs, true);
+    const child = spawnAs(
+      postgres,
+      [
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'max_connections=300',
+        '-c',
+        'unix_socket_directories=',
+      ],
+      runAs,
+      true,
+    );
     const recent: string[] = [];
     let ready = false;
     const onOutput = (chunk: Buffer) => {
@@ -368,7 +431,12 @@ function startServer(postgres: string, dataDir: string, port: number, runAs: Run
     child.stderr!.on('data', onOutput);
     child.once('error', (error) => reject(new EmbeddedPostgresError(`could not run ${postgres} (${firstLine(error)}): set DATABASE_URL`)));
     child.once('exit', (code, signal) => {
-      if (!ready) reject(new EmbeddedPostgresError(`embedded PostgreSQL did not start on port ${port} (data in ${dataDir}; exit ${code ?? signal}): ${recent.slice(-3).join(' | ')}`));
+      if (!ready)
+        reject(
+          new EmbeddedPostgresError(
+            `embedded PostgreSQL did not start on port ${port} (data in ${dataDir}; exit ${code ?? signal}): ${recent.slice(-3).join(' | ')}`,
+          ),
+        );
     });
   });
 }

@@ -21,7 +21,12 @@ export function decodeCursor(cursor: string, field: (string | number)[] = ['curs
       const [at, id] = parsed as unknown[];
       const date = new Date(String(at));
       // A forged cursor's date must still be one PostgreSQL can compare with (not year -100000).
-      if (typeof at === 'string' && inRange(date) && typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+      if (
+        typeof at === 'string' &&
+        inRange(date) &&
+        typeof id === 'string' &&
+        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
+      ) {
         return { at: date, id };
       }
     }

@@ -81,7 +81,11 @@ export class NotificationListener {
       client.end().catch(() => {});
       if (this.stopped) return;
       this.lostAt ??= Date.now();
-      if (this.listening) this.o.logger.warn({ err: error, channel: this.o.channel }, `${this.o.what} notification listener lost its connection; reconnecting`);
+      if (this.listening)
+        this.o.logger.warn(
+          { err: error, channel: this.o.channel },
+          `${this.o.what} notification listener lost its connection; reconnecting`,
+        );
       this.setListening(false);
       this.schedule();
     };
@@ -94,7 +98,10 @@ export class NotificationListener {
       this.failedAttempts += 1;
       // The first failure is worth a line; the rest of an outage is not (one line per try would flood the log).
       if (this.failedAttempts === 1) {
-        this.o.logger.warn({ err: error, channel: this.o.channel }, `could not LISTEN for ${this.o.what}; polling meanwhile, reconnecting with backoff`);
+        this.o.logger.warn(
+          { err: error, channel: this.o.channel },
+          `could not LISTEN for ${this.o.what}; polling meanwhile, reconnecting with backoff`,
+        );
       }
       lost();
       return;

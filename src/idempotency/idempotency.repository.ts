@@ -32,7 +32,11 @@ export class IdempotencyRepository {
       [appId, key],
     );
     if (!row) return null;
-    const { response_ciphertext: ciphertext, response_key_id: keyId, ...rest } = row as StoredKey & { response_ciphertext: Buffer | null; response_key_id: string | null };
+    const {
+      response_ciphertext: ciphertext,
+      response_key_id: keyId,
+      ...rest
+    } = row as StoredKey & { response_ciphertext: Buffer | null; response_key_id: string | null };
     return { ...rest, response: ciphertext && keyId ? { ciphertext, keyId } : null };
   }
 

@@ -42,7 +42,8 @@ export class IdempotencyService {
     for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
       const now = this.deps.clock.now();
       const lockedUntil = new Date(now.getTime() + IN_PROGRESS_LOCK_MS);
-      if (await this.keys.claim(appId, key, procedure, requestHash, now, lockedUntil)) return { value: await this.runClaimed(appId, key, work), replayed: false };
+      if (await this.keys.claim(appId, key, procedure, requestHash, now, lockedUntil))
+        return { value: await this.runClaimed(appId, key, work), replayed: false };
       const stored = await this.keys.find(appId, key);
       if (!stored) continue; // forgotten a moment ago: claim it
       if (now.getTime() - new Date(stored.createdAt).getTime() >= IDEMPOTENCY_RETENTION_MS) {
@@ -57,14 +58,22 @@ export class IdempotencyService {
         );
       }
       if (stored.status === 'completed' && stored.response) return { value: this.open<T>(appId, key, stored.response), replayed: true };
-      if (stored.lockedUntil && new Date(stored.lockedUntil) <= now && (await this.keys.takeOver(appId, key, new Date(stored.lockedUntil), now, lockedUntil))) {
+      if (
+        stored.lockedUntil &&
+        new Date(stored.lockedUntil) <= now &&
+        (await this.keys.takeOver(appId, key, new Date(stored.lockedUntil), now, lockedUntil))
+      ) {
         return { value: await this.runClaimed(appId, key, work), replayed: false };
       }
       if (Date.now() >= waitUntil) {
-        throw new AppError(ErrorCode.CONFLICT, `a request with Idempotency-Key ${JSON.stringify(key)} is still in progress; retry when it has finished`, {
-          idempotencyKey: key,
-          inProgress: true,
-        });
+        throw new AppError(
+          ErrorCode.CONFLICT,
+          `a request with Idempotency-Key ${JSON.stringify(key)} is still in progress; retry when it has finished`,
+          {
+            idempotencyKey: key,
+            inProgress: true,
+          },
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
@@ -106,7 +115,9 @@ function canonical(value: unknown): string {
   if (value instanceof Date) return JSON.stringify({ $date: value.toISOString() });
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'undefined';

@@ -26,7 +26,11 @@ const fields = {
   method: z.enum(INSTITUTION_METHODS),
   /** The provider: for `built-in`, one this process carries; for `plug-in`, a name for the plug-in (its pauses and metrics go by it). */
   providerKey: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be lowercase letters, digits, _ and - (at most 64)'),
-  providerUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048).nullable().default(null),
+  providerUrl: z
+    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+    .max(2048)
+    .nullable()
+    .default(null),
   bankCode: z.string().trim().min(1).max(16).nullable().default(null),
   datasets: z
     .array(z.enum(DATASETS))
@@ -38,22 +42,37 @@ const fields = {
     .refine((f) => new Set(f.map((x) => x.name)).size === f.length, 'must not repeat a field name')
     .default([]),
   signIn: z.enum(SIGN_IN_METHODS).default('credentials'),
-  minRefreshIntervalMinutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+  minRefreshIntervalMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(60),
   status: z.enum(INSTITUTION_STATUSES).default('operational'),
   enabled: z.boolean().default(true),
 };
 
 /** A whole institution: unknown keys are refused (a typo must not be silently ignored). */
 export const definitionSchema = z.strictObject(fields).superRefine((d, ctx) => {
-  if (d.method === 'plug-in' && !d.providerUrl) ctx.addIssue({ code: 'custom', path: ['providerUrl'], message: 'is required for a plug-in institution' });
+  if (d.method === 'plug-in' && !d.providerUrl)
+    ctx.addIssue({ code: 'custom', path: ['providerUrl'], message: 'is required for a plug-in institution' });
   if (d.method === 'built-in') {
     if (!(BUILT_IN_PROVIDER_KEYS as readonly string[]).includes(d.providerKey)) {
-      ctx.addIssue({ code: 'custom', path: ['providerKey'], message: `must be one of ${BUILT_IN_PROVIDER_KEYS.join(', ')} for a built-in institution` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['providerKey'],
+        message: `must be one of ${BUILT_IN_PROVIDER_KEYS.join(', ')} for a built-in institution`,
+      });
     }
-    if (d.providerUrl) ctx.addIssue({ code: 'custom', path: ['providerUrl'], message: 'must be null for a built-in institution (only plug-ins have one)' });
+    if (d.providerUrl)
+      ctx.addIssue({ code: 'custom', path: ['providerUrl'], message: 'must be null for a built-in institution (only plug-ins have one)' });
   }
   if (d.signIn === 'redirect' && d.credentialFields.length) {
-    ctx.addIssue({ code: 'custom', path: ['credentialFields'], message: 'must be empty when signIn is redirect (the user signs in at the bank)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['credentialFields'],
+      message: 'must be empty when signIn is redirect (the user signs in at the bank)',
+    });
   }
 });
 
@@ -63,18 +82,25 @@ export const definitionSchema = z.strictObject(fields).superRefine((d, ctx) => {
  */
 const { id: _id, ...changeable } = fields;
 export const updateSchema = z.strictObject(
-  Object.fromEntries(Object.entries(changeable).map(([k, s]) => [k, (s instanceof z.ZodDefault ? (s.unwrap() as z.ZodType) : s).optional()])),
+  Object.fromEntries(
+    Object.entries(changeable).map(([k, s]) => [k, (s instanceof z.ZodDefault ? (s.unwrap() as z.ZodType) : s).optional()]),
+  ),
 ) as unknown as z.ZodType<Partial<Omit<InstitutionDefinition, 'id'>>>;
 
 /** The file INSTITUTIONS_FILE names: `{ "institutions": [ … ] }`. */
 export const institutionsFileSchema = z.strictObject({
-  institutions: z.array(definitionSchema).refine((list) => new Set(list.map((i) => i.id)).size === list.length, 'must not list an institution id twice'),
+  institutions: z
+    .array(definitionSchema)
+    .refine((list) => new Set(list.map((i) => i.id)).size === list.length, 'must not list an institution id twice'),
 });
 
 /** Parses with `schema`, or throws AppError VALIDATION naming every bad field ("datasets[1]: …"). */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix: (string | number)[] = []): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues: FieldIssue[] = result.error.issues.map((i) => ({ path: [...prefix, ...(i.path as (string | number)[])], message: i.message }));
+  const issues: FieldIssue[] = result.error.issues.map((i) => ({
+    path: [...prefix, ...(i.path as (string | number)[])],
+    message: i.message,
+  }));
   throw new AppError(ErrorCode.VALIDATION, issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('\n'), { issues });
 }

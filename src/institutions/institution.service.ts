@@ -59,7 +59,8 @@ export class InstitutionService {
   async add(input: unknown): Promise<Institution> {
     const definition = parseOrThrow(definitionSchema, input);
     const inserted = await this.repo.createQueryBuilder().insert().values(definition).orIgnore().returning('id').execute();
-    if (!inserted.raw.length) throw new AppError(ErrorCode.CONFLICT, `institution ${definition.id} exists; change it with institutions:update`);
+    if (!inserted.raw.length)
+      throw new AppError(ErrorCode.CONFLICT, `institution ${definition.id} exists; change it with institutions:update`);
     return this.get(definition.id);
   }
 

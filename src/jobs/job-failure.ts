@@ -21,7 +21,13 @@ export function decideFailure(thrown: unknown): FailureDecision {
     // Our own fault or an unknown one: retry (it may be a lost database connection), and say nothing internal.
     return {
       action: 'retry',
-      error: { category: 'technical', origin: 'platform', code: 'internal', message: 'An internal error interrupted the refresh.', attributes: {} },
+      error: {
+        category: 'technical',
+        origin: 'platform',
+        code: 'internal',
+        message: 'An internal error interrupted the refresh.',
+        attributes: {},
+      },
     };
   }
   const e = thrown;
@@ -45,7 +51,11 @@ export function decideFailure(thrown: unknown): FailureDecision {
       return { action: 'fail', effect: 'revoked', error: providerError('functional', e, 'revoked') };
     case 'consent-denied':
       // The user said no at the bank: only the user can change that, by trying again.
-      return { action: 'fail', effect: 'needs-credentials', error: { ...providerError('functional', e, 'consent-denied'), origin: 'customer' } };
+      return {
+        action: 'fail',
+        effect: 'needs-credentials',
+        error: { ...providerError('functional', e, 'consent-denied'), origin: 'customer' },
+      };
     case 'permanent':
       return { action: 'fail', effect: 'none', error: providerError('technical', e, e.options.code ?? 'provider-error') };
   }

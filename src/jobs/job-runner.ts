@@ -176,15 +176,18 @@ export class JobRunner {
   private async execute(job: Job): Promise<void> {
     const log = this.deps.logger.child({ jobId: job.id, connectionId: job.connectionId, appId: job.appId });
     let leaseHeld = true;
-    const renew = setInterval(() => {
-      const until = new Date(this.deps.clock.now().getTime() + this.options.leaseMs);
-      this.jobs.renewLease(job.id, this.workerId, until).then(
-        (ok) => {
-          if (!ok) leaseHeld = false;
-        },
-        (error: unknown) => log.warn({ err: error }, 'lease renewal failed'),
-      );
-    }, Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    const renew = setInterval(
+      () => {
+        const until = new Date(this.deps.clock.now().getTime() + this.options.leaseMs);
+        this.jobs.renewLease(job.id, this.workerId, until).then(
+          (ok) => {
+            if (!ok) leaseHeld = false;
+          },
+          (error: unknown) => log.warn({ err: error }, 'lease renewal failed'),
+        );
+      },
+      Math.max(50, Math.floor(this.options.leaseMs / 3)),
+    );
     const started = performance.now();
     const execution = new JobExecution(this.deps, this.jobs, this.providers, this.options, this.workerId, job, () => leaseHeld);
     try {
@@ -252,7 +255,9 @@ class JobExecution {
       // A fresh run starts its steps over (upserts make repeating them harmless); a resumed one continues. A step
       // that an earlier run left interrupted says so until this run reaches it.
       if (!resuming) {
-        this.steps = this.steps.map((s) => (s.status === 'interrupted' ? s : { ...s, status: 'pending', startedAt: null, finishedAt: null, error: null }));
+        this.steps = this.steps.map((s) =>
+          s.status === 'interrupted' ? s : { ...s, status: 'pending', startedAt: null, finishedAt: null, error: null },
+        );
       }
       await this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() });
       await applyTransition(m, this.job.appId, this.job.connectionId, { type: 'job-started', kind: this.job.kind }, this.now());
@@ -282,7 +287,12 @@ class JobExecution {
       };
       const provider = this.providers.forInstitution(institution);
 
-      const session = await this.step('verify-credentials', datasets, () => this.verify(provider, ctx, resuming), async (_m, s) => s);
+      const session = await this.step(
+        'verify-credentials',
+        datasets,
+        () => this.verify(provider, ctx, resuming),
+        async (_m, s) => s,
+      );
       let accounts: AccountUpsert[] = [];
       if (this.has('retrieve-accounts')) {
         accounts = await this.step(
@@ -347,12 +357,25 @@ class JobExecution {
     if (!this.leaseHeld()) throw new LeaseLost(this.job.id);
     this.current = title;
     const resumedVerify = title === 'verify-credentials' && this.stepOf(title).status === 'in-progress';
-    this.setStep(title, { status: 'in-progress', startedAt: resumedVerify ? this.stepOf(title).startedAt : this.now(), finishedAt: null, error: null });
-    await this.deps.db.transaction((m) => this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() }));
+    this.setStep(title, {
+      status: 'in-progress',
+      startedAt: resumedVerify ? this.stepOf(title).startedAt : this.now(),
+      finishedAt: null,
+      error: null,
+    });
+    await this.deps.db.transaction((m) =>
+      this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() }),
+    );
     const fetched = await fetch();
     const now = this.now();
     const steps = this.steps.map((s) => (s.title === title ? { ...s, status: 'success' as const, finishedAt: now } : s));
-    const datasetState = recordExtraction(this.datasetState, STEP_DATASETS[title].filter((d) => datasets.includes(d)), 'SUCCESS', this.job.id, now);
+    const datasetState = recordExtraction(
+      this.datasetState,
+      STEP_DATASETS[title].filter((d) => datasets.includes(d)),
+      'SUCCESS',
+      this.job.id,
+      now,
+    );
     const result = await this.deps.db.transaction(async (m) => {
       await this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: steps as never, updatedAt: now });
       const written = await write(m, fetched);
@@ -379,11 +402,21 @@ class JobExecution {
     const base = { appId: connection.appId, userId: connection.userId, connectionId: connection.id, occurredAt: now };
     const created = facts.filter((_, i) => upserted[i]!.inserted);
     if (created.length) {
-      await recordEvent(m, { ...base, type: 'accounts.new', data: { jobId: this.job.id, count: created.length, accountIds: created.map((a) => a.accountId), accounts: created }, facts: { accounts: created } });
+      await recordEvent(m, {
+        ...base,
+        type: 'accounts.new',
+        data: { jobId: this.job.id, count: created.length, accountIds: created.map((a) => a.accountId), accounts: created },
+        facts: { accounts: created },
+      });
     }
     for (const fact of facts) {
       if (fact.previousBalance === null || compareDecimal(fact.previousBalance, fact.balance) === 0) continue;
-      await recordEvent(m, { ...base, type: 'account.balance_changed', data: { jobId: this.job.id, ...fact }, facts: { accounts: [fact] } });
+      await recordEvent(m, {
+        ...base,
+        type: 'account.balance_changed',
+        data: { jobId: this.job.id, ...fact },
+        facts: { accounts: [fact] },
+      });
     }
     return upserted;
   }
@@ -404,7 +437,15 @@ class JobExecution {
       const byProviderId = new Map(transactions.map((t) => [t.id, t]));
       for (const row of result.inserted) {
         const t = byProviderId.get(row.providerTransactionId)!;
-        created.push({ id: row.id, accountId: account.id, amount: t.amount, currency: t.currency, description: t.description, bookedAt: new Date(t.bookedAt).toISOString(), status: t.status });
+        created.push({
+          id: row.id,
+          accountId: account.id,
+          amount: t.amount,
+          currency: t.currency,
+          description: t.description,
+          bookedAt: new Date(t.bookedAt).toISOString(),
+          status: t.status,
+        });
       }
       if (result.inserted.length) byAccount.push({ accountId: account.id, count: result.inserted.length });
     }
@@ -416,7 +457,14 @@ class JobExecution {
       connectionId: connection.id,
       occurredAt: this.now(),
       type: 'transactions.new',
-      data: { jobId: this.job.id, count: created.length, updatedCount: updated, byAccount, transactionIds: ids, truncated: ids.length < created.length },
+      data: {
+        jobId: this.job.id,
+        count: created.length,
+        updatedCount: updated,
+        byAccount,
+        transactionIds: ids,
+        truncated: ids.length < created.length,
+      },
       facts: { transactions: created },
     });
   }
@@ -432,17 +480,23 @@ class JobExecution {
   private async succeed(session: ProviderSession): Promise<void> {
     const now = this.now();
     this.outcome = 'succeeded';
-    await this.finish('succeeded', null, { type: 'job-succeeded' }, (locked) => ({
-      reference: session.reference,
-      providerStatus: session.providerStatus,
-      consentExpiresAt: session.consentExpiresAt,
-      lastRefreshedAt: now,
-      // A first import, or the first success after failures, starts the rhythm afresh; otherwise the sweep keeps it.
-      nextRefreshAt:
-        locked.nextRefreshAt === null || locked.failingSince !== null
-          ? firstRefreshAt(now, this.intervalMs, this.options.refreshPolicy)
-          : locked.nextRefreshAt,
-    }), now);
+    await this.finish(
+      'succeeded',
+      null,
+      { type: 'job-succeeded' },
+      (locked) => ({
+        reference: session.reference,
+        providerStatus: session.providerStatus,
+        consentExpiresAt: session.consentExpiresAt,
+        lastRefreshedAt: now,
+        // A first import, or the first success after failures, starts the rhythm afresh; otherwise the sweep keeps it.
+        nextRefreshAt:
+          locked.nextRefreshAt === null || locked.failingSince !== null
+            ? firstRefreshAt(now, this.intervalMs, this.options.refreshPolicy)
+            : locked.nextRefreshAt,
+      }),
+      now,
+    );
   }
 
   /**
@@ -535,11 +589,17 @@ class JobExecution {
     if (failedStep) this.setStep(failedStep, { status: 'failed', finishedAt: now, error });
     const datasets = failedStep ? STEP_DATASETS[failedStep].filter((d) => this.datasets.includes(d)) : [];
     this.outcome = 'failed';
-    await this.finish('failed', error, { type: 'job-failed', error, effect }, (locked) => ({
-      datasetState: recordExtraction(this.datasetState, datasets, 'FAILURE', this.job.id, now),
-      // Automatic refreshes of a connection that keeps failing back off (the sweep skips those needing the user).
-      nextRefreshAt: locked.nextRefreshAt && refreshAfterFailure(now, this.intervalMs, locked.consecutiveFailures + 1, this.options.refreshPolicy),
-    }), now);
+    await this.finish(
+      'failed',
+      error,
+      { type: 'job-failed', error, effect },
+      (locked) => ({
+        datasetState: recordExtraction(this.datasetState, datasets, 'FAILURE', this.job.id, now),
+        // Automatic refreshes of a connection that keeps failing back off (the sweep skips those needing the user).
+        nextRefreshAt:
+          locked.nextRefreshAt && refreshAfterFailure(now, this.intervalMs, locked.consecutiveFailures + 1, this.options.refreshPolicy),
+      }),
+      now,
+    );
   }
-
 }

@@ -1,5 +1,13 @@
 import { In, type EntityManager } from 'typeorm';
-import { ACTIVE_JOB_STATUSES, Job, JOB_PRIORITIES, type Dataset, type Institution, type JobKind, type JobPriority } from '../../entities/index.ts';
+import {
+  ACTIVE_JOB_STATUSES,
+  Job,
+  JOB_PRIORITIES,
+  type Dataset,
+  type Institution,
+  type JobKind,
+  type JobPriority,
+} from '../../entities/index.ts';
 import { plannedSteps } from './job.steps.ts';
 
 /** Workers LISTEN here; Postgres delivers a NOTIFY only when the enqueueing transaction commits. */

@@ -84,10 +84,11 @@ export class JobRepository {
 
   /** Extends the lease; false when it is no longer ours. */
   async renewLease(jobId: string, workerId: string, until: Date): Promise<boolean> {
-    const [, affected] = await this.db.query(
-      `UPDATE jobs SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
-      [jobId, workerId, until],
-    );
+    const [, affected] = await this.db.query(`UPDATE jobs SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND status = 'running'`, [
+      jobId,
+      workerId,
+      until,
+    ]);
     return affected > 0;
   }
 
@@ -127,7 +128,10 @@ export class JobRepository {
 
   /** Gives back a job this worker claimed but has no slot for (its provider's slots filled in the same claim). */
   async unclaim(jobId: string, workerId: string): Promise<void> {
-    await this.db.query(`UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE id = $1 AND locked_by = $2`, [jobId, workerId]);
+    await this.db.query(
+      `UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE id = $1 AND locked_by = $2`,
+      [jobId, workerId],
+    );
   }
 
   /**
@@ -161,7 +165,12 @@ export class JobRepository {
  * The write that ends a job (succeeded or failed): its outcome and steps, the challenge gone, the lease over.
  * locked_by stays, as the record of which worker ran it.
  */
-export function jobEndPatch(status: 'succeeded' | 'failed', error: ConnectionError | null, steps: JobStep[], now: Date): QueryDeepPartialEntity<Job> {
+export function jobEndPatch(
+  status: 'succeeded' | 'failed',
+  error: ConnectionError | null,
+  steps: JobStep[],
+  now: Date,
+): QueryDeepPartialEntity<Job> {
   return {
     status,
     error: error as never,

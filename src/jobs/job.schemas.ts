@@ -49,4 +49,3 @@ export const jobView = z
   })
   .meta({ id: 'Job' });
 export const jobListView = z.array(jobView);
-

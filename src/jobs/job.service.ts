@@ -64,7 +64,9 @@ export class JobService {
     const state = new URLSearchParams(query).get('state');
     if (!state) return null;
     return this.deps.db.transaction(async (manager) => {
-      const job = await this.lockJob(manager, `j.challenge_state_hash = :hash AND j.status = 'awaiting-challenge'`, { hash: hashState(state) });
+      const job = await this.lockJob(manager, `j.challenge_state_hash = :hash AND j.status = 'awaiting-challenge'`, {
+        hash: hashState(state),
+      });
       if (!job) return null;
       await this.answerLocked(manager, job, query);
       return { jobId: job.id, appId: job.appId };
@@ -97,14 +99,22 @@ export class JobService {
   }
 
   private lockJob(manager: EntityManager, where: string, params: Record<string, unknown>): Promise<Job | null> {
-    return manager.getRepository(Job).createQueryBuilder('j').addSelect('j.challengeStateHash').setLock('pessimistic_write').where(where, params).getOne();
+    return manager
+      .getRepository(Job)
+      .createQueryBuilder('j')
+      .addSelect('j.challengeStateHash')
+      .setLock('pessimistic_write')
+      .where(where, params)
+      .getOne();
   }
 
   /** The answer to the challenge of a job the caller has locked: queued to continue, or failed if too late. */
   private async answerLocked(manager: EntityManager, job: Job, response: string): Promise<'queued' | 'expired'> {
     const now = this.deps.clock.now();
     if (job.status !== 'awaiting-challenge' || !job.challenge) {
-      throw new AppError(ErrorCode.PRECONDITION_FAILED, `job ${job.id} is ${job.status}, not awaiting a challenge answer`, { status: job.status });
+      throw new AppError(ErrorCode.PRECONDITION_FAILED, `job ${job.id} is ${job.status}, not awaiting a challenge answer`, {
+        status: job.status,
+      });
     }
     if (new Date(job.challenge.expiresAt) <= now) {
       await this.failExpiredChallenge(manager, job, now);
@@ -157,10 +167,20 @@ export class JobService {
     const steps: JobStep[] = job.steps.map((s) =>
       s.status === 'in-progress' ? { ...s, status: 'failed', finishedAt: now, error: CHALLENGE_EXPIRED } : s,
     );
-    await manager.getRepository(Job).update(
-      { id: job.id },
-      { status: 'failed', error: CHALLENGE_EXPIRED, steps, finishedAt: now, updatedAt: now, challengeResponseCiphertext: null, challengeResponseKeyId: null },
-    );
+    await manager
+      .getRepository(Job)
+      .update(
+        { id: job.id },
+        {
+          status: 'failed',
+          error: CHALLENGE_EXPIRED,
+          steps,
+          finishedAt: now,
+          updatedAt: now,
+          challengeResponseCiphertext: null,
+          challengeResponseKeyId: null,
+        },
+      );
     const current = await manager.getRepository(Connection).findOneBy({ appId: job.appId, id: job.connectionId });
     if (!current) return;
     const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });

@@ -32,7 +32,12 @@ export class Metrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) client.collectDefaultMetrics({ register: this.registry, prefix: 'cs_' });
     const r = [this.registry];
-    this.jobs = new client.Counter({ name: 'cs_jobs_total', help: 'Job runs by kind and outcome', labelNames: ['kind', 'outcome'], registers: r });
+    this.jobs = new client.Counter({
+      name: 'cs_jobs_total',
+      help: 'Job runs by kind and outcome',
+      labelNames: ['kind', 'outcome'],
+      registers: r,
+    });
     this.jobSeconds = new client.Histogram({
       name: 'cs_job_duration_seconds',
       help: 'Time from claim to outcome of a job run',
@@ -40,7 +45,12 @@ export class Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: r,
     });
-    this.deliveries = new client.Counter({ name: 'cs_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome', labelNames: ['outcome'], registers: r });
+    this.deliveries = new client.Counter({
+      name: 'cs_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome',
+      labelNames: ['outcome'],
+      registers: r,
+    });
     this.deliverySeconds = new client.Histogram({
       name: 'cs_webhook_delivery_latency_seconds',
       help: 'HTTP latency of webhook delivery attempts',
@@ -54,7 +64,11 @@ export class Metrics {
       buckets: [1, 10, 50, 100, 250, 500, 1000, 5000],
       registers: r,
     });
-    this.sweepQueued = new client.Counter({ name: 'cs_refresh_sweep_queued_total', help: 'Refresh jobs queued by the sweep', registers: r });
+    this.sweepQueued = new client.Counter({
+      name: 'cs_refresh_sweep_queued_total',
+      help: 'Refresh jobs queued by the sweep',
+      registers: r,
+    });
     this.listenerUp = new client.Gauge({
       name: 'cs_notification_listener_up',
       help: 'Whether this process listens for new work on the channel (0 while it reconnects; it polls meanwhile)',
@@ -93,12 +107,14 @@ export class Metrics {
       registers: r,
       async collect() {
         this.reset();
-        const rows = await fromDatabase<{ queue: string; state: string; n: number }[]>((db) => db.query(
-          `SELECT 'jobs' AS queue, status AS state, count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running', 'awaiting-challenge') GROUP BY status
+        const rows = await fromDatabase<{ queue: string; state: string; n: number }[]>((db) =>
+          db.query(
+            `SELECT 'jobs' AS queue, status AS state, count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running', 'awaiting-challenge') GROUP BY status
            UNION ALL
            SELECT 'deliveries', CASE WHEN locked_until IS NOT NULL THEN 'in-flight' ELSE 'pending' END, count(*)::int
            FROM webhook_deliveries WHERE status = 'pending' GROUP BY 2`,
-        ));
+          ),
+        );
         for (const row of rows ?? []) this.set({ queue: row.queue, state: row.state }, row.n);
       },
     });

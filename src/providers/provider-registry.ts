@@ -17,13 +17,17 @@ export class ProviderRegistry {
   private readonly plugIns = new Map<string, Provider>();
 
   constructor(private readonly options: ProviderRegistryOptions) {
-    this.builtIn = new Map<string, Provider>([[BUILT_IN_PROVIDER_KEYS[0], new SandboxProvider(options.sandbox ?? DEFAULT_SANDBOX_OPTIONS)]]);
+    this.builtIn = new Map<string, Provider>([
+      [BUILT_IN_PROVIDER_KEYS[0], new SandboxProvider(options.sandbox ?? DEFAULT_SANDBOX_OPTIONS)],
+    ]);
   }
 
   forInstitution(institution: Pick<Institution, 'id' | 'method' | 'providerKey' | 'providerUrl'>): Provider {
     if (institution.method === 'plug-in') {
       if (!institution.providerUrl) {
-        throw new ProviderError('permanent', `institution ${institution.id} is a plug-in without a provider URL`, { code: 'provider-not-configured' });
+        throw new ProviderError('permanent', `institution ${institution.id} is a plug-in without a provider URL`, {
+          code: 'provider-not-configured',
+        });
       }
       let provider = this.plugIns.get(institution.providerUrl);
       if (!provider) {

@@ -17,12 +17,22 @@ export interface RetentionOptions {
  */
 export async function pruneOldRecords(deps: Deps, o: RetentionOptions): Promise<{ attempts: number; events: number; jobs: number }> {
   const now = deps.clock.now().getTime();
-  const attempts = await inBatches(deps, o.batchSize, `DELETE FROM webhook_delivery_attempts WHERE id IN (
-      SELECT id FROM webhook_delivery_attempts WHERE attempted_at < $1 LIMIT $2)`, new Date(now - o.attemptRetentionMs));
-  const events = await inBatches(deps, o.batchSize, `DELETE FROM events WHERE id IN (
+  const attempts = await inBatches(
+    deps,
+    o.batchSize,
+    `DELETE FROM webhook_delivery_attempts WHERE id IN (
+      SELECT id FROM webhook_delivery_attempts WHERE attempted_at < $1 LIMIT $2)`,
+    new Date(now - o.attemptRetentionMs),
+  );
+  const events = await inBatches(
+    deps,
+    o.batchSize,
+    `DELETE FROM events WHERE id IN (
       SELECT e.id FROM events e WHERE e.occurred_at < $1
         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
-      LIMIT $2)`, new Date(now - o.eventRetentionMs));
+      LIMIT $2)`,
+    new Date(now - o.eventRetentionMs),
+  );
   const jobRepository = new JobRepository(deps.db);
   const jobCutoff = new Date(now - o.jobRetentionMs);
   let jobs = 0;

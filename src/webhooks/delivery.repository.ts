@@ -147,12 +147,26 @@ export class DeliveryRepository {
 
   async recordAttempt(
     m: EntityManager,
-    a: { deliveryId: string; attemptedAt: Date; statusCode: number | null; error: string | null; latencyMs: number; responseBody: string | null },
+    a: {
+      deliveryId: string;
+      attemptedAt: Date;
+      statusCode: number | null;
+      error: string | null;
+      latencyMs: number;
+      responseBody: string | null;
+    },
   ): Promise<void> {
     await m.query(
       `INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_body)
        VALUES ($1, $2, $3, $4, $5, $6)`,
-      [a.deliveryId, a.attemptedAt, a.statusCode, storableOrNull(a.error, ERROR_CHARS), Math.round(a.latencyMs), storableOrNull(a.responseBody, RESPONSE_BODY_CHARS)],
+      [
+        a.deliveryId,
+        a.attemptedAt,
+        a.statusCode,
+        storableOrNull(a.error, ERROR_CHARS),
+        Math.round(a.latencyMs),
+        storableOrNull(a.responseBody, RESPONSE_BODY_CHARS),
+      ],
     );
   }
 }

@@ -53,13 +53,24 @@ export class DeliveryService {
       const after = decodeCursor(input.cursor);
       qb.andWhere('(d.created_at, d.id) > (:at, :id)', { at: after.at, id: after.id });
     }
-    const rows = await qb.orderBy('d.created_at', 'ASC').addOrderBy('d.id', 'ASC').limit(input.limit + 1).getMany();
+    const rows = await qb
+      .orderBy('d.created_at', 'ASC')
+      .addOrderBy('d.id', 'ASC')
+      .limit(input.limit + 1)
+      .getMany();
     const page = keysetPage(rows, input.limit, (d) => ({ at: d.createdAt, id: d.id }));
     const attempts = page.items.length
-      ? await this.deps.db.getRepository(WebhookDeliveryAttempt).find({ where: { deliveryId: In(page.items.map((d) => d.id)) }, order: { attemptedAt: 'ASC' } })
+      ? await this.deps.db
+          .getRepository(WebhookDeliveryAttempt)
+          .find({ where: { deliveryId: In(page.items.map((d) => d.id)) }, order: { attemptedAt: 'ASC' } })
       : [];
     return {
-      items: page.items.map((d) => presentDelivery(d, attempts.filter((a) => a.deliveryId === d.id))),
+      items: page.items.map((d) =>
+        presentDelivery(
+          d,
+          attempts.filter((a) => a.deliveryId === d.id),
+        ),
+      ),
       nextCursor: page.nextCursor,
     };
   }
@@ -70,9 +81,13 @@ export class DeliveryService {
     if (!delivery) throw AppError.notFound('webhook delivery', id);
     const endpoint = await this.endpoints.find(appId, delivery.endpointId);
     if (!endpoint.enabled) {
-      throw new AppError(ErrorCode.PRECONDITION_FAILED, `endpoint ${endpoint.id} is disabled; enable it with webhooks.endpoints.update first`, {
-        endpointId: endpoint.id,
-      });
+      throw new AppError(
+        ErrorCode.PRECONDITION_FAILED,
+        `endpoint ${endpoint.id} is disabled; enable it with webhooks.endpoints.update first`,
+        {
+          endpointId: endpoint.id,
+        },
+      );
     }
     await this.deps.db.transaction(async (m) => {
       // A delivery in flight is left alone: its attempt is already under way.
@@ -94,7 +109,11 @@ export class DeliveryService {
   async recover(appId: string, endpointId: string, since: Date): Promise<{ queued: number }> {
     const endpoint = await this.endpoints.find(appId, endpointId);
     if (!endpoint.enabled) {
-      throw new AppError(ErrorCode.PRECONDITION_FAILED, `endpoint ${endpointId} is disabled; enable it with webhooks.endpoints.update first`, { endpointId });
+      throw new AppError(
+        ErrorCode.PRECONDITION_FAILED,
+        `endpoint ${endpointId} is disabled; enable it with webhooks.endpoints.update first`,
+        { endpointId },
+      );
     }
     const now = this.deps.clock.now();
     return this.deps.db.transaction(async (m) => {

@@ -158,7 +158,10 @@ export class DeliveryAttempter {
     });
     let held: Set<string>;
     try {
-      held = await this.deliveries.recordSuccesses(batch.map((b) => record(b)), now);
+      held = await this.deliveries.recordSuccesses(
+        batch.map((b) => record(b)),
+        now,
+      );
     } catch (error) {
       // The database is away: no row can be written now. Each delivery is sent again after its lease.
       if (isDatabaseUnavailable(error)) {
@@ -183,7 +186,14 @@ export class DeliveryAttempter {
         continue;
       }
       this.deps.metrics.deliveryAttempt('succeeded', b.outcome.latencyMs / 1000);
-      b.resolve({ deliveryId: b.claimed.id, status: 'succeeded', statusCode: b.outcome.statusCode, error: null, latencyMs: b.outcome.latencyMs, nextAttemptAt: null });
+      b.resolve({
+        deliveryId: b.claimed.id,
+        status: 'succeeded',
+        statusCode: b.outcome.statusCode,
+        error: null,
+        latencyMs: b.outcome.latencyMs,
+        nextAttemptAt: null,
+      });
     }
   }
 
@@ -193,7 +203,10 @@ export class DeliveryAttempter {
     try {
       return await this.deliveries.recordSuccesses([record(b)], now);
     } catch (error) {
-      this.deps.logger.warn({ err: error, deliveryId: b.claimed.id }, 'webhook success write failed; writing it without the response excerpt');
+      this.deps.logger.warn(
+        { err: error, deliveryId: b.claimed.id },
+        'webhook success write failed; writing it without the response excerpt',
+      );
       return this.deliveries.recordSuccesses([record(b, null)], now);
     }
   }
@@ -258,7 +271,16 @@ export class DeliveryAttempter {
     if (!held) throw new DeliveryLeaseLost(claimed.id);
     this.deps.metrics.deliveryAttempt(status === 'pending' ? 'retrying' : status, outcome.latencyMs / 1000);
     this.deps.logger.info(
-      { deliveryId: claimed.id, endpointId: endpoint.id, eventId: claimed.eventId, appId: endpoint.appId, statusCode: outcome.statusCode, error, status, nextAttemptAt },
+      {
+        deliveryId: claimed.id,
+        endpointId: endpoint.id,
+        eventId: claimed.eventId,
+        appId: endpoint.appId,
+        statusCode: outcome.statusCode,
+        error,
+        status,
+        nextAttemptAt,
+      },
       'webhook delivery attempt failed',
     );
     return { deliveryId: claimed.id, status, statusCode: outcome.statusCode, error, latencyMs: outcome.latencyMs, nextAttemptAt };

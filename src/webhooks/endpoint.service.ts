@@ -32,7 +32,14 @@ export class EndpointService {
     const secret = generateSecret();
     const sealed = sealSecret(this.deps.cipher, { appId, id }, secret);
     await this.deps.db.transaction(async (m) => {
-      await requireRoomFor(m, 'endpointsPerApp', this.quotas.endpointsPerApp, appId, () => m.getRepository(WebhookEndpoint).countBy({ appId }), 'the app');
+      await requireRoomFor(
+        m,
+        'endpointsPerApp',
+        this.quotas.endpointsPerApp,
+        appId,
+        () => m.getRepository(WebhookEndpoint).countBy({ appId }),
+        'the app',
+      );
       await this.requireOwnConnections(m, appId, input.connectionIds);
       await m.getRepository(WebhookEndpoint).insert({
         id,
@@ -65,7 +72,11 @@ export class EndpointService {
       const after = decodeCursor(input.cursor);
       qb.andWhere('(e.created_at, e.id) > (:at, :id)', { at: after.at, id: after.id });
     }
-    const rows = await qb.orderBy('e.created_at', 'ASC').addOrderBy('e.id', 'ASC').limit(input.limit + 1).getMany();
+    const rows = await qb
+      .orderBy('e.created_at', 'ASC')
+      .addOrderBy('e.id', 'ASC')
+      .limit(input.limit + 1)
+      .getMany();
     const page = keysetPage(rows, input.limit, (e) => ({ at: e.createdAt, id: e.id }));
     return { items: page.items.map(presentEndpoint), nextCursor: page.nextCursor };
   }

@@ -116,10 +116,18 @@ export async function recordConnectionChange(m: EntityManager, before: Connectio
   const connection = presentConnection(after);
   const base = { appId: after.appId, userId: after.userId, connectionId: after.id, occurredAt: now };
   if (before.state !== after.state) {
-    await recordEvent(m, { ...base, type: 'connection.state_changed', data: { connection, previousState: before.state, state: after.state } });
+    await recordEvent(m, {
+      ...base,
+      type: 'connection.state_changed',
+      data: { connection, previousState: before.state, state: after.state },
+    });
   }
   if (before.status !== after.status) {
-    await recordEvent(m, { ...base, type: 'connection.status_changed', data: { connection, previousStatus: before.status, status: after.status } });
+    await recordEvent(m, {
+      ...base,
+      type: 'connection.status_changed',
+      data: { connection, previousStatus: before.status, status: after.status },
+    });
   }
   if (after.error && (before.error?.code !== after.error.code || before.state !== after.state)) {
     await recordEvent(m, { ...base, type: 'connection.error', data: { connection, error: after.error } });

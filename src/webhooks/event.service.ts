@@ -19,7 +19,8 @@ const encode = (position: string) => Buffer.from(`events:${position}`).toString(
 const MAX_POSITION = 9_223_372_036_854_775_807n;
 function decode(cursor: string): string {
   const m = /^events:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m || BigInt(m[1]!) > MAX_POSITION) throw AppError.validation(['cursor'], 'is not a cursor this service issued (pass nextCursor back unchanged)');
+  if (!m || BigInt(m[1]!) > MAX_POSITION)
+    throw AppError.validation(['cursor'], 'is not a cursor this service issued (pass nextCursor back unchanged)');
   return m[1]!;
 }
 
@@ -38,7 +39,10 @@ export class EventService {
     if (input.types) qb.andWhere('e.type IN (:...types)', { types: input.types });
     if (input.connectionId) qb.andWhere('e.connection_id = :connectionId', { connectionId: input.connectionId });
     if (input.cursor) qb.andWhere('e.position > :after', { after: decode(input.cursor) });
-    const rows = await qb.orderBy('e.position', 'ASC').limit(input.limit + 1).getMany();
+    const rows = await qb
+      .orderBy('e.position', 'ASC')
+      .limit(input.limit + 1)
+      .getMany();
     const items = rows.slice(0, input.limit);
     const last = items.at(-1);
     return {

@@ -94,7 +94,13 @@ export function evaluateRule(rule: RuleLike, event: SourceEvent, facts: RuleFact
       if (transactions.length === 0) return null;
       const shown = transactions.slice(0, MAX_IDS);
       return rule.includeDetails
-        ? { ...base, ...(threshold !== undefined ? { threshold } : {}), count: transactions.length, transactions: shown, truncated: shown.length < transactions.length }
+        ? {
+            ...base,
+            ...(threshold !== undefined ? { threshold } : {}),
+            count: transactions.length,
+            transactions: shown,
+            truncated: shown.length < transactions.length,
+          }
         : { ...base, count: transactions.length, transactionIds: shown.map((t) => t.id), truncated: shown.length < transactions.length };
     }
     case 'BANK_LOGIN_ERROR':

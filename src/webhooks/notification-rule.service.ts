@@ -43,7 +43,14 @@ export class NotificationRuleService {
   async create(appId: string, input: CreateNotificationRuleInput): Promise<NotificationRuleView> {
     const id = await this.deps.db.transaction(async (m) => {
       const rules = m.getRepository(NotificationRule);
-      await requireRoomFor(m, 'notificationRulesPerApp', this.quotas.notificationRulesPerApp, appId, () => rules.countBy({ appId }), 'the app');
+      await requireRoomFor(
+        m,
+        'notificationRulesPerApp',
+        this.quotas.notificationRulesPerApp,
+        appId,
+        () => rules.countBy({ appId }),
+        'the app',
+      );
       await this.checkReferences(m, appId, input.endpointId, input.connectionIds ?? null, input.params);
       const saved = await rules.save(
         rules.create({
@@ -108,11 +115,16 @@ export class NotificationRuleService {
     connectionIds: string[] | null,
     params: NotificationRule['params'] | undefined,
   ): Promise<void> {
-    if (!(await m.getRepository(WebhookEndpoint).existsBy({ appId, id: endpointId }))) throw AppError.notFound('webhook endpoint', endpointId, ['endpointId']);
-    if (connectionIds?.length) requireAllFound(connectionIds, await new ConnectionRepository(m).ownedIds(appId, connectionIds), 'connection', ['connectionIds']);
+    if (!(await m.getRepository(WebhookEndpoint).existsBy({ appId, id: endpointId })))
+      throw AppError.notFound('webhook endpoint', endpointId, ['endpointId']);
+    if (connectionIds?.length)
+      requireAllFound(connectionIds, await new ConnectionRepository(m).ownedIds(appId, connectionIds), 'connection', ['connectionIds']);
     const accountIds = params && 'accountIds' in params ? params.accountIds : undefined;
     if (accountIds?.length) {
-      requireAllFound(accountIds, await new FinancialDataRepository(m).ownedAccountIds(appId, accountIds), 'account', ['params', 'accountIds']);
+      requireAllFound(accountIds, await new FinancialDataRepository(m).ownedAccountIds(appId, accountIds), 'account', [
+        'params',
+        'accountIds',
+      ]);
     }
   }
 }

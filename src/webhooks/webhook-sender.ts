@@ -78,7 +78,11 @@ export class WebhookSender {
     return first.outcome;
   }
 
-  private async attempt(url: string, headers: Record<string, string>, body: string): Promise<{ outcome: SendOutcome; staleSocket: boolean }> {
+  private async attempt(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ outcome: SendOutcome; staleSocket: boolean }> {
     const started = performance.now();
     let reusedSocket = false;
     const checked = checkUrl(url, this.policy);
@@ -128,7 +132,8 @@ export class WebhookSender {
       if (cutShort && error instanceof CancelError && seen.status !== null) {
         return { outcome: answered(seen.status, seen.headers, preview.text(), started), staleSocket: false };
       }
-      const stale = reusedSocket && seen.status === null && error instanceof RequestError && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+      const stale =
+        reusedSocket && seen.status === null && error instanceof RequestError && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
       return { outcome: this.failed(error, seen.status, preview.text(), started), staleSocket: stale };
     }
   }

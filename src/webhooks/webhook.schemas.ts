@@ -19,10 +19,11 @@ const KNOWN_TYPES: readonly string[] = [...EVENT_TYPES, ...NOTIFICATION_TYPES];
 const PREFIXES = [...new Set(KNOWN_TYPES.map((t) => t.split('.')[0]!))];
 
 /** An event type, or `prefix.*` for a family (`connection.*`). */
-const eventTypeFilter = z.string().refine(
-  (t) => KNOWN_TYPES.includes(t) || (t.endsWith('.*') && PREFIXES.includes(t.slice(0, -2))),
-  { message: `must be an event type (${EVENT_TYPES.join(', ')}, notification.<TRIGGER>) or a family such as connection.*` },
-);
+const eventTypeFilter = z
+  .string()
+  .refine((t) => KNOWN_TYPES.includes(t) || (t.endsWith('.*') && PREFIXES.includes(t.slice(0, -2))), {
+    message: `must be an event type (${EVENT_TYPES.join(', ')}, notification.<TRIGGER>) or a family such as connection.*`,
+  });
 const eventType = z.string().refine((t) => KNOWN_TYPES.includes(t), { message: 'must be an event type' });
 
 const eventTypes = z
@@ -126,20 +127,19 @@ export function parseRuleParams(
 }
 
 export const createNotificationRuleInput = inputObject({
-    triggerEvent: z.enum(NOTIFICATION_TRIGGERS),
-    params: z.record(z.string(), z.unknown()).default({}),
-    connectionIds: connectionIds.optional(),
-    endpointId: uuid('an endpoint'),
+  triggerEvent: z.enum(NOTIFICATION_TRIGGERS),
+  params: z.record(z.string(), z.unknown()).default({}),
+  connectionIds: connectionIds.optional(),
+  endpointId: uuid('an endpoint'),
   includeDetails: exact(z.boolean()).default(true),
-})
-  .transform((input, ctx) => {
-    const parsed = parseRuleParams(input.triggerEvent, input.params);
-    if (!parsed.ok) {
-      for (const issue of parsed.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-      return z.NEVER;
-    }
-    return { ...input, params: parsed.params };
-  });
+}).transform((input, ctx) => {
+  const parsed = parseRuleParams(input.triggerEvent, input.params);
+  if (!parsed.ok) {
+    for (const issue of parsed.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    return z.NEVER;
+  }
+  return { ...input, params: parsed.params };
+});
 export type CreateNotificationRuleInput = z.output<typeof createNotificationRuleInput>;
 
 export const updateNotificationRuleInput = inputObject({
@@ -162,7 +162,9 @@ export const listNotificationRulesInput = inputObject({}).optional();
 export const eventView = z
   .object({
     id: z.guid(),
-    type: z.custom<EventType>((t) => typeof t === 'string' && KNOWN_TYPES.includes(t)).meta({ override: { type: 'string', enum: [...KNOWN_TYPES] } }),
+    type: z
+      .custom<EventType>((t) => typeof t === 'string' && KNOWN_TYPES.includes(t))
+      .meta({ override: { type: 'string', enum: [...KNOWN_TYPES] } }),
     userId: z.string().nullable(),
     connectionId: z.guid().nullable(),
     /** 1, 2, 3 … per connection: a gap means a missed event. */

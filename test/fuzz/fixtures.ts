@@ -7,8 +7,15 @@ import type { FuzzFixtures } from './fuzzer.ts';
  * and another app's connection. `settle` runs the queued jobs (an in-process runner, or a worker process).
  */
 export async function createFuzzFixtures(client: Client, foreign: Client, settle: () => Promise<void>): Promise<FuzzFixtures> {
-  const { endpoint } = await client.webhooks.endpoints.create.mutate({ url: 'http://127.0.0.1:9/fuzz-fixture', eventTypes: ['connection.created'] });
-  const imported = await client.connections.create.mutate({ userId: 'fuzz-imported', institutionId: 'AU00000', credentials: { loginId: 'gavinBelson', password: 'pw' } });
+  const { endpoint } = await client.webhooks.endpoints.create.mutate({
+    url: 'http://127.0.0.1:9/fuzz-fixture',
+    eventTypes: ['connection.created'],
+  });
+  const imported = await client.connections.create.mutate({
+    userId: 'fuzz-imported',
+    institutionId: 'AU00000',
+    credentials: { loginId: 'gavinBelson', password: 'pw' },
+  });
   const foreignConnection = await foreign.connections.create.mutate({ userId: 'fuzz-foreign', institutionId: 'DE00000' });
   await settle();
   const busy = await client.connections.create.mutate({ userId: 'fuzz-busy', institutionId: 'DE00000' });

@@ -78,9 +78,17 @@ export const PROCEDURES: Procedure[] = [
   {
     path: 'connections.list',
     kind: 'query',
-    valid: (f) => ({ userId: f.userId, filter: { ids: [f.connectionId], status: 'ACTIVE', state: ['pending'], institutionId: 'AU00000', method: 'built-in' }, limit: 5 }),
+    valid: (f) => ({
+      userId: f.userId,
+      filter: { ids: [f.connectionId], status: 'ACTIVE', state: ['pending'], institutionId: 'AU00000', method: 'built-in' },
+      limit: 5,
+    }),
   },
-  { path: 'connections.update', kind: 'mutation', valid: (f) => ({ id: f.busyConnectionId, name: 'x', version: 1, autoRefresh: false, refreshIntervalMinutes: 120 }) },
+  {
+    path: 'connections.update',
+    kind: 'mutation',
+    valid: (f) => ({ id: f.busyConnectionId, name: 'x', version: 1, autoRefresh: false, refreshIntervalMinutes: 120 }),
+  },
   { path: 'connections.refresh', kind: 'mutation', valid: (f) => ({ id: f.busyConnectionId }) },
   { path: 'connections.refreshAll', kind: 'mutation', valid: (f) => ({ userId: f.userId }) },
   { path: 'connections.delete', kind: 'mutation', valid: (f) => ({ id: f.busyConnectionId }) },
@@ -94,7 +102,11 @@ export const PROCEDURES: Procedure[] = [
     kind: 'query',
     valid: (f) => ({ connectionId: f.connectionId, from: new Date('2020-01-01'), to: new Date('2030-01-01'), limit: 5 }),
   },
-  { path: 'events.list', kind: 'query', valid: (f) => ({ since: new Date('2020-01-01'), types: ['connection.created'], connectionId: f.connectionId, limit: 5 }) },
+  {
+    path: 'events.list',
+    kind: 'query',
+    valid: (f) => ({ since: new Date('2020-01-01'), types: ['connection.created'], connectionId: f.connectionId, limit: 5 }),
+  },
   {
     path: 'webhooks.endpoints.create',
     kind: 'mutation',
@@ -102,17 +114,31 @@ export const PROCEDURES: Procedure[] = [
   },
   { path: 'webhooks.endpoints.list', kind: 'query', valid: () => ({ limit: 5 }) },
   { path: 'webhooks.endpoints.get', kind: 'query', valid: (f) => ({ id: f.endpointId }) },
-  { path: 'webhooks.endpoints.update', kind: 'mutation', valid: (f) => ({ id: f.endpointId, description: 'y', eventTypes: null, enabled: true }) },
+  {
+    path: 'webhooks.endpoints.update',
+    kind: 'mutation',
+    valid: (f) => ({ id: f.endpointId, description: 'y', eventTypes: null, enabled: true }),
+  },
   { path: 'webhooks.endpoints.delete', kind: 'mutation', valid: (_f, d) => ({ id: d.uuid() }) },
   { path: 'webhooks.endpoints.rotateSecret', kind: 'mutation', valid: (_f, d) => ({ id: d.uuid() }) },
   { path: 'webhooks.endpoints.test', kind: 'mutation', valid: (_f, d) => ({ id: d.uuid() }) },
   { path: 'webhooks.endpoints.recover', kind: 'mutation', valid: (f) => ({ id: f.endpointId, since: new Date('2020-01-01') }) },
-  { path: 'webhooks.deliveries.list', kind: 'query', valid: (f) => ({ endpointId: f.endpointId, eventId: f.eventId, status: 'pending', limit: 5 }) },
+  {
+    path: 'webhooks.deliveries.list',
+    kind: 'query',
+    valid: (f) => ({ endpointId: f.endpointId, eventId: f.eventId, status: 'pending', limit: 5 }),
+  },
   { path: 'webhooks.deliveries.resend', kind: 'mutation', valid: (f) => ({ id: f.deliveryId }) },
   {
     path: 'notificationRules.create',
     kind: 'mutation',
-    valid: (f) => ({ triggerEvent: 'LOW_ACCOUNT_BALANCE', params: { threshold: '10.5', accountIds: [f.accountId] }, connectionIds: [f.connectionId], endpointId: f.endpointId, includeDetails: false }),
+    valid: (f) => ({
+      triggerEvent: 'LOW_ACCOUNT_BALANCE',
+      params: { threshold: '10.5', accountIds: [f.accountId] },
+      connectionIds: [f.connectionId],
+      endpointId: f.endpointId,
+      includeDetails: false,
+    }),
   },
   { path: 'notificationRules.list', kind: 'query', valid: () => undefined },
   { path: 'notificationRules.get', kind: 'query', valid: (f) => ({ id: f.ruleId }) },
@@ -124,7 +150,14 @@ export const PROCEDURES: Procedure[] = [
   {
     path: 'connectSessions.create',
     kind: 'mutation',
-    valid: (f) => ({ userId: f.userId, institutionId: 'AU00000', datasets: ['BANK_ACCOUNT'], consentDays: 30, locale: 'de', connectionId: f.busyConnectionId }),
+    valid: (f) => ({
+      userId: f.userId,
+      institutionId: 'AU00000',
+      datasets: ['BANK_ACCOUNT'],
+      consentDays: 30,
+      locale: 'de',
+      connectionId: f.busyConnectionId,
+    }),
   },
   { path: 'connectSessions.get', kind: 'query', valid: (_f, d) => ({ id: d.uuid() }) },
   { path: 'connectSessions.cancel', kind: 'mutation', valid: (_f, d) => ({ id: d.uuid() }) },
@@ -337,16 +370,29 @@ function request(d: Dice, target: FuzzTarget, p: Procedure, input: unknown): { r
   if (odd === 0) {
     // A batch of two calls, one of them broken, or a batch body that is not one.
     const body = d.pick([`{"0":${payload},"1":${envelope(p.valid(target.fixtures, d))}}`, payload, '[]', '{"0":']);
-    return { req: { method: 'POST', url: `${url},${p.path}?batch=1`, headers: { ...headers, 'content-type': 'application/json' }, body }, raw: body };
+    return {
+      req: { method: 'POST', url: `${url},${p.path}?batch=1`, headers: { ...headers, 'content-type': 'application/json' }, body },
+      raw: body,
+    };
   }
   if (odd === 1) {
     // Another content type, or none.
     const contentType = d.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']);
-    return { req: { method: 'POST', url, headers: contentType ? { ...headers, 'content-type': contentType } : headers, body: payload }, raw: payload };
+    return {
+      req: { method: 'POST', url, headers: contentType ? { ...headers, 'content-type': contentType } : headers, body: payload },
+      raw: payload,
+    };
   }
   if (odd === 2) {
     // A key that is not one, or none at all.
-    const authorization = d.pick(['', 'Bearer', 'Bearer csk_', `Basic ${target.apiKey}`, `Bearer ${target.apiKey}x`, `Bearer csk_${'x'.repeat(5_000)}`]);
+    const authorization = d.pick([
+      '',
+      'Bearer',
+      'Bearer csk_',
+      `Basic ${target.apiKey}`,
+      `Bearer ${target.apiKey}x`,
+      `Bearer csk_${'x'.repeat(5_000)}`,
+    ]);
     return { req: { method: 'POST', url, headers: { authorization, 'content-type': 'application/json' }, body: payload }, raw: payload };
   }
   const getUrl = `${url}?input=${encodeURIComponent(payload)}`;
@@ -395,12 +441,16 @@ function problemWith(status: number, body: string): string | null {
     for (const issue of issues as { path?: unknown; message?: unknown }[]) {
       if (!Array.isArray(issue.path) || typeof issue.message !== 'string' || !issue.message) return 'an issue without a path and a message';
     }
-    if (typeof error.message !== 'string' || !error.message.startsWith('Invalid input: ')) return 'a 400 whose message does not list the issues';
+    if (typeof error.message !== 'string' || !error.message.startsWith('Invalid input: '))
+      return 'a 400 whose message does not list the issues';
   }
   return null;
 }
 
-export async function fuzz(target: FuzzTarget, options: { seed: number; cases: number; onProgress?: (done: number) => void }): Promise<FuzzReport> {
+export async function fuzz(
+  target: FuzzTarget,
+  options: { seed: number; cases: number; onProgress?: (done: number) => void },
+): Promise<FuzzReport> {
   const d = new Dice(prng(options.seed));
   const report: FuzzReport = { seed: options.seed, cases: options.cases, byStatus: {}, failures: [] };
   for (let i = 0; i < options.cases; i++) {
@@ -420,9 +470,17 @@ export async function fuzz(target: FuzzTarget, options: { seed: number; cases: n
     }
     report.byStatus[status] = (report.byStatus[status] ?? 0) + 1;
     let problem = status === 0 ? 'no answer' : problemWith(status, body);
-    if (!problem && before !== null && status >= 400 && (await target.fingerprint()) !== before) problem = `a rejected mutation (${status}) changed rows`;
+    if (!problem && before !== null && status >= 400 && (await target.fingerprint()) !== before)
+      problem = `a rejected mutation (${status}) changed rows`;
     if (problem) {
-      report.failures.push({ case: i, procedure: p.path, what: `${problem}: ${what}`, request: `${req.method} ${raw.slice(0, 300)}`, status, body: body.slice(0, 600) });
+      report.failures.push({
+        case: i,
+        procedure: p.path,
+        what: `${problem}: ${what}`,
+        request: `${req.method} ${raw.slice(0, 300)}`,
+        status,
+        body: body.slice(0, 600),
+      });
     }
     options.onProgress?.(i + 1);
   }

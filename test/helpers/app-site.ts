@@ -19,7 +19,9 @@ export async function startAppSite(): Promise<AppSite> {
     const url = new URL(req.url ?? '/', 'http://app.local');
     res.setHeader('content-type', 'text/html; charset=utf-8');
     if (url.pathname === '/connected') {
-      res.end(`<!doctype html><html lang="en"><head><title>Back in the app</title></head><body><main><h1>Back in the app</h1><p id="query">${url.search.replace(/[<>&"]/g, '')}</p></main></body></html>`);
+      res.end(
+        `<!doctype html><html lang="en"><head><title>Back in the app</title></head><body><main><h1>Back in the app</h1><p id="query">${url.search.replace(/[<>&"]/g, '')}</p></main></body></html>`,
+      );
       return;
     }
     if (url.pathname === '/popup') {

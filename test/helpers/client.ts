@@ -26,4 +26,3 @@ export function createClient(url: string, apiKey?: string, options: ClientOption
     ],
   });
 }
-

@@ -20,7 +20,11 @@ export class ConnectPagesClient {
   }
 
   /** Posts one of the session's forms; answers its status (a 303 back to the session page when it went through). */
-  async post(action: string, fields: Record<string, string> = {}, forge: { csrf?: string; origin?: string } = {}): Promise<{ status: number; html: string }> {
+  async post(
+    action: string,
+    fields: Record<string, string> = {},
+    forge: { csrf?: string; origin?: string } = {},
+  ): Promise<{ status: number; html: string }> {
     if (!this.csrf && !forge.csrf) await this.get();
     const body = new URLSearchParams({ _csrf: forge.csrf ?? this.csrf!, ...fields });
     const res = await fetch(`${this.url}/${action}`, {
@@ -40,7 +44,8 @@ export class ConnectPagesClient {
   /** The sandbox bank's page: Approve or Deny, and where the bank sends the user back (the service's callback). */
   async bankDecision(bankUrl: string, decision: 'approve' | 'deny'): Promise<URL> {
     const page = await (await fetch(bankUrl)).text();
-    const field = (name: string) => /name="NAME" value="([^"]*)"/.exec(page.replace(/name="(\w+)"/g, (m, n: string) => (n === name ? 'name="NAME"' : m)))?.[1];
+    const field = (name: string) =>
+      /name="NAME" value="([^"]*)"/.exec(page.replace(/name="(\w+)"/g, (m, n: string) => (n === name ? 'name="NAME"' : m)))?.[1];
     const decode = (s: string) => s.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
     const body = new URLSearchParams({
       redirect_uri: decode(field('redirect_uri') ?? ''),
@@ -48,7 +53,12 @@ export class ConnectPagesClient {
       consent_days: decode(field('consent_days') ?? ''),
       decision,
     });
-    const res = await fetch(bankUrl.split('?')[0]!, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const res = await fetch(bankUrl.split('?')[0]!, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
     if (res.status !== 303) throw new Error(`the bank answered ${res.status}: ${await res.text()}`);
     return new URL(res.headers.get('location')!);
   }

@@ -19,7 +19,12 @@ export function runTs(script: string, args: string[], env: Record<string, string
 }
 
 /** Runs a compiled entry point (`node dist/src/cli.js …`), as production does, and collects its output. */
-export function runCompiled(script: string, args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ProcessResult> {
+export function runCompiled(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 60_000,
+): Promise<ProcessResult> {
   return run(process.execPath, [script, ...args], env, timeoutMs);
 }
 

@@ -25,7 +25,6 @@ import { DeliveryWorker, type DeliveryWorkerOptions } from '../../src/webhooks/d
 import { WebhookSender } from '../../src/webhooks/webhook-sender.ts';
 import { webhookSettingsFrom, type WebhookSettings } from '../../src/webhooks/webhook.settings.ts';
 
-
 export interface TestService {
   database: TestDatabase;
   deps: Deps;
@@ -51,7 +50,17 @@ export interface TestService {
  * The real service (express + tRPC + domain) on a random loopback port, over this test file's own database.
  */
 export async function startTestService(
-  options: { clock?: Clock; sandboxPluginUrl?: string; webhooks?: Partial<WebhookSettings>; lookup?: LookupFunction; quotas?: Partial<Quotas>; rateLimits?: RateLimitSettings; connect?: Partial<ConnectSettings>; logLines?: string[]; responseBodies?: string[] } = {},
+  options: {
+    clock?: Clock;
+    sandboxPluginUrl?: string;
+    webhooks?: Partial<WebhookSettings>;
+    lookup?: LookupFunction;
+    quotas?: Partial<Quotas>;
+    rateLimits?: RateLimitSettings;
+    connect?: Partial<ConnectSettings>;
+    logLines?: string[];
+    responseBodies?: string[];
+  } = {},
 ): Promise<TestService> {
   const database = await createTestDatabase();
   const key = randomBytes(32);
@@ -91,7 +100,14 @@ export async function startTestService(
   await services.institutions.seed(options.sandboxPluginUrl ?? 'http://127.0.0.1:9/unused');
   deps.metrics.observeDatabase(database.db, deps.clock);
   // Tests make calls as fast as they can: no rate limits unless a test asks for them.
-  const app = createHttpApp({ services, db: database.db, logger: deps.logger, metrics: deps.metrics, rateLimits: options.rateLimits ?? null, connect });
+  const app = createHttpApp({
+    services,
+    db: database.db,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    rateLimits: options.rateLimits ?? null,
+    connect,
+  });
   // A test that checks what the service sends back gets every response body, as sent on the wire.
   const handler = options.responseBodies ? tapResponses(app, options.responseBodies) : app;
   const server = createServer(handler);
@@ -109,15 +125,18 @@ export async function startTestService(
     runner: (runnerOptions?: Partial<JobRunnerOptions>) =>
       new JobRunner(
         deps,
-        new ProviderRegistry({ http: { connectTimeoutMs: 500, timeoutMs: 2_000 }, sandbox: { ...DEFAULT_SANDBOX_OPTIONS, bankUrl: sandboxBankUrlOf(connect) } }),
+        new ProviderRegistry({
+          http: { connectTimeoutMs: 500, timeoutMs: 2_000 },
+          sandbox: { ...DEFAULT_SANDBOX_OPTIONS, bankUrl: sandboxBankUrlOf(connect) },
+        }),
         {
-        concurrency: 8,
-        callbackUrl: callbackUrlOf(connect),
-        leaseMs: 10_000,
-        maxFailures: 3,
-        backoffBaseMs: 1_000,
-        backoffMaxMs: 4_000,
-        ...runnerOptions,
+          concurrency: 8,
+          callbackUrl: callbackUrlOf(connect),
+          leaseMs: 10_000,
+          maxFailures: 3,
+          backoffBaseMs: 1_000,
+          backoffMaxMs: 4_000,
+          ...runnerOptions,
         },
       ),
     webhookSettings: settings,
@@ -166,7 +185,11 @@ function tapResponses(app: RequestListener, bodies: string[]): RequestListener {
     const write = res.write.bind(res) as (...args: unknown[]) => boolean;
     const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
     res.write = ((chunk: unknown, ...rest: unknown[]) => (keep(chunk), write(chunk, ...rest))) as typeof res.write;
-    res.end = ((chunk?: unknown, ...rest: unknown[]) => (keep(chunk), bodies.push(Buffer.concat(chunks).toString('utf8')), end(chunk, ...rest))) as typeof res.end;
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => (
+      keep(chunk),
+      bodies.push(Buffer.concat(chunks).toString('utf8')),
+      end(chunk, ...rest)
+    )) as typeof res.end;
     app(req, res);
   };
 }

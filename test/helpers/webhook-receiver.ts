@@ -102,7 +102,8 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
     async waitFor(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(receiver.received)) {
-        if (Date.now() > deadline) throw new Error(`webhook receiver: condition not met within ${timeoutMs} ms; ${describe(receiver.received)}`);
+        if (Date.now() > deadline)
+          throw new Error(`webhook receiver: condition not met within ${timeoutMs} ms; ${describe(receiver.received)}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     },
@@ -196,7 +197,8 @@ function parseJson(body: string): any {
 function describe(received: ReceivedWebhook[]): string {
   if (received.length === 0) return 'nothing was received';
   const lines = received.map(
-    (r, i) => `  #${i + 1} ${r.type || '(no type)'} id=${r.webhookId || '-'} verified=${r.verified}${r.problem ? ` (${r.problem})` : ''} status=${r.status}`,
+    (r, i) =>
+      `  #${i + 1} ${r.type || '(no type)'} id=${r.webhookId || '-'} verified=${r.verified}${r.problem ? ` (${r.problem})` : ''} status=${r.status}`,
   );
   return `received ${received.length}:\n${lines.join('\n')}`;
 }

@@ -35,10 +35,7 @@ afterAll(() => service.close());
 async function lineOf(res: Response): Promise<Line> {
   const requestId = res.headers.get('x-request-id')!;
   return waitUntil(
-    async () =>
-      logLines
-        .map((l) => JSON.parse(l) as Line)
-        .find((l) => l.msg === 'request' && l.requestId === requestId),
+    async () => logLines.map((l) => JSON.parse(l) as Line).find((l) => l.msg === 'request' && l.requestId === requestId),
     5_000,
     `the access log line of ${requestId}`,
   );
@@ -59,7 +56,14 @@ describe('access log', () => {
     });
     expect(res.status).toBe(200);
     const line = await lineOf(res);
-    expect(line).toMatchObject({ level: 30, method: 'GET', procedure: 'institutions.list', status: 200, appId: app.id, requestId: 'access-log-1' });
+    expect(line).toMatchObject({
+      level: 30,
+      method: 'GET',
+      procedure: 'institutions.list',
+      status: 200,
+      appId: app.id,
+      requestId: 'access-log-1',
+    });
     expect(line.durationMs).toBeGreaterThan(0);
     expect(line).not.toHaveProperty('route');
     // No query string, no key.
@@ -68,7 +72,9 @@ describe('access log', () => {
   });
 
   it('a call without a valid key: 401, the procedure, no app', async () => {
-    const res = await fetch(`${service.url}/trpc/connections.list?input=${input({ limit: 1 })}`, { headers: { authorization: 'Bearer csk_wrong' } });
+    const res = await fetch(`${service.url}/trpc/connections.list?input=${input({ limit: 1 })}`, {
+      headers: { authorization: 'Bearer csk_wrong' },
+    });
     expect(res.status).toBe(401);
     const line = await lineOf(res);
     expect(line).toMatchObject({ method: 'GET', procedure: 'connections.list', status: 401 });
@@ -77,7 +83,9 @@ describe('access log', () => {
 
   it('a batch: the procedures comma-joined, in order', async () => {
     const batch = encodeURIComponent(JSON.stringify({ 0: { json: {} }, 1: { json: { limit: 1 } } }));
-    const res = await fetch(`${service.url}/trpc/institutions.list,connections.list?batch=1&input=${batch}`, { headers: { authorization: `Bearer ${app.apiKey}` } });
+    const res = await fetch(`${service.url}/trpc/institutions.list,connections.list?batch=1&input=${batch}`, {
+      headers: { authorization: `Bearer ${app.apiKey}` },
+    });
     expect(res.status).toBe(200);
     expect(await lineOf(res)).toMatchObject({ method: 'GET', procedure: 'institutions.list,connections.list', status: 200, appId: app.id });
   });
@@ -121,7 +129,10 @@ describe('access log', () => {
       controller.abort();
       expect(await call).toBeInstanceOf(Error);
       const line = await waitUntil(
-        async () => logLines.map((l) => JSON.parse(l) as Line & { aborted?: boolean }).find((l) => l.msg === 'request' && l.requestId === 'access-log-aborted'),
+        async () =>
+          logLines
+            .map((l) => JSON.parse(l) as Line & { aborted?: boolean })
+            .find((l) => l.msg === 'request' && l.requestId === 'access-log-aborted'),
         5_000,
         'the aborted request to be logged',
       );
@@ -145,19 +156,25 @@ describe('request metrics', () => {
     const labels = (procedure: string, status: string) => ({ procedure, status });
     const before = await scrape();
     const auth = { authorization: `Bearer ${app.apiKey}` };
-    for (let i = 0; i < 3; i++) expect((await fetch(`${service.url}/trpc/institutions.list?input=${input({})}`, { headers: auth })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await fetch(`${service.url}/trpc/institutions.list?input=${input({})}`, { headers: auth })).status).toBe(200);
     expect((await fetch(`${service.url}/trpc/institutions.list?input=${input({})}`)).status).toBe(401);
     for (const path of ['/trpc/no.such.procedure', '/nothing-here', `/trpc/${'x'.repeat(50)}`]) {
       expect((await fetch(`${service.url}${path}`, { headers: auth })).status).toBe(404);
     }
     const mixed = encodeURIComponent(JSON.stringify({ 0: { json: {} }, 1: { json: { limit: 1 } } }));
-    expect((await fetch(`${service.url}/trpc/institutions.list,connections.list?batch=1&input=${mixed}`, { headers: auth })).status).toBe(200);
+    expect((await fetch(`${service.url}/trpc/institutions.list,connections.list?batch=1&input=${mixed}`, { headers: auth })).status).toBe(
+      200,
+    );
 
     // The last response's counters move when its finish handler runs, just after the client has the answer.
     const after = await waitUntil(
       async () => {
         const text = await scrape();
-        return sample(text, 'cs_http_requests_total', labels('batch', '200')) > sample(before, 'cs_http_requests_total', labels('batch', '200')) && text;
+        return (
+          sample(text, 'cs_http_requests_total', labels('batch', '200')) >
+            sample(before, 'cs_http_requests_total', labels('batch', '200')) && text
+        );
       },
       5_000,
       'the batch to be counted',

@@ -33,27 +33,83 @@ const cases: Case[] = [
   ['create: userId missing', () => app.client.connections.create.mutate({ institutionId: 'AU00000' } as never), ['userId']],
   ['create: userId empty', () => app.client.connections.create.mutate(connectionInput({ userId: '  ' })), ['userId']],
   ['create: userId with a NUL byte', () => app.client.connections.create.mutate(connectionInput({ userId: 'a\u0000b' })), ['userId']],
-  ['create: institutionId wrong type', () => app.client.connections.create.mutate(connectionInput({ institutionId: 42 as never })), ['institutionId']],
-  ['create: institutionId with a NUL byte', () => app.client.connections.create.mutate(connectionInput({ institutionId: 'AU\u0000' })), ['institutionId']],
-  ['create: unknown dataset', () => app.client.connections.create.mutate(connectionInput({ datasets: ['BANK_ACCOUNT', 'CARDS' as never] })), ['datasets', 1]],
+  [
+    'create: institutionId wrong type',
+    () => app.client.connections.create.mutate(connectionInput({ institutionId: 42 as never })),
+    ['institutionId'],
+  ],
+  [
+    'create: institutionId with a NUL byte',
+    () => app.client.connections.create.mutate(connectionInput({ institutionId: 'AU\u0000' })),
+    ['institutionId'],
+  ],
+  [
+    'create: unknown dataset',
+    () => app.client.connections.create.mutate(connectionInput({ datasets: ['BANK_ACCOUNT', 'CARDS' as never] })),
+    ['datasets', 1],
+  ],
   ['create: empty datasets', () => app.client.connections.create.mutate(connectionInput({ datasets: [] })), ['datasets']],
-  ['create: repeated datasets', () => app.client.connections.create.mutate(connectionInput({ datasets: ['BANK_ACCOUNT', 'BANK_ACCOUNT'] })), ['datasets']],
-  ['create: refresh interval too short', () => app.client.connections.create.mutate(connectionInput({ refreshIntervalMinutes: 5 })), ['refreshIntervalMinutes']],
-  ['create: refresh interval not an integer', () => app.client.connections.create.mutate(connectionInput({ refreshIntervalMinutes: 60.5 })), ['refreshIntervalMinutes']],
-  ['create: credential value not a string', () => app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'a', password: 1 as never } })), ['credentials', 'password']],
-  ['create: credential value too long', () => app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'a', password: 'p'.repeat(2000) } })), ['credentials', 'password']],
-  ['create: scope with a control character', () => app.client.connections.create.mutate(connectionInput({ scopes: ['ok', 'bad\u0007'] })), ['scopes', 1]],
+  [
+    'create: repeated datasets',
+    () => app.client.connections.create.mutate(connectionInput({ datasets: ['BANK_ACCOUNT', 'BANK_ACCOUNT'] })),
+    ['datasets'],
+  ],
+  [
+    'create: refresh interval too short',
+    () => app.client.connections.create.mutate(connectionInput({ refreshIntervalMinutes: 5 })),
+    ['refreshIntervalMinutes'],
+  ],
+  [
+    'create: refresh interval not an integer',
+    () => app.client.connections.create.mutate(connectionInput({ refreshIntervalMinutes: 60.5 })),
+    ['refreshIntervalMinutes'],
+  ],
+  [
+    'create: credential value not a string',
+    () => app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'a', password: 1 as never } })),
+    ['credentials', 'password'],
+  ],
+  [
+    'create: credential value too long',
+    () => app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'a', password: 'p'.repeat(2000) } })),
+    ['credentials', 'password'],
+  ],
+  [
+    'create: scope with a control character',
+    () => app.client.connections.create.mutate(connectionInput({ scopes: ['ok', 'bad\u0007'] })),
+    ['scopes', 1],
+  ],
   ['create: name too long', () => app.client.connections.create.mutate(connectionInput({ name: long })), ['name']],
-  ['create: autoRefresh not a boolean', () => app.client.connections.create.mutate(connectionInput({ autoRefresh: 'yes' as never })), ['autoRefresh']],
-  ['create: unknown field', () => app.client.connections.create.mutate({ ...connectionInput(), dataholder: 'AU00000' } as never), ['dataholder']],
-  ['create: missing required credential', () => app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'x' } })), ['credentials', 'password']],
+  [
+    'create: autoRefresh not a boolean',
+    () => app.client.connections.create.mutate(connectionInput({ autoRefresh: 'yes' as never })),
+    ['autoRefresh'],
+  ],
+  [
+    'create: unknown field',
+    () => app.client.connections.create.mutate({ ...connectionInput(), dataholder: 'AU00000' } as never),
+    ['dataholder'],
+  ],
+  [
+    'create: missing required credential',
+    () => app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'x' } })),
+    ['credentials', 'password'],
+  ],
   // connections.update
   ['update: id not a uuid', () => app.client.connections.update.mutate({ id: 'abc', name: 'x' }), ['id']],
   ['update: name empty', () => app.client.connections.update.mutate({ id: idleId, name: '' }), ['name']],
   ['update: version 0', () => app.client.connections.update.mutate({ id: idleId, name: 'x', version: 0 }), ['version']],
   ['update: unknown dataset', () => app.client.connections.update.mutate({ id: idleId, datasets: ['NOPE' as never] }), ['datasets', 0]],
-  ['update: interval above 30 days', () => app.client.connections.update.mutate({ id: idleId, refreshIntervalMinutes: 50_000 }), ['refreshIntervalMinutes']],
-  ['update: unknown credential (valid shape)', () => app.client.connections.update.mutate({ id: idleId, credentials: { loginId: 'a', password: 'b', otp: '1' } }), ['credentials', 'otp']],
+  [
+    'update: interval above 30 days',
+    () => app.client.connections.update.mutate({ id: idleId, refreshIntervalMinutes: 50_000 }),
+    ['refreshIntervalMinutes'],
+  ],
+  [
+    'update: unknown credential (valid shape)',
+    () => app.client.connections.update.mutate({ id: idleId, credentials: { loginId: 'a', password: 'b', otp: '1' } }),
+    ['credentials', 'otp'],
+  ],
   ['update: unknown field', () => app.client.connections.update.mutate({ id: idleId, status: 'ACTIVE' } as never), ['status']],
   // connections.delete
   ['delete: id missing', () => app.client.connections.delete.mutate({} as never), ['id']],
@@ -67,8 +123,16 @@ const cases: Case[] = [
   ['refreshAll: userId empty', () => app.client.connections.refreshAll.mutate({ userId: '' }), ['userId']],
   // jobs.answerChallenge
   ['answerChallenge: id not a uuid', () => app.client.jobs.answerChallenge.mutate({ id: 'x', response: '1' }), ['id']],
-  ['answerChallenge: empty response', () => app.client.jobs.answerChallenge.mutate({ id: crypto.randomUUID(), response: '  ' }), ['response']],
-  ['answerChallenge: response too long', () => app.client.jobs.answerChallenge.mutate({ id: crypto.randomUUID(), response: 'x'.repeat(2000) }), ['response']],
+  [
+    'answerChallenge: empty response',
+    () => app.client.jobs.answerChallenge.mutate({ id: crypto.randomUUID(), response: '  ' }),
+    ['response'],
+  ],
+  [
+    'answerChallenge: response too long',
+    () => app.client.jobs.answerChallenge.mutate({ id: crypto.randomUUID(), response: 'x'.repeat(2000) }),
+    ['response'],
+  ],
 ];
 
 describe('bad input on every mutation', () => {
@@ -87,30 +151,66 @@ describe('bad input on every mutation', () => {
   const forged = (json: unknown) => Buffer.from(JSON.stringify(json)).toString('base64url');
   const farPast = new Date(-8.64e15);
   const queryCases: Case[] = [
-    ['transactions.list: from far before year 1', () => app.client.transactions.list.query({ connectionId: idleId, from: farPast }), ['from']],
+    [
+      'transactions.list: from far before year 1',
+      () => app.client.transactions.list.query({ connectionId: idleId, from: farPast }),
+      ['from'],
+    ],
     ['transactions.list: to far before year 1', () => app.client.transactions.list.query({ connectionId: idleId, to: farPast }), ['to']],
     ['events.list: since year -100000', () => app.client.events.list.query({ since: '-100000-01-01' as never }), ['since']],
     ['events.list: since null (not 1970)', () => app.client.events.list.query({ since: null as never }), ['since']],
     ['events.list: since an invalid date', () => app.client.events.list.query({ since: new Date(Number.NaN) }), ['since']],
-    ['events.list: cursor past bigint', () => app.client.events.list.query({ cursor: Buffer.from('events:9999999999999999999').toString('base64url') }), ['cursor']],
-    ['connections.list: cursor with a year -100000 date', () => app.client.connections.list.query({ cursor: forged(['-100000-01-01T00:00:00.000Z', idleId]) }), ['cursor']],
-    ['transactions.list: cursor with a far-future date', () => app.client.transactions.list.query({ connectionId: idleId, cursor: forged(['+200000-01-01T00:00:00.000Z', idleId]) }), ['cursor']],
+    [
+      'events.list: cursor past bigint',
+      () => app.client.events.list.query({ cursor: Buffer.from('events:9999999999999999999').toString('base64url') }),
+      ['cursor'],
+    ],
+    [
+      'connections.list: cursor with a year -100000 date',
+      () => app.client.connections.list.query({ cursor: forged(['-100000-01-01T00:00:00.000Z', idleId]) }),
+      ['cursor'],
+    ],
+    [
+      'transactions.list: cursor with a far-future date',
+      () => app.client.transactions.list.query({ connectionId: idleId, cursor: forged(['+200000-01-01T00:00:00.000Z', idleId]) }),
+      ['cursor'],
+    ],
     ['accounts.list: neither connectionId nor userId', () => app.client.accounts.list.query({} as never), ['connectionId']],
-    ['accounts.list: both connectionId and userId', () => app.client.accounts.list.query({ connectionId: idleId, userId: 'u' } as never), ['userId']],
+    [
+      'accounts.list: both connectionId and userId',
+      () => app.client.accounts.list.query({ connectionId: idleId, userId: 'u' } as never),
+      ['userId'],
+    ],
     ['accounts.list: connectionId not a uuid', () => app.client.accounts.list.query({ connectionId: 'nope' }), ['connectionId']],
     ['transactions.list: neither accountId nor connectionId', () => app.client.transactions.list.query({} as never), ['accountId']],
     ['transactions.list: limit 0', () => app.client.transactions.list.query({ connectionId: idleId, limit: 0 }), ['limit']],
     ['notificationRules.list: an unknown field', () => app.client.notificationRules.list.query({ all: true } as never), ['all']],
-    ['connections.list: a Map as filter', () => app.client.connections.list.query({ filter: new Map([['status', 'ACTIVE']]) as never }), ['filter']],
+    [
+      'connections.list: a Map as filter',
+      () => app.client.connections.list.query({ filter: new Map([['status', 'ACTIVE']]) as never }),
+      ['filter'],
+    ],
     ['connections.list: a Set as filter', () => app.client.connections.list.query({ filter: new Set(['ACTIVE']) as never }), ['filter']],
     ['connections.list: a Date as filter', () => app.client.connections.list.query({ filter: new Date() as never }), ['filter']],
     ['connections.list: a Map as the whole input', () => app.client.connections.list.query(new Map([['limit', 1]]) as never), []],
     ['events.list: a Date as the whole input', () => app.client.events.list.query(new Date() as never), []],
-    ['connections.list: one bad status in a list', () => app.client.connections.list.query({ filter: { status: ['ACTIVE', 'LIVE' as never] } }), ['filter', 'status', 1]],
+    [
+      'connections.list: one bad status in a list',
+      () => app.client.connections.list.query({ filter: { status: ['ACTIVE', 'LIVE' as never] } }),
+      ['filter', 'status', 1],
+    ],
   ];
   const moreMutations: Case[] = [
-    ['webhooks.endpoints.create: url with a NUL byte', () => app.client.webhooks.endpoints.create.mutate({ url: 'http://127.0.0.1/\u0000x' }), ['url']],
-    ['webhooks.endpoints.recover: since year -100000', () => app.client.webhooks.endpoints.recover.mutate({ id: idleId, since: '-100000-01-01' as never }), ['since']],
+    [
+      'webhooks.endpoints.create: url with a NUL byte',
+      () => app.client.webhooks.endpoints.create.mutate({ url: 'http://127.0.0.1/\u0000x' }),
+      ['url'],
+    ],
+    [
+      'webhooks.endpoints.recover: since year -100000',
+      () => app.client.webhooks.endpoints.recover.mutate({ id: idleId, since: '-100000-01-01' as never }),
+      ['since'],
+    ],
     ['connections.update: a Map as the whole input', () => app.client.connections.update.mutate(new Map([['id', idleId]]) as never), []],
   ];
 
@@ -140,7 +240,9 @@ describe('bad input on every mutation', () => {
     const body = await res.text();
     expect(res.status).toBe(400);
     expect(body.length).toBeLessThan(10_000);
-    const { error } = JSON.parse(body) as { error: { json: { message: string; data: { issues: { path: string[] }[]; issueCount: number } } } };
+    const { error } = JSON.parse(body) as {
+      error: { json: { message: string; data: { issues: { path: string[] }[]; issueCount: number } } };
+    };
     expect(error.json.data.issues).toHaveLength(20);
     expect(error.json.data.issueCount).toBe(60_000);
     expect(error.json.data.issues[0]!.path).toEqual(['k0']);

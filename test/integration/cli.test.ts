@@ -25,7 +25,8 @@ describe('admin CLI', () => {
   it('--help lists the commands', async () => {
     const { code, stdout } = await cli('--help');
     expect(code).toBe(0);
-    for (const c of ['apps:create', 'apps:list', 'apps:rotate-key', 'apps:get', 'apps:add-redirect-uri', 'apps:remove-redirect-uri']) expect(stdout).toContain(c);
+    for (const c of ['apps:create', 'apps:list', 'apps:rotate-key', 'apps:get', 'apps:add-redirect-uri', 'apps:remove-redirect-uri'])
+      expect(stdout).toContain(c);
   });
 
   it('apps:create prints one JSON line with a csk_ key that authenticates; apps:list shows it without the key', async () => {
@@ -37,14 +38,23 @@ describe('admin CLI', () => {
     expect(name).toBe('billing-app');
     expect(apiKey).toMatch(/^csk_[A-Za-z0-9_-]{43}$/);
 
-    const apps = new AppService({ db: database.db, clock: systemClock, cipher: new CredentialCipher([{ id: 'x', key: Buffer.alloc(32) }]), logger: createLogger('silent'), metrics: new Metrics() });
+    const apps = new AppService({
+      db: database.db,
+      clock: systemClock,
+      cipher: new CredentialCipher([{ id: 'x', key: Buffer.alloc(32) }]),
+      logger: createLogger('silent'),
+      metrics: new Metrics(),
+    });
     expect((await apps.authenticate(apiKey))?.id).toBe(id);
     const [row] = await database.db.query('SELECT * FROM applications WHERE id = $1', [id]);
     expect(JSON.stringify(row)).not.toContain(apiKey); // only the hash is stored
 
     const listed = await cli('apps:list');
     expect(listed.code).toBe(0);
-    const entries = listed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const entries = listed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(entries).toContainEqual(expect.objectContaining({ id, name: 'billing-app', apiKeyPrefix: apiKey.slice(0, 10) }));
     expect(listed.stdout).not.toContain(apiKey);
   });

@@ -11,7 +11,9 @@ import { ROOT } from '../helpers/run-process.ts';
 // `connections-service/router`, which `exports` points at the emitted declarations in dist/ (global-setup builds it).
 
 const CLIENTS_DIR = path.join(ROOT, 'test/clients');
-const CLIENTS = readdirSync(CLIENTS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+const CLIENTS = readdirSync(CLIENTS_DIR, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 
 interface TscRun {
@@ -23,7 +25,10 @@ interface TscRun {
 
 function tsc(args: string[]): Promise<TscRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSC, ...args, '--listFiles', '--pretty', 'false'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [TSC, ...args, '--listFiles', '--pretty', 'false'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -70,14 +75,22 @@ describe('a client of connections-service/router type-checks with its own flags 
     expect(run.files.filter((f) => f.startsWith('src/') || f.startsWith('entities/'))).toEqual([]);
   });
 
-  it('the router\'s context declaration reaches no TypeORM type', { timeout: 120_000 }, async () => {
+  it("the router's context declaration reaches no TypeORM type", { timeout: 120_000 }, async () => {
     // The router's type carries its context type; the context names a small ApiServices interface (src/api/api-context.ts),
     // so compiling it alone loads no service, entity or TypeORM file.
     probeDir = mkdtempSync(path.join(tmpdir(), 'cs-context-types-'));
     writeFileSync(
       path.join(probeDir, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules/@types')] },
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+          typeRoots: [path.join(ROOT, 'node_modules/@types')],
+        },
         files: [path.join(ROOT, 'dist/src/api/api-context.d.ts')],
       }),
     );

@@ -63,8 +63,14 @@ async function newPage(viewport = DESKTOP, locale = 'en-GB'): Promise<Page> {
   return page;
 }
 
-async function session(input: { institutionId?: string; connectionId?: string; consentDays?: number; userId?: string; locale?: 'en' | 'de' } = {}) {
-  return app.client.connectSessions.create.mutate({ userId: input.userId ?? `browser-${randomUUID().slice(0, 8)}`, redirectUri: site.redirectUri, ...input });
+async function session(
+  input: { institutionId?: string; connectionId?: string; consentDays?: number; userId?: string; locale?: 'en' | 'de' } = {},
+) {
+  return app.client.connectSessions.create.mutate({
+    userId: input.userId ?? `browser-${randomUUID().slice(0, 8)}`,
+    redirectUri: site.redirectUri,
+    ...input,
+  });
 }
 
 /** Where the flow ends: the app's redirect URI, with what it says in its query. */
@@ -171,8 +177,16 @@ describe.runIf(hasChromium)('Hosted Connect in Chromium', { timeout: 60_000 }, (
 
   it('repair in place: new credentials for an `invalid` connection, and a renewed consent for an expired one, both keeping the id', async () => {
     // A connection whose bank refused the credentials.
-    const { connection: broken } = await app.client.connections.create.mutate({ userId: 'repair-user', institutionId: 'AU00000', credentials: { loginId: 'invalid', password: 'x' } });
-    await waitUntil(async () => (await app.client.connections.get.query({ id: broken.id })).userActionRequired, 20_000, 'the connection to need the user');
+    const { connection: broken } = await app.client.connections.create.mutate({
+      userId: 'repair-user',
+      institutionId: 'AU00000',
+      credentials: { loginId: 'invalid', password: 'x' },
+    });
+    await waitUntil(
+      async () => (await app.client.connections.get.query({ id: broken.id })).userActionRequired,
+      20_000,
+      'the connection to need the user',
+    );
     const page = await newPage(PHONE);
     const repair = await session({ userId: 'repair-user', connectionId: broken.id });
     await page.goto(repair.url);
@@ -239,11 +253,16 @@ describe.runIf(hasChromium)('Hosted Connect in Chromium', { timeout: 60_000 }, (
     const message = JSON.parse((await opener.textContent('#message'))!) as { origin: string; data: Record<string, string> };
     const done = await app.client.connectSessions.get.query({ id });
     expect(message.origin).toBe(service.url);
-    expect(message.data).toEqual({ type: 'connections-service:connect', sessionId: id, connectionId: done.connectionId, status: 'success' });
+    expect(message.data).toEqual({
+      type: 'connections-service:connect',
+      sessionId: id,
+      connectionId: done.connectionId,
+      status: 'success',
+    });
     expect(popup.url()).toBe(url); // it stayed: the opener decides what comes next
   });
 
-  it('in an iframe of the app\'s origin the end is a postMessage to the parent; another origin cannot frame the pages', async () => {
+  it("in an iframe of the app's origin the end is a postMessage to the parent; another origin cannot frame the pages", async () => {
     const { id, url } = await session({ institutionId: 'AU00000' });
     const parent = await newPage(DESKTOP);
     await parent.goto(site.framePage(url));
@@ -280,11 +299,15 @@ describe.runIf(hasChromium)('Hosted Connect in Chromium', { timeout: 60_000 }, (
     await page.getByLabel('Login ID').fill('progress-user');
     await page.getByLabel('Password').fill('pw');
     // The progress page reloads itself as the job moves: its status polls are held while axe looks at it.
-    await whileHeld(page, (u) => u.pathname.endsWith('/status'), async () => {
-      await page.getByRole('button', { name: 'Connect' }).click();
-      await page.getByRole('heading', { name: 'Connecting to Hooli Bank (Sandbox)' }).waitFor();
-      await expectAccessible(page, 'progress');
-    });
+    await whileHeld(
+      page,
+      (u) => u.pathname.endsWith('/status'),
+      async () => {
+        await page.getByRole('button', { name: 'Connect' }).click();
+        await page.getByRole('heading', { name: 'Connecting to Hooli Bank (Sandbox)' }).waitFor();
+        await expectAccessible(page, 'progress');
+      },
+    );
     expect((await returned(page)).get('status')).toBe('success');
 
     const cancelling = await newPage(PHONE);
@@ -328,7 +351,10 @@ describe.runIf(hasChromium)('Hosted Connect in Chromium', { timeout: 60_000 }, (
  */
 async function expectEndAccessible(sessionUrl: string, heading: string, where: string, text?: string): Promise<void> {
   const page = await newPage(DESKTOP);
-  await page.route((u) => u.pathname.endsWith('/connect.js'), (route) => route.abort());
+  await page.route(
+    (u) => u.pathname.endsWith('/connect.js'),
+    (route) => route.abort(),
+  );
   await page.goto(sessionUrl);
   await page.getByRole('heading', { name: heading }).waitFor();
   if (text) expect(await page.textContent('main')).toContain(text);
@@ -339,7 +365,12 @@ async function expectEndAccessible(sessionUrl: string, heading: string, where: s
  * Runs `fn` with the page's requests that match (and, if given, made while `onlyWhile` holds) held back until `fn`
  * is done: a page that moves on by itself stays put while a test looks at it.
  */
-async function whileHeld(page: Page, matches: (url: URL) => boolean, fn: () => Promise<void>, onlyWhile: () => Promise<boolean> = async () => true): Promise<void> {
+async function whileHeld(
+  page: Page,
+  matches: (url: URL) => boolean,
+  fn: () => Promise<void>,
+  onlyWhile: () => Promise<boolean> = async () => true,
+): Promise<void> {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const handler = async (route: Route) => {
@@ -383,12 +414,25 @@ async function expectNowhere(secrets: string[], options: { except?: string } = {
   );
   const dump: string[] = [];
   for (const { table_name } of tables) {
-    for (const row of (await service.database.db.query(`SELECT t::text AS row FROM "${table_name}" t`)) as { row: string }[]) dump.push(row.row);
+    for (const row of (await service.database.db.query(`SELECT t::text AS row FROM "${table_name}" t`)) as { row: string }[])
+      dump.push(row.row);
   }
   for (const secret of secrets) {
-    expect(seen.urls.filter((u) => u.includes(secret)), `URLs holding ${secret}`).toEqual([]);
-    expect(seen.bodies.filter((b) => scrub(b).includes(secret)), `responses holding ${secret}`).toEqual([]);
-    expect(logLines.filter((l) => scrub(l).includes(secret)), `log lines holding ${secret}`).toEqual([]);
-    expect(dump.filter((r) => scrub(r).includes(secret)), `rows holding ${secret}`).toEqual([]);
+    expect(
+      seen.urls.filter((u) => u.includes(secret)),
+      `URLs holding ${secret}`,
+    ).toEqual([]);
+    expect(
+      seen.bodies.filter((b) => scrub(b).includes(secret)),
+      `responses holding ${secret}`,
+    ).toEqual([]);
+    expect(
+      logLines.filter((l) => scrub(l).includes(secret)),
+      `log lines holding ${secret}`,
+    ).toEqual([]);
+    expect(
+      dump.filter((r) => scrub(r).includes(secret)),
+      `rows holding ${secret}`,
+    ).toEqual([]);
   }
 }

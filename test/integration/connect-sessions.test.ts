@@ -29,11 +29,25 @@ const pages = (url: string) => new ConnectPagesClient(url);
 
 describe('connect sessions: the app side', () => {
   it('create answers a URL on the service and an expiry; get shows the session; cancel ends it', async () => {
-    const created = await app.client.connectSessions.create.mutate({ userId: 'cs-user', redirectUri: REDIRECT, consentDays: 30, locale: 'de' });
+    const created = await app.client.connectSessions.create.mutate({
+      userId: 'cs-user',
+      redirectUri: REDIRECT,
+      consentDays: 30,
+      locale: 'de',
+    });
     expect(created.url).toMatch(new RegExp(`^${service.url}/connect/[A-Za-z0-9_-]{43}$`));
     expect(created.expiresAt.getTime() - Date.now()).toBeGreaterThan(29 * 60_000);
     const session = await app.client.connectSessions.get.query({ id: created.id });
-    expect(session).toMatchObject({ id: created.id, userId: 'cs-user', status: 'created', redirectUri: REDIRECT, consentDays: 30, locale: 'de', connectionId: null, repair: false });
+    expect(session).toMatchObject({
+      id: created.id,
+      userId: 'cs-user',
+      status: 'created',
+      redirectUri: REDIRECT,
+      consentDays: 30,
+      locale: 'de',
+      connectionId: null,
+      repair: false,
+    });
     expect(JSON.stringify(session)).not.toContain(created.url.split('/').at(-1)); // the token never comes back
     expect(await app.client.connectSessions.cancel.mutate({ id: created.id })).toMatchObject({ status: 'cancelled' });
     const page = await pages(created.url).get();
@@ -41,7 +55,7 @@ describe('connect sessions: the app side', () => {
     expect(page.html).toContain('Abgebrochen'); // German, as asked
   });
 
-  it('refuses a redirect URI the app did not register (exactly), another app\'s connection, and a foreign user', async () => {
+  it("refuses a redirect URI the app did not register (exactly), another app's connection, and a foreign user", async () => {
     const e1 = await rejection(app.client.connectSessions.create.mutate({ userId: 'u', redirectUri: `${REDIRECT}/` }));
     expect([e1.data?.code, e1.data?.issues?.[0]?.path]).toEqual(['BAD_REQUEST', ['redirectUri']]);
     const other = await createTestApp(service);
@@ -51,19 +65,29 @@ describe('connect sessions: the app side', () => {
     const { connection: mine } = await app.client.connections.create.mutate(connectionInput());
     const e3 = await rejection(app.client.connectSessions.create.mutate({ userId: 'someone-else', connectionId: mine.id }));
     expect([e3.data?.code, e3.data?.issues?.[0]?.path]).toEqual(['BAD_REQUEST', ['userId']]);
-    expect((await rejection(other.client.connectSessions.get.query({ id: (await app.client.connectSessions.create.mutate({ userId: 'u' })).id }))).data?.code).toBe('NOT_FOUND');
+    expect(
+      (
+        await rejection(
+          other.client.connectSessions.get.query({ id: (await app.client.connectSessions.create.mutate({ userId: 'u' })).id }),
+        )
+      ).data?.code,
+    ).toBe('NOT_FOUND');
   });
 
-  it('idempotent like every mutation, and a session that would create a connection counts against the user\'s quota', async () => {
+  it("idempotent like every mutation, and a session that would create a connection counts against the user's quota", async () => {
     const key = `cs-${Date.now()}`;
     const first = await app.client.connectSessions.create.mutate({ userId: 'idem-user' }, { context: { idempotencyKey: key } });
     const again = await app.client.connectSessions.create.mutate({ userId: 'idem-user' }, { context: { idempotencyKey: key } });
     expect(again).toEqual(first); // the same session and URL, not a second one
-    const reused = await rejection(app.client.connectSessions.create.mutate({ userId: 'other-user' }, { context: { idempotencyKey: key } }));
+    const reused = await rejection(
+      app.client.connectSessions.create.mutate({ userId: 'other-user' }, { context: { idempotencyKey: key } }),
+    );
     expect(reused.data?.code).toBe('CONFLICT');
     // The stored answer (with the URL's token) is encrypted: the token is in no column in plain text.
     const token = first.url.split('/').at(-1)!;
-    const rows: { row: string }[] = await service.database.db.query(`SELECT t::text AS row FROM idempotency_keys t UNION ALL SELECT t::text FROM connect_sessions t`);
+    const rows: { row: string }[] = await service.database.db.query(
+      `SELECT t::text AS row FROM idempotency_keys t UNION ALL SELECT t::text FROM connect_sessions t`,
+    );
     expect(rows.filter((r) => r.row.includes(token))).toEqual([]);
 
     const small = await startTestService({ quotas: { connectionsPerUser: 1 } });
@@ -73,7 +97,7 @@ describe('connect sessions: the app side', () => {
       const full = await rejection(tenant.client.connectSessions.create.mutate({ userId: 'full-user' }));
       expect([full.data?.code, full.data?.details]).toEqual(['FORBIDDEN', { quota: 'connectionsPerUser', limit: 1 }]);
       // Repairing the connection the user has needs no room.
-      const id = (await tenant.client.connections.list.query({ userId: "full-user" })).items[0]!.id;
+      const id = (await tenant.client.connections.list.query({ userId: 'full-user' })).items[0]!.id;
       expect((await tenant.client.connectSessions.create.mutate({ userId: 'full-user', connectionId: id })).url).toContain('/connect/');
     } finally {
       await small.close();
@@ -103,14 +127,20 @@ describe('connect sessions: the user side', () => {
     expect(signIn.html).toContain('Login ID');
     expect(signIn.html).toContain('type="password"');
     await p.post('credentials', { cred_loginId: 'gavinBelson', cred_password: 'hooli-pass-123' });
-    await waitUntil(async () => (await app.client.connectSessions.get.query({ id })).status === 'completed', 20_000, 'the session to complete');
+    await waitUntil(
+      async () => (await app.client.connectSessions.get.query({ id })).status === 'completed',
+      20_000,
+      'the session to complete',
+    );
     const session = await app.client.connectSessions.get.query({ id });
     const done = await p.get();
     expect(done.html).toContain('Connected');
     expect(done.html.replaceAll('&#38;', '&')).toContain(`${REDIRECT}?connectionId=${session.connectionId}&sessionId=${id}&status=success`);
     expect((await app.client.connections.get.query({ id: session.connectionId! })).status).toBe('ACTIVE');
     const events = (await app.client.events.list.query({ types: ['connect_session.completed'] })).items;
-    expect(events.find((e) => (e.data as { session: { id: string } }).session.id === id)?.data).toMatchObject({ connectionId: session.connectionId });
+    expect(events.find((e) => (e.data as { session: { id: string } }).session.id === id)?.data).toMatchObject({
+      connectionId: session.connectionId,
+    });
   });
 
   it('the redirect bank: Continue to the bank, Approve, and back through the callback', async () => {
@@ -129,7 +159,11 @@ describe('connect sessions: the user side', () => {
     const returned = await fetch(back, { redirect: 'manual' });
     expect(returned.status).toBe(303);
     expect(returned.headers.get('location')).toBe(url);
-    await waitUntil(async () => (await app.client.connectSessions.get.query({ id })).status === 'completed', 20_000, 'the session to complete');
+    await waitUntil(
+      async () => (await app.client.connectSessions.get.query({ id })).status === 'completed',
+      20_000,
+      'the session to complete',
+    );
     const connection = await app.client.connections.get.query({ id: (await app.client.connectSessions.get.query({ id })).connectionId! });
     expect(connection.status).toBe('ACTIVE');
     expect(Math.round((connection.consentExpiresAt!.getTime() - Date.now()) / 86_400_000)).toBe(45);
@@ -149,7 +183,9 @@ describe('connect sessions: the user side', () => {
     expect((await app.client.connectSessions.get.query({ id })).error).toMatchObject({ code: 'consent-denied' });
     expect((await p.get()).html).toContain('You did not give your consent');
     const events = (await app.client.events.list.query({ types: ['connect_session.failed'] })).items;
-    expect(events.find((e) => (e.data as { session: { id: string } }).session.id === id)?.data).toMatchObject({ reason: { code: 'consent-denied' } });
+    expect(events.find((e) => (e.data as { session: { id: string } }).session.id === id)?.data).toMatchObject({
+      reason: { code: 'consent-denied' },
+    });
   });
 
   it('a wrong password is tried again on the same page; past the attempts the session fails', async () => {
@@ -158,12 +194,20 @@ describe('connect sessions: the user side', () => {
     await p.get();
     await p.post('consent');
     await p.post('credentials', { cred_loginId: 'gavin', cred_password: 'wrong' });
-    await waitUntil(async () => (await app.client.connectSessions.get.query({ id })).status === 'awaiting-user', 20_000, 'the wrong password to come back');
+    await waitUntil(
+      async () => (await app.client.connectSessions.get.query({ id })).status === 'awaiting-user',
+      20_000,
+      'the wrong password to come back',
+    );
     const retry = await p.get();
     expect(retry.html).toContain('did not accept these details');
     expect(retry.html).toContain('2 attempts left');
     await p.post('credentials', { cred_loginId: 'gavin', cred_password: 'right-now' });
-    await waitUntil(async () => (await app.client.connectSessions.get.query({ id })).status === 'completed', 20_000, 'the second try to complete');
+    await waitUntil(
+      async () => (await app.client.connectSessions.get.query({ id })).status === 'completed',
+      20_000,
+      'the second try to complete',
+    );
     const session = await app.client.connectSessions.get.query({ id });
     // One connection, repaired in place: the failed first try and the good second one share it.
     const jobs = await app.client.jobs.list.query({ connectionId: session.connectionId! });
@@ -175,7 +219,11 @@ describe('connect sessions: the user side', () => {
     await q.post('consent');
     for (let attempt = 1; attempt <= 3; attempt++) {
       expect((await q.post('credentials', { cred_loginId: 'gavin', cred_password: 'wrong' })).status).toBe(303);
-      await waitUntil(async () => ['awaiting-user', 'failed'].includes((await app.client.connectSessions.get.query({ id: other.id })).status), 20_000, `try ${attempt} to come back`);
+      await waitUntil(
+        async () => ['awaiting-user', 'failed'].includes((await app.client.connectSessions.get.query({ id: other.id })).status),
+        20_000,
+        `try ${attempt} to come back`,
+      );
     }
     const failed = await app.client.connectSessions.get.query({ id: other.id });
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'too-many-attempts' } });
@@ -202,7 +250,7 @@ describe('connect sessions: the user side', () => {
     expect((await p.get()).html).toContain('Sign in to Hooli Bank (Sandbox)');
   });
 
-  it('forms need their CSRF token and the service\'s origin', async () => {
+  it("forms need their CSRF token and the service's origin", async () => {
     const { url } = await app.client.connectSessions.create.mutate({ userId: 'csrf-user' });
     const p = pages(url);
     await p.get();
@@ -221,7 +269,7 @@ describe('connect sessions: the user side', () => {
     expect((await app.client.connectSessions.get.query({ id })).status).toBe('expired');
   });
 
-  it('pages send a strict CSP, frame only for the app\'s origins, and no Referer', async () => {
+  it("pages send a strict CSP, frame only for the app's origins, and no Referer", async () => {
     const { url } = await app.client.connectSessions.create.mutate({ userId: 'headers-user' });
     const res = await fetch(url);
     const csp = res.headers.get('content-security-policy')!;

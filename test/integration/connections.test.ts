@@ -67,9 +67,7 @@ describe('connections over tRPC/HTTP', () => {
 
   it('checks credentials against the institution: required fields and unknown ones, by path', async () => {
     const before = await countRows();
-    const missing = await rejection(
-      app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'x' } })),
-    );
+    const missing = await rejection(app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'x' } })));
     expect(missing.data?.code).toBe('BAD_REQUEST');
     expect(missing.data?.issues).toEqual([{ path: ['credentials', 'password'], message: expect.stringContaining('required') }]);
 
@@ -138,7 +136,9 @@ describe('connections over tRPC/HTTP', () => {
     await settleJobs(service, [connection.id]);
     expect(await app.client.connections.delete.mutate({ id: connection.id })).toEqual({ id: connection.id });
     expect((await rejection(app.client.connections.get.query({ id: connection.id }))).data?.code).toBe('NOT_FOUND');
-    const [{ count }] = await service.database.db.query('SELECT count(*)::int AS count FROM jobs WHERE connection_id = $1', [connection.id]);
+    const [{ count }] = await service.database.db.query('SELECT count(*)::int AS count FROM jobs WHERE connection_id = $1', [
+      connection.id,
+    ]);
     expect(count).toBe(0);
   });
 
@@ -147,7 +147,10 @@ describe('connections over tRPC/HTTP', () => {
     const created = [];
     for (let i = 0; i < 3; i++) created.push((await app.client.connections.create.mutate(connectionInput({ userId }))).connection);
     const [busy, ...idle] = created;
-    await settleJobs(service, idle.map((c) => c.id));
+    await settleJobs(
+      service,
+      idle.map((c) => c.id),
+    );
 
     const error = await rejection(app.client.connections.deleteAll.mutate({ userId }));
     expect(error.data?.code).toBe('CONFLICT');
@@ -200,7 +203,10 @@ describe('connections over tRPC/HTTP', () => {
     // And it does open, with the right binding.
     const { credentialBinding } = await import('../../src/connections/connection.service.ts');
     expect(
-      service.deps.cipher.open({ ciphertext: row.credentials_ciphertext, keyId: row.credentials_key_id }, credentialBinding(app.id, connection.id)),
+      service.deps.cipher.open(
+        { ciphertext: row.credentials_ciphertext, keyId: row.credentials_key_id },
+        credentialBinding(app.id, connection.id),
+      ),
     ).toEqual({ loginId: 'plaintext-login-id-77', password: secret });
   });
 });

@@ -104,12 +104,20 @@ describe('a PostgreSQL restart under load', () => {
       return res;
     };
     await pg.stop();
-    const down = await waitUntil(async () => {
-      const res = await probeReady();
-      return res.status === 503 ? res : null;
-    }, 30_000, '/readyz to answer 503');
+    const down = await waitUntil(
+      async () => {
+        const res = await probeReady();
+        return res.status === 503 ? res : null;
+      },
+      30_000,
+      '/readyz to answer 503',
+    );
     expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
-    await waitUntil(async () => outcomes.filter((o) => o.code === 'SERVICE_UNAVAILABLE').length >= 4, 30_000, 'calls to answer 503 during the outage');
+    await waitUntil(
+      async () => outcomes.filter((o) => o.code === 'SERVICE_UNAVAILABLE').length >= 4,
+      30_000,
+      'calls to answer 503 during the outage',
+    );
 
     // Raw HTTP during the outage: 503 with Retry-After; /metrics still serves this process's counters.
     const raw = await fetch(`${base}/trpc/connections.list`, { headers: { authorization: `Bearer ${apiKey}` } });
@@ -136,10 +144,14 @@ describe('a PostgreSQL restart under load', () => {
     expect([...codes]).toEqual(['SERVICE_UNAVAILABLE']);
 
     // The workers listen again by themselves: /healthz and the gauge say so.
-    await waitUntil(async () => {
-      const health = (await (await fetch(`${base}/healthz`)).json()) as { listeners?: Record<string, string> };
-      return health.listeners?.cs_jobs_queued === 'listening' && health.listeners.cs_deliveries_queued === 'listening';
-    }, 30_000, 'the listeners to listen again');
+    await waitUntil(
+      async () => {
+        const health = (await (await fetch(`${base}/healthz`)).json()) as { listeners?: Record<string, string> };
+        return health.listeners?.cs_jobs_queued === 'listening' && health.listeners.cs_deliveries_queued === 'listening';
+      },
+      30_000,
+      'the listeners to listen again',
+    );
     const upText = await (await fetch(`${base}/metrics`)).text();
     expect(sample(upText, 'cs_notification_listener_up', { channel: 'cs_jobs_queued' })).toBe(1);
     expect(sample(upText, 'cs_database_up')).toBe(1);
@@ -148,10 +160,14 @@ describe('a PostgreSQL restart under load', () => {
     // Nothing was lost: every connection whose create answered is imported, and announced to the subscriber.
     const created = outcomes.filter((o) => o.ok && o.connectionId).map((o) => o.connectionId!);
     expect(created.length).toBeGreaterThanOrEqual(20);
-    await waitUntil(async () => {
-      const page = await client.connections.list.query({ filter: { ids: created.slice(0, 1000) }, limit: 500 });
-      return page.items.length === Math.min(created.length, 500) && page.items.every((c) => c.status === 'ACTIVE');
-    }, 90_000, 'every created connection to be imported');
+    await waitUntil(
+      async () => {
+        const page = await client.connections.list.query({ filter: { ids: created.slice(0, 1000) }, limit: 500 });
+        return page.items.length === Math.min(created.length, 500) && page.items.every((c) => c.status === 'ACTIVE');
+      },
+      90_000,
+      'every created connection to be imported',
+    );
     await receiver.waitFor((all) => new Set(all.filter((r) => r.verified).map((r) => r.json.connectionId)).size >= created.length, 90_000);
     const announced = new Set(receiver.received.filter((r) => r.verified).map((r) => r.json.connectionId as string));
     for (const id of created) expect(announced.has(id)).toBe(true);
@@ -160,16 +176,24 @@ describe('a PostgreSQL restart under load', () => {
 
     // An idle worker starts a new job on its NOTIFY, long before the next poll (a minute away).
     const { job } = await client.connections.create.mutate({ userId: 'after-restart', institutionId: 'DE00000' });
-    const started = await waitUntil(async () => {
-      const j = await client.jobs.get.query({ id: job!.id });
-      return j.startedAt ? j : null;
-    }, 30_000, 'the new job to start');
+    const started = await waitUntil(
+      async () => {
+        const j = await client.jobs.get.query({ id: job!.id });
+        return j.startedAt ? j : null;
+      },
+      30_000,
+      'the new job to start',
+    );
     const latencyMs = started.startedAt!.getTime() - started.createdAt.getTime();
     console.log(`after the restart, a new job started ${latencyMs} ms after it was created`);
     expect(latencyMs).toBeLessThan(30_000);
 
     // And every line it printed through all of it is JSON.
-    for (const line of proc.output().split('\n').filter((l) => l.trim())) expect(() => JSON.parse(line), line).not.toThrow();
+    for (const line of proc
+      .output()
+      .split('\n')
+      .filter((l) => l.trim()))
+      expect(() => JSON.parse(line), line).not.toThrow();
     proc.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
   });

@@ -28,7 +28,12 @@ describe.runIf(asRoot)('embedded PostgreSQL as root from a private folder', () =
     const runAs = await postgresOsUser();
     expect(canReach(path.join(privateDir, 'pg'), runAs, 1)).toBe(false);
 
-    const server = await startEmbeddedPostgres({ databaseDir: path.join(privateDir, 'pg'), port: await freePort(), database: 'probe', persistent: false });
+    const server = await startEmbeddedPostgres({
+      databaseDir: path.join(privateDir, 'pg'),
+      port: await freePort(),
+      database: 'probe',
+      persistent: false,
+    });
     try {
       // The cluster lives where postgres can reach it, and DATA_DIR points there.
       expect(server.dataDir).not.toBe(path.join(privateDir, 'pg'));
@@ -51,7 +56,12 @@ describe.runIf(asRoot)('embedded PostgreSQL as root from a private folder', () =
     cleanup.push(privateDir);
     const nativeDir = path.join(privateDir, 'native');
     cpSync(found.nativeDir, nativeDir, { recursive: true, verbatimSymlinks: true });
-    const inPrivate = { nativeDir, version: `test-${path.basename(privateDir)}`, postgres: path.join(nativeDir, 'bin', 'postgres'), initdb: path.join(nativeDir, 'bin', 'initdb') };
+    const inPrivate = {
+      nativeDir,
+      version: `test-${path.basename(privateDir)}`,
+      postgres: path.join(nativeDir, 'bin', 'postgres'),
+      initdb: path.join(nativeDir, 'bin', 'initdb'),
+    };
     const runAs = await postgresOsUser();
     expect(canReach(inPrivate.postgres, runAs, 5)).toBe(false);
 

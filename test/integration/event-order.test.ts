@@ -23,7 +23,14 @@ describe('event order', () => {
     const late = new Date(created!.occurredAt.getTime() + 10_000);
     const record = (occurredAt: Date) =>
       service.database.db.transaction((m) =>
-        recordEvent(m, { appId: app.id, userId: connection.userId, connectionId: connection.id, type: 'connection.error', occurredAt, data: {} }),
+        recordEvent(m, {
+          appId: app.id,
+          userId: connection.userId,
+          connectionId: connection.id,
+          type: 'connection.error',
+          occurredAt,
+          data: {},
+        }),
       );
     // The one that got the lock first had read the later time.
     await record(late);

@@ -56,8 +56,16 @@ describe('hostile webhook receivers', () => {
     workers.push(worker);
     await worker.start();
 
-    await waitUntil(async () => (await deliveryRows(hostile.endpointId)).every((d) => d.status === 'succeeded'), 15_000, 'the hostile deliveries to succeed');
-    await waitUntil(async () => (await deliveryRows(other.endpointId)).every((d) => d.status === 'succeeded'), 15_000, 'the other deliveries to succeed');
+    await waitUntil(
+      async () => (await deliveryRows(hostile.endpointId)).every((d) => d.status === 'succeeded'),
+      15_000,
+      'the hostile deliveries to succeed',
+    );
+    await waitUntil(
+      async () => (await deliveryRows(other.endpointId)).every((d) => d.status === 'succeeded'),
+      15_000,
+      'the other deliveries to succeed',
+    );
     for (const { endpointId, receiver } of [hostile, other]) {
       const rows = await deliveryRows(endpointId);
       expect(rows).toHaveLength(5);
@@ -81,7 +89,8 @@ describe('hostile webhook receivers', () => {
       [endpointId, ids[0]],
     )) as { id: string }[];
     // A sender whose answer for one event no row can hold (a latency past int4), as a hostile peer could produce.
-    const poisonEventId = (await service.database.db.query(`SELECT event_id FROM webhook_deliveries WHERE id = $1`, [poisoned!.id]))[0].event_id as string;
+    const poisonEventId = (await service.database.db.query(`SELECT event_id FROM webhook_deliveries WHERE id = $1`, [poisoned!.id]))[0]
+      .event_id as string;
     const sender: Sender = {
       async send(_url, headers): Promise<SendOutcome> {
         const latencyMs = headers['webhook-id'] === poisonEventId ? 1e12 : 1;

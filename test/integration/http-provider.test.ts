@@ -87,7 +87,9 @@ describe('HttpProvider against the reference plug-in server', () => {
     const accounts = await provider.listAccounts(ctx, session);
     expect(accounts).toHaveLength(25);
     const last = accounts[24]!;
-    expect(await provider.listTransactions(ctx, session, last.id, null)).toEqual(await sandbox.listTransactions(ctx, session, last.id, null));
+    expect(await provider.listTransactions(ctx, session, last.id, null)).toEqual(
+      await sandbox.listTransactions(ctx, session, last.id, null),
+    );
   });
 
   it('rejected credentials are invalid-credentials, without the password in the error', async () => {
@@ -148,7 +150,9 @@ describe('HttpProvider against the reference plug-in server', () => {
 
   it('nothing listening is a transient provider-unreachable', async () => {
     const port = await closedPort();
-    const e = await providerError(new HttpProvider({ baseUrl: `http://127.0.0.1:${port}`, token: TOKEN }).verifyCredentials(context('alice')));
+    const e = await providerError(
+      new HttpProvider({ baseUrl: `http://127.0.0.1:${port}`, token: TOKEN }).verifyCredentials(context('alice')),
+    );
     expect(e.kind).toBe('transient');
     expect(e.options.code).toBe('provider-unreachable');
   });
@@ -189,7 +193,10 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
   let broken: { url: string; close(): Promise<void> };
   let brokenClient: HttpProvider;
   beforeAll(async () => {
-    broken = await listen(createServer((req, res) => answer(req, res)), 0);
+    broken = await listen(
+      createServer((req, res) => answer(req, res)),
+      0,
+    );
     brokenClient = new HttpProvider({ baseUrl: broken.url, token: TOKEN, maxResponseBytes: 64 * 1024 });
   });
   beforeEach(() => {
@@ -197,8 +204,10 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
   });
   afterAll(() => broken.close());
 
-  const json = (status: number, body: string, headers: Record<string, string> = {}) => (_req: IncomingMessage, res: ServerResponse) =>
-    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
+  const json =
+    (status: number, body: string, headers: Record<string, string> = {}) =>
+    (_req: IncomingMessage, res: ServerResponse) =>
+      res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
 
   it('a 200 whose body is not JSON is permanent bad-provider-response (a plug-in bug; retrying repeats it)', async () => {
     answer = json(200, '{"reference": "abc", ');
@@ -218,11 +227,23 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
   });
 
   it('transactions of another account, or a repeated id, are refused', async () => {
-    const tx = { id: 't1', accountId: 'a1', amount: '-1.00', currency: 'AUD', description: 'x', bookedAt: NOW.toISOString(), status: 'posted' };
+    const tx = {
+      id: 't1',
+      accountId: 'a1',
+      amount: '-1.00',
+      currency: 'AUD',
+      description: 'x',
+      bookedAt: NOW.toISOString(),
+      status: 'posted',
+    };
     answer = json(200, JSON.stringify({ transactions: [tx, { ...tx, accountId: 'a2', id: 't2' }] }));
-    expect((await providerError(brokenClient.listTransactions(context('alice'), session(), 'a1', null))).options.code).toBe('bad-provider-response');
+    expect((await providerError(brokenClient.listTransactions(context('alice'), session(), 'a1', null))).options.code).toBe(
+      'bad-provider-response',
+    );
     answer = json(200, JSON.stringify({ transactions: [tx, tx] }));
-    expect((await providerError(brokenClient.listTransactions(context('alice'), session(), 'a1', null))).options.code).toBe('bad-provider-response');
+    expect((await providerError(brokenClient.listTransactions(context('alice'), session(), 'a1', null))).options.code).toBe(
+      'bad-provider-response',
+    );
   });
 
   it('a body beyond maxResponseBytes is refused without reading it all', async () => {
@@ -279,11 +300,20 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
   it('a provider that repeats the password in its error message has it redacted', async () => {
     answer = (req, res) => {
       let raw = '';
-      req.on('data', (d) => (raw += d)).on('end', () => {
-        const { credentials } = JSON.parse(raw);
-        const body = { error: { kind: 'invalid-credentials', code: 'bad-login', message: `password ${credentials.password} rejected`, attributes: { tried: credentials.password } } };
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      });
+      req
+        .on('data', (d) => (raw += d))
+        .on('end', () => {
+          const { credentials } = JSON.parse(raw);
+          const body = {
+            error: {
+              kind: 'invalid-credentials',
+              code: 'bad-login',
+              message: `password ${credentials.password} rejected`,
+              attributes: { tried: credentials.password },
+            },
+          };
+          res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        });
     };
     const e = await providerError(brokenClient.verifyCredentials(context('alice')));
     expect(e.kind).toBe('invalid-credentials');
@@ -293,12 +323,15 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
   });
 
   /** A provider that echoes the request body's secrets back in whatever it answers. */
-  const echoing = (status: number, build: (request: { credentials: Record<string, string>; response?: string }) => unknown) =>
+  const echoing =
+    (status: number, build: (request: { credentials: Record<string, string>; response?: string }) => unknown) =>
     (req: IncomingMessage, res: ServerResponse) => {
       let raw = '';
-      req.on('data', (d) => (raw += d)).on('end', () => {
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(build(JSON.parse(raw))));
-      });
+      req
+        .on('data', (d) => (raw += d))
+        .on('end', () => {
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(build(JSON.parse(raw))));
+        });
     };
   const leaks = (value: unknown) => JSON.stringify(value).includes(PASSWORD) || JSON.stringify(value).includes(TOKEN);
 
@@ -313,7 +346,12 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
 
   it("a challenge's message and id never carry a credential", async () => {
     answer = echoing(510, ({ credentials }) => ({
-      challenge: { id: `ch-${credentials.password}`, message: `Enter the code sent for ${credentials.password}`, type: 'TEXT', expiresAt: NOW.toISOString() },
+      challenge: {
+        id: `ch-${credentials.password}`,
+        message: `Enter the code sent for ${credentials.password}`,
+        type: 'TEXT',
+        expiresAt: NOW.toISOString(),
+      },
     }));
     const thrown = await failure(brokenClient.verifyCredentials(context('alice')));
     expect(thrown).toBeInstanceOf(ChallengeRequired);
@@ -324,13 +362,29 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
 
   it('"id appears twice" names the id as redacted, and account data is redacted too', async () => {
     answer = echoing(200, ({ credentials }) => {
-      const account = { id: `acc-${credentials.password}`, name: `Account of ${credentials.password}`, type: 'transaction', currency: 'AUD', balance: '1.00', availableBalance: null };
+      const account = {
+        id: `acc-${credentials.password}`,
+        name: `Account of ${credentials.password}`,
+        type: 'transaction',
+        currency: 'AUD',
+        balance: '1.00',
+        availableBalance: null,
+      };
       return { accounts: [account, account] };
     });
     const e = await providerError(brokenClient.listAccounts(context('alice'), session()));
     expect(e.message).toContain('"acc-[redacted]" appears twice');
     answer = echoing(200, ({ credentials }) => ({
-      accounts: [{ id: 'a1', name: `Account of ${credentials.password}`, type: 'transaction', currency: 'AUD', balance: '1.00', availableBalance: null }],
+      accounts: [
+        {
+          id: 'a1',
+          name: `Account of ${credentials.password}`,
+          type: 'transaction',
+          currency: 'AUD',
+          balance: '1.00',
+          availableBalance: null,
+        },
+      ],
     }));
     const accounts = await brokenClient.listAccounts(context('alice'), session());
     expect(accounts[0]!.name).toBe('Account of [redacted]');
@@ -338,7 +392,9 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
 
   it('a challenge answer the provider repeats is redacted', async () => {
     const challenge = { id: 'c1', message: 'Code?', type: 'TEXT' as const, expiresAt: NOW };
-    answer = echoing(401, ({ response }) => ({ error: { kind: 'challenge-failed', code: 'wrong-code', message: `code ${response} is wrong`, attributes: { given: response! } } }));
+    answer = echoing(401, ({ response }) => ({
+      error: { kind: 'challenge-failed', code: 'wrong-code', message: `code ${response} is wrong`, attributes: { given: response! } },
+    }));
     const e = await providerError(brokenClient.answerChallenge(context('alice'), challenge, '918273'));
     expect(e.message).toBe('code [redacted] is wrong');
     expect(e.options.attributes).toEqual({ given: '[redacted]' });
@@ -346,7 +402,11 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
 
   it('a session whose reference repeats a credential is stored redacted; its token goes back unchanged', async () => {
     answer = echoing(200, ({ credentials }) => ({
-      reference: `ref-${credentials.password}`, providerStatus: `ok ${credentials.password}`, consentExpiresAt: null, token: `t-${credentials.password}`, userInfo: null,
+      reference: `ref-${credentials.password}`,
+      providerStatus: `ok ${credentials.password}`,
+      consentExpiresAt: null,
+      token: `t-${credentials.password}`,
+      userInfo: null,
     }));
     const got = await brokenClient.verifyCredentials(context('alice'));
     expect([got.reference, got.providerStatus]).toEqual(['ref-[redacted]', 'ok [redacted]']);
@@ -359,7 +419,10 @@ describe('HttpProvider against a provider that breaks the protocol', () => {
     expect((await providerError(brokenClient.listAccounts(context('alice'), session()))).options.code).toBe('bad-provider-response');
     answer = json(200, JSON.stringify({ accounts: [{ ...account, id: 'a1', balance: '12345678901234567.00' }] }));
     expect((await providerError(brokenClient.listAccounts(context('alice'), session()))).options.code).toBe('bad-provider-response');
-    answer = json(200, JSON.stringify({ reference: 'r', providerStatus: 's'.repeat(65), consentExpiresAt: null, token: 't', userInfo: null }));
+    answer = json(
+      200,
+      JSON.stringify({ reference: 'r', providerStatus: 's'.repeat(65), consentExpiresAt: null, token: 't', userInfo: null }),
+    );
     expect((await providerError(brokenClient.verifyCredentials(context('alice')))).options.code).toBe('bad-provider-response');
   });
 

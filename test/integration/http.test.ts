@@ -12,7 +12,11 @@ afterAll(() => service.close());
 
 describe('HTTP surface', () => {
   it('a single GET query answers as the same query in a batch does, errors included', async () => {
-    const { connection } = await app.client.connections.create.mutate({ userId: 'single-get', institutionId: 'AU00000', credentials: { loginId: 'x', password: 'y' } });
+    const { connection } = await app.client.connections.create.mutate({
+      userId: 'single-get',
+      institutionId: 'AU00000',
+      credentials: { loginId: 'x', password: 'y' },
+    });
     const auth = { authorization: `Bearer ${app.apiKey}` };
     const one = (input: unknown) => encodeURIComponent(JSON.stringify({ json: input }));
     const batch = (input: unknown) => encodeURIComponent(JSON.stringify({ 0: { json: input } }));
@@ -26,7 +30,10 @@ describe('HTTP surface', () => {
       const fast = await fetch(`${service.url}/trpc/${path}?input=${one(input)}`, { headers: auth });
       const viaTrpc = await fetch(`${service.url}/trpc/${path}?batch=1&input=${batch(input)}`, { headers: auth });
       const [fastBody, trpcBody] = [await fast.json(), ((await viaTrpc.json()) as unknown[])[0]];
-      const strip = (b: any) => (b?.error?.json?.data ? { ...b, error: { ...b.error, json: { ...b.error.json, data: { ...b.error.json.data, requestId: null } } } } : b);
+      const strip = (b: any) =>
+        b?.error?.json?.data
+          ? { ...b, error: { ...b.error, json: { ...b.error.json, data: { ...b.error.json.data, requestId: null } } } }
+          : b;
       expect(strip(fastBody)).toEqual(strip(trpcBody));
       expect(fast.status).toBe(viaTrpc.status === 207 ? fast.status : viaTrpc.status);
     }

@@ -28,7 +28,11 @@ async function post(path: string, input: unknown, headers: Record<string, string
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ json: input }),
   });
-  return { status: res.status, replayed: res.headers.get('idempotent-replayed'), body: (await res.json()) as { result?: { data: { json: any } }; error?: { json: any } } };
+  return {
+    status: res.status,
+    replayed: res.headers.get('idempotent-replayed'),
+    body: (await res.json()) as { result?: { data: { json: any } }; error?: { json: any } },
+  };
 }
 
 describe('Idempotency-Key', () => {
@@ -59,7 +63,9 @@ describe('Idempotency-Key', () => {
     expect(error.data?.code).toBe('CONFLICT');
     expect(error.message).toContain('another request');
     // Or the same key on another procedure.
-    expect((await rejection(app.client.webhooks.endpoints.create.mutate({ url: 'https://example.com/h' }, withKey(key)))).data?.code).toBe('CONFLICT');
+    expect((await rejection(app.client.webhooks.endpoints.create.mutate({ url: 'https://example.com/h' }, withKey(key)))).data?.code).toBe(
+      'CONFLICT',
+    );
     expect(await count('connections')).toBe(before);
   });
 
@@ -123,7 +129,9 @@ describe('Idempotency-Key', () => {
     await settleJobs(service, [settled.id]);
     const { endpoint } = await app.client.webhooks.endpoints.create.mutate({ url: 'https://example.com/every' });
     const rule = await app.client.notificationRules.create.mutate({ triggerEvent: 'CONNECTION_STATUS_CHANGED', endpointId: endpoint.id });
-    const challenged = await app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'challenge', password: 'pw' } }));
+    const challenged = await app.client.connections.create.mutate(
+      connectionInput({ credentials: { loginId: 'challenge', password: 'pw' } }),
+    );
     await service.runner().drain();
     const [delivery] = (await app.client.webhooks.deliveries.list.query({ endpointId: endpoint.id, limit: 1 })).items;
     const extraUser = `every-${randomUUID()}`;

@@ -17,7 +17,9 @@ import { createTestDatabase, type TestDatabase } from '../helpers/test-database.
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cs-institutions-'));
 const keys = `t1:${randomBytes(32).toString('base64')}`;
-const SANDBOX_IDS = seededInstitutions('http://127.0.0.1:9').map((i) => i.id).sort();
+const SANDBOX_IDS = seededInstitutions('http://127.0.0.1:9')
+  .map((i) => i.id)
+  .sort();
 
 const plugIn = {
   id: 'GB10001',
@@ -80,7 +82,12 @@ describe('admin CLI: institutions', () => {
     const updated = await cli('institutions:update', 'GB10001', `@${file}`);
     expect(updated.stderr).toBe('');
     expect(updated.code).toBe(0);
-    expect(JSON.parse(updated.stdout)).toMatchObject({ id: 'GB10001', name: 'Example Bank plc', minRefreshIntervalMinutes: 30, providerUrl: plugIn.providerUrl });
+    expect(JSON.parse(updated.stdout)).toMatchObject({
+      id: 'GB10001',
+      name: 'Example Bank plc',
+      minRefreshIntervalMinutes: 30,
+      providerUrl: plugIn.providerUrl,
+    });
 
     const disabled = await cli('institutions:disable', 'GB10001');
     expect(disabled.code).toBe(0);
@@ -88,7 +95,10 @@ describe('admin CLI: institutions', () => {
 
     const listed = await cli('institutions:list');
     expect(listed.code).toBe(0);
-    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; enabled: boolean });
+    const rows = listed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; enabled: boolean });
     expect(rows).toContainEqual(expect.objectContaining({ id: 'GB10001', enabled: false, name: 'Example Bank plc' }));
     // NODE_ENV=test: the sandbox institutions are there too.
     for (const id of SANDBOX_IDS) expect(rows.map((r) => r.id)).toContain(id);
@@ -100,7 +110,10 @@ describe('admin CLI: institutions', () => {
   });
 
   it('refuses a bad institution naming each bad field, and writes nothing', { timeout: 60_000 }, async () => {
-    const bad = await cli('institutions:add', JSON.stringify({ ...plugIn, id: 'GB10002', providerUrl: undefined, datasets: ['BANK_ACCOUNT', 'STOCKS'], colour: 'red' }));
+    const bad = await cli(
+      'institutions:add',
+      JSON.stringify({ ...plugIn, id: 'GB10002', providerUrl: undefined, datasets: ['BANK_ACCOUNT', 'STOCKS'], colour: 'red' }),
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('datasets[1]:');
     expect(bad.stderr).toContain('colour');
@@ -123,64 +136,87 @@ describe('start-up: sandbox institutions and INSTITUTIONS_FILE', () => {
   });
   afterAll(() => database.drop());
 
-  it('production seeds no sandbox institution by default; development does; SANDBOX_INSTITUTIONS decides', { timeout: 60_000 }, async () => {
-    expect(await institutionIds(database)).toEqual([]);
-    await (await boot(database, { NODE_ENV: 'production' })).database.close();
-    expect(await institutionIds(database)).toEqual([]);
-    await (await boot(database, { NODE_ENV: 'production', SANDBOX_INSTITUTIONS: 'true' })).database.close();
-    expect(await institutionIds(database)).toEqual(SANDBOX_IDS);
-    await database.db.query('DELETE FROM institutions');
-    await (await boot(database, { NODE_ENV: 'development', SANDBOX_INSTITUTIONS: 'false' })).database.close();
-    expect(await institutionIds(database)).toEqual([]);
-    await (await boot(database, { NODE_ENV: 'development' })).database.close();
-    expect(await institutionIds(database)).toEqual(SANDBOX_IDS);
-    await database.db.query('DELETE FROM institutions');
-  });
+  it(
+    'production seeds no sandbox institution by default; development does; SANDBOX_INSTITUTIONS decides',
+    { timeout: 60_000 },
+    async () => {
+      expect(await institutionIds(database)).toEqual([]);
+      await (await boot(database, { NODE_ENV: 'production' })).database.close();
+      expect(await institutionIds(database)).toEqual([]);
+      await (await boot(database, { NODE_ENV: 'production', SANDBOX_INSTITUTIONS: 'true' })).database.close();
+      expect(await institutionIds(database)).toEqual(SANDBOX_IDS);
+      await database.db.query('DELETE FROM institutions');
+      await (await boot(database, { NODE_ENV: 'development', SANDBOX_INSTITUTIONS: 'false' })).database.close();
+      expect(await institutionIds(database)).toEqual([]);
+      await (await boot(database, { NODE_ENV: 'development' })).database.close();
+      expect(await institutionIds(database)).toEqual(SANDBOX_IDS);
+      await database.db.query('DELETE FROM institutions');
+    },
+  );
 
-  it('INSTITUTIONS_FILE is upserted on every start, from replicas at once; a disabled one takes no new connection', { timeout: 60_000 }, async () => {
-    const file = path.join(dir, 'institutions.json');
-    writeFileSync(file, JSON.stringify({ institutions: [plugIn, { ...plugIn, id: 'GB10003', name: 'Retired Bank', enabled: false }] }));
-    // Two replicas starting together.
-    const runtimes = await Promise.all([1, 2].map(() => boot(database, { NODE_ENV: 'production', INSTITUTIONS_FILE: file })));
-    try {
-      expect(await institutionIds(database)).toEqual(['GB10001', 'GB10003']);
-      const rt = runtimes[0]!;
-      expect((await rt.services.institutions.get('GB10001')).minRefreshIntervalMinutes).toBe(120);
-      // Apps see enabled institutions only; the disabled one takes no new connections but can still be read.
-      expect((await rt.services.institutions.list()).map((i) => i.id)).toEqual(['GB10001']);
-      expect((await rt.services.institutions.get('GB10003')).enabled).toBe(false);
-      const { app } = await rt.services.apps.create('institutions-file');
-      const refused = await rt.services.connections
-        .create(app.id, connectionInput({ institutionId: 'GB10003' }))
-        .then(() => null, (error: unknown) => error);
-      expect(refused).toBeInstanceOf(AppError);
-      expect(refused).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'institution GB10003 is disabled and takes no new connections' });
-      const session = await rt.services.connectSessions
-        .create(app.id, { userId: 'u1', institutionId: 'GB10003', consentDays: 90 })
-        .then(() => null, (error: unknown) => error);
-      expect(session).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'institution GB10003 is disabled and takes no new connections' });
-      // Hosted Connect's bank search does not offer it either.
-      expect((await rt.services.connectSessions.searchInstitutions('Bank')).map((i) => i.id)).toEqual(['GB10001']);
-    } finally {
-      await Promise.all(runtimes.map((rt) => rt.database.close()));
-    }
+  it(
+    'INSTITUTIONS_FILE is upserted on every start, from replicas at once; a disabled one takes no new connection',
+    { timeout: 60_000 },
+    async () => {
+      const file = path.join(dir, 'institutions.json');
+      writeFileSync(file, JSON.stringify({ institutions: [plugIn, { ...plugIn, id: 'GB10003', name: 'Retired Bank', enabled: false }] }));
+      // Two replicas starting together.
+      const runtimes = await Promise.all([1, 2].map(() => boot(database, { NODE_ENV: 'production', INSTITUTIONS_FILE: file })));
+      try {
+        expect(await institutionIds(database)).toEqual(['GB10001', 'GB10003']);
+        const rt = runtimes[0]!;
+        expect((await rt.services.institutions.get('GB10001')).minRefreshIntervalMinutes).toBe(120);
+        // Apps see enabled institutions only; the disabled one takes no new connections but can still be read.
+        expect((await rt.services.institutions.list()).map((i) => i.id)).toEqual(['GB10001']);
+        expect((await rt.services.institutions.get('GB10003')).enabled).toBe(false);
+        const { app } = await rt.services.apps.create('institutions-file');
+        const refused = await rt.services.connections.create(app.id, connectionInput({ institutionId: 'GB10003' })).then(
+          () => null,
+          (error: unknown) => error,
+        );
+        expect(refused).toBeInstanceOf(AppError);
+        expect(refused).toMatchObject({
+          code: 'PRECONDITION_FAILED',
+          message: 'institution GB10003 is disabled and takes no new connections',
+        });
+        const session = await rt.services.connectSessions.create(app.id, { userId: 'u1', institutionId: 'GB10003', consentDays: 90 }).then(
+          () => null,
+          (error: unknown) => error,
+        );
+        expect(session).toMatchObject({
+          code: 'PRECONDITION_FAILED',
+          message: 'institution GB10003 is disabled and takes no new connections',
+        });
+        // Hosted Connect's bank search does not offer it either.
+        expect((await rt.services.connectSessions.searchInstitutions('Bank')).map((i) => i.id)).toEqual(['GB10001']);
+      } finally {
+        await Promise.all(runtimes.map((rt) => rt.database.close()));
+      }
 
-    // The file changed: the next start makes the database say what it says.
-    writeFileSync(file, JSON.stringify({ institutions: [{ ...plugIn, minRefreshIntervalMinutes: 15 }] }));
-    const rt = await boot(database, { NODE_ENV: 'production', INSTITUTIONS_FILE: file });
-    try {
-      expect((await rt.services.institutions.get('GB10001')).minRefreshIntervalMinutes).toBe(15);
-      // One it no longer lists is left as it was.
-      expect((await rt.services.institutions.get('GB10003')).enabled).toBe(false);
-    } finally {
-      await rt.database.close();
-    }
-  });
+      // The file changed: the next start makes the database say what it says.
+      writeFileSync(file, JSON.stringify({ institutions: [{ ...plugIn, minRefreshIntervalMinutes: 15 }] }));
+      const rt = await boot(database, { NODE_ENV: 'production', INSTITUTIONS_FILE: file });
+      try {
+        expect((await rt.services.institutions.get('GB10001')).minRefreshIntervalMinutes).toBe(15);
+        // One it no longer lists is left as it was.
+        expect((await rt.services.institutions.get('GB10003')).enabled).toBe(false);
+      } finally {
+        await rt.database.close();
+      }
+    },
+  );
 
   it('a bad file stops start-up with an error naming the file and the field', { timeout: 60_000 }, async () => {
     const file = path.join(dir, 'bad-institutions.json');
     writeFileSync(file, JSON.stringify({ institutions: [plugIn, { ...plugIn, id: 'GB10004', providerUrl: null, country: 'Britain' }] }));
-    const started = await runTs('src/main.ts', [], { DATABASE_URL: database.url, DATA_DIR: dir, CREDENTIALS_KEYS: keys, NODE_ENV: 'production', INSTITUTIONS_FILE: file, PORT: '0' });
+    const started = await runTs('src/main.ts', [], {
+      DATABASE_URL: database.url,
+      DATA_DIR: dir,
+      CREDENTIALS_KEYS: keys,
+      NODE_ENV: 'production',
+      INSTITUTIONS_FILE: file,
+      PORT: '0',
+    });
     expect(started.code).toBe(1);
     const output = started.stdout + started.stderr;
     expect(output).toContain(`INSTITUTIONS_FILE (${file})`);
@@ -190,7 +226,14 @@ describe('start-up: sandbox institutions and INSTITUTIONS_FILE', () => {
     expect((await database.db.query(`SELECT count(*)::int AS n FROM institutions WHERE id = 'GB10004'`))[0].n).toBe(0);
 
     writeFileSync(file, '{ "institutions": [ ');
-    const notJson = await runTs('src/main.ts', [], { DATABASE_URL: database.url, DATA_DIR: dir, CREDENTIALS_KEYS: keys, NODE_ENV: 'production', INSTITUTIONS_FILE: file, PORT: '0' });
+    const notJson = await runTs('src/main.ts', [], {
+      DATABASE_URL: database.url,
+      DATA_DIR: dir,
+      CREDENTIALS_KEYS: keys,
+      NODE_ENV: 'production',
+      INSTITUTIONS_FILE: file,
+      PORT: '0',
+    });
     expect(notJson.code).toBe(1);
     expect(notJson.stdout + notJson.stderr).toContain('is not JSON');
   });

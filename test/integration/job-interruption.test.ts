@@ -18,14 +18,19 @@ beforeAll(async () => {
 afterAll(() => service.close());
 
 /** The sandbox's `slow` user: each call to the bank takes about a second, so a step is caught in progress. */
-const createSlow = async () => (await app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'slow', password: 'pw' } }))).job!;
+const createSlow = async () =>
+  (await app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'slow', password: 'pw' } }))).job!;
 
 describe('interrupted jobs', () => {
   it('a job handed back at a graceful stop is queued with its step interrupted, and the next run completes it', async () => {
     const job = await createSlow();
     const runner = service.runner();
     await runner.start();
-    await waitUntil(async () => (await app.client.jobs.get.query({ id: job.id })).steps.some((s) => s.status === 'in-progress'), 20_000, 'a step to be in progress');
+    await waitUntil(
+      async () => (await app.client.jobs.get.query({ id: job.id })).steps.some((s) => s.status === 'in-progress'),
+      20_000,
+      'a step to be in progress',
+    );
     await runner.stop(0);
 
     const released = await app.client.jobs.get.query({ id: job.id });
@@ -46,9 +51,14 @@ describe('interrupted jobs', () => {
     const job = await createSlow();
     // A worker that claimed the job, started its first step, then died: its lease has run out.
     const past = new Date(Date.now() - 60_000);
-    const steps = (await app.client.jobs.get.query({ id: job.id })).steps.map((s, i) => (i === 0 ? { ...s, status: 'in-progress', startedAt: past } : s));
+    const steps = (await app.client.jobs.get.query({ id: job.id })).steps.map((s, i) =>
+      i === 0 ? { ...s, status: 'in-progress', startedAt: past } : s,
+    );
     const dead = async () =>
-      service.database.db.query(`UPDATE jobs SET status = 'running', locked_by = 'dead-worker', locked_until = $2, steps = $3 WHERE id = $1`, [job.id, past, JSON.stringify(steps)]);
+      service.database.db.query(
+        `UPDATE jobs SET status = 'running', locked_by = 'dead-worker', locked_until = $2, steps = $3 WHERE id = $1`,
+        [job.id, past, JSON.stringify(steps)],
+      );
 
     // Released by the scheduler's recovery tick:
     await dead();
@@ -59,7 +69,13 @@ describe('interrupted jobs', () => {
 
     // Or taken over directly by another worker's claim:
     await dead();
-    const [claimed] = await new JobRepository(service.database.db).claim({ workerId: 'w2', limit: 1, leaseMs: 10_000, now: new Date(), excludeProviders: [] });
+    const [claimed] = await new JobRepository(service.database.db).claim({
+      workerId: 'w2',
+      limit: 1,
+      leaseMs: 10_000,
+      now: new Date(),
+      excludeProviders: [],
+    });
     expect(claimed!.id).toBe(job.id);
     expect(claimed!.steps[0]!.status).toBe('interrupted');
     expect(claimed!.steps.map((s) => s.status)).not.toContain('in-progress');

@@ -46,46 +46,64 @@ async function scrape(): Promise<string> {
 }
 
 describe('observability', () => {
-  it('/metrics shows jobs and deliveries moving, queue depths and refresh lag; logs carry ids, never credentials', { timeout: 60_000 }, async () => {
-    const { apiKey } = await service.services.apps.create('metrics');
-    const client = createClient(base, apiKey);
-    const { secret } = await client.webhooks.endpoints.create.mutate({ url: receiver.url, eventTypes: ['job.completed'] });
-    receiver.secrets = [secret];
+  it(
+    '/metrics shows jobs and deliveries moving, queue depths and refresh lag; logs carry ids, never credentials',
+    { timeout: 60_000 },
+    async () => {
+      const { apiKey } = await service.services.apps.create('metrics');
+      const client = createClient(base, apiKey);
+      const { secret } = await client.webhooks.endpoints.create.mutate({ url: receiver.url, eventTypes: ['job.completed'] });
+      receiver.secrets = [secret];
 
-    const before = await scrape();
-    expect(before).toContain('cs_queue_depth');
-    expect(before).toContain('cs_refresh_lag_seconds 0');
-    expect(before).toContain('cs_process_resident_memory_bytes');
-    const password = 'metrics-secret-password-123';
-    const created = await Promise.all(
-      Array.from({ length: 3 }, () => client.connections.create.mutate(connectionInput({ credentials: { loginId: 'metrics', password } }))),
-    );
-    await receiver.waitFor((all) => all.filter((r) => r.status === 204).length === 3, 30_000);
+      const before = await scrape();
+      expect(before).toContain('cs_queue_depth');
+      expect(before).toContain('cs_refresh_lag_seconds 0');
+      expect(before).toContain('cs_process_resident_memory_bytes');
+      const password = 'metrics-secret-password-123';
+      const created = await Promise.all(
+        Array.from({ length: 3 }, () =>
+          client.connections.create.mutate(connectionInput({ credentials: { loginId: 'metrics', password } })),
+        ),
+      );
+      await receiver.waitFor((all) => all.filter((r) => r.status === 204).length === 3, 30_000);
 
-    let after = '';
-    await waitUntil(
-      async () => {
-        after = await scrape();
-        return sample(after, 'cs_webhook_deliveries_total', { outcome: 'succeeded' }) >= 3;
-      },
-      10_000,
-      'the delivery counter to move',
-    );
-    expect(sample(after, 'cs_jobs_total', { kind: 'create', outcome: 'succeeded' }) - sample(before, 'cs_jobs_total', { kind: 'create', outcome: 'succeeded' })).toBe(3);
-    expect(sample(after, 'cs_job_duration_seconds_count', { kind: 'create', outcome: 'succeeded' })).toBe(3);
-    expect(sample(after, 'cs_webhook_delivery_latency_seconds_count', { outcome: 'succeeded' })).toBeGreaterThanOrEqual(3);
-    // The API's own requests, by procedure and status (a fresh process: these are all of them).
-    expect(sample(after, 'cs_http_requests_total', { procedure: 'connections.create', status: '200' })).toBe(3);
-    expect(sample(after, 'cs_http_requests_total', { procedure: 'webhooks.endpoints.create', status: '200' })).toBe(1);
-    expect(sample(after, 'cs_http_request_duration_seconds_count', { procedure: 'connections.create', status: '200' })).toBe(3);
-    expect(sample(after, 'cs_http_requests_total', { procedure: '/metrics', status: '200' })).toBeGreaterThanOrEqual(1);
+      let after = '';
+      await waitUntil(
+        async () => {
+          after = await scrape();
+          return sample(after, 'cs_webhook_deliveries_total', { outcome: 'succeeded' }) >= 3;
+        },
+        10_000,
+        'the delivery counter to move',
+      );
+      expect(
+        sample(after, 'cs_jobs_total', { kind: 'create', outcome: 'succeeded' }) -
+          sample(before, 'cs_jobs_total', { kind: 'create', outcome: 'succeeded' }),
+      ).toBe(3);
+      expect(sample(after, 'cs_job_duration_seconds_count', { kind: 'create', outcome: 'succeeded' })).toBe(3);
+      expect(sample(after, 'cs_webhook_delivery_latency_seconds_count', { outcome: 'succeeded' })).toBeGreaterThanOrEqual(3);
+      // The API's own requests, by procedure and status (a fresh process: these are all of them).
+      expect(sample(after, 'cs_http_requests_total', { procedure: 'connections.create', status: '200' })).toBe(3);
+      expect(sample(after, 'cs_http_requests_total', { procedure: 'webhooks.endpoints.create', status: '200' })).toBe(1);
+      expect(sample(after, 'cs_http_request_duration_seconds_count', { procedure: 'connections.create', status: '200' })).toBe(3);
+      expect(sample(after, 'cs_http_requests_total', { procedure: '/metrics', status: '200' })).toBeGreaterThanOrEqual(1);
 
-    const logs = proc.output();
-    const access = logs.split('\n').filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
-    expect(access.filter((l) => l.procedure === 'connections.create')).toHaveLength(3);
-    expect(access.find((l) => l.procedure === 'connections.create')).toMatchObject({ method: 'POST', status: 200, appId: expect.any(String), requestId: expect.any(String), durationMs: expect.any(Number) });
-    for (const c of created) expect(logs).toContain(c.job.id);
-    expect(logs).not.toContain(password);
-    expect(logs).not.toContain(secret);
-  });
+      const logs = proc.output();
+      const access = logs
+        .split('\n')
+        .filter((l) => l.includes('"msg":"request"'))
+        .map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+      expect(access.filter((l) => l.procedure === 'connections.create')).toHaveLength(3);
+      expect(access.find((l) => l.procedure === 'connections.create')).toMatchObject({
+        method: 'POST',
+        status: 200,
+        appId: expect.any(String),
+        requestId: expect.any(String),
+        durationMs: expect.any(Number),
+      });
+      for (const c of created) expect(logs).toContain(c.job.id);
+      expect(logs).not.toContain(password);
+      expect(logs).not.toContain(secret);
+    },
+  );
 });

@@ -59,16 +59,20 @@ describe('plug-in provider over HTTP', () => {
     expect((await app.client.connections.get.query({ id: connection.id })).status).toBe('ACTIVE');
   });
 
-  it('a provider that hangs: the client times out, retries, and the job fails technical/provider-timeout', { timeout: 30_000 }, async () => {
-    const { connection, job } = await create('timeout');
-    await settle();
-    // Each try ended at the client's own 2 s timeout, not the provider's 5 s hang (which would answer a 504).
-    expect(await app.client.jobs.get.query({ id: job.id })).toMatchObject({
-      status: 'failed',
-      error: { category: 'technical', origin: 'provider', code: 'provider-timeout', attributes: { timeoutMs: 2_000, failures: 3 } },
-    });
-    expect((await app.client.connections.get.query({ id: connection.id })).state).toBe('creation-failed');
-  });
+  it(
+    'a provider that hangs: the client times out, retries, and the job fails technical/provider-timeout',
+    { timeout: 30_000 },
+    async () => {
+      const { connection, job } = await create('timeout');
+      await settle();
+      // Each try ended at the client's own 2 s timeout, not the provider's 5 s hang (which would answer a 504).
+      expect(await app.client.jobs.get.query({ id: job.id })).toMatchObject({
+        status: 'failed',
+        error: { category: 'technical', origin: 'provider', code: 'provider-timeout', attributes: { timeoutMs: 2_000, failures: 3 } },
+      });
+      expect((await app.client.connections.get.query({ id: connection.id })).state).toBe('creation-failed');
+    },
+  );
 
   it("429 with Retry-After pauses the plug-in's institution and never fails the connection", async () => {
     const { connection, job } = await create('rate-limited');
@@ -84,7 +88,10 @@ describe('plug-in provider over HTTP', () => {
     const invalid = await create('invalid');
     const challenged = await create('challenge');
     await settle();
-    expect((await app.client.connections.get.query({ id: invalid.connection.id })).error).toMatchObject({ code: 'invalid-credentials', category: 'functional' });
+    expect((await app.client.connections.get.query({ id: invalid.connection.id })).error).toMatchObject({
+      code: 'invalid-credentials',
+      category: 'functional',
+    });
     const waiting = await app.client.jobs.get.query({ id: challenged.job.id });
     expect(waiting.status).toBe('awaiting-challenge');
     await app.client.jobs.answerChallenge.mutate({ id: challenged.job.id, response: '123456' });
@@ -96,11 +103,13 @@ describe('plug-in provider over HTTP', () => {
     // A plug-in that is always rate limited, in the scope each connection's loginId names.
     const limiter = createServer((req, res) => {
       let raw = '';
-      req.on('data', (d) => (raw += d)).on('end', () => {
-        const scope = (JSON.parse(raw) as { credentials: { loginId: string } }).credentials.loginId;
-        const body = { error: { kind: 'rate-limited', code: 'slow-down', message: 'Too many requests.', scope } };
-        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '60' }).end(JSON.stringify(body));
-      });
+      req
+        .on('data', (d) => (raw += d))
+        .on('end', () => {
+          const scope = (JSON.parse(raw) as { credentials: { loginId: string } }).credentials.loginId;
+          const body = { error: { kind: 'rate-limited', code: 'slow-down', message: 'Too many requests.', scope } };
+          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '60' }).end(JSON.stringify(body));
+        });
     });
     await new Promise<void>((r) => limiter.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(limiter.address() as AddressInfo).port}`;
@@ -115,7 +124,10 @@ describe('plug-in provider over HTTP', () => {
     try {
       const createAt = (institutionId: string, loginId: string) =>
         app.client.connections.create.mutate({ userId: `limited-${loginId}`, institutionId, credentials: { loginId } });
-      const pauses = async () => (await db.query(`SELECT scope FROM provider_pauses WHERE scope LIKE '%XX0000%' OR scope LIKE '%limited-plugin'`)).map((r: { scope: string }) => r.scope).sort();
+      const pauses = async () =>
+        (await db.query(`SELECT scope FROM provider_pauses WHERE scope LIKE '%XX0000%' OR scope LIKE '%limited-plugin'`))
+          .map((r: { scope: string }) => r.scope)
+          .sort();
 
       const connectionOnly = await createAt('XX00001', 'connection');
       await runner.runOnce();

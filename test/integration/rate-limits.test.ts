@@ -9,13 +9,14 @@ let service: TestService;
 let app: TestApp;
 
 beforeAll(async () => {
-  service = await startTestService({ rateLimits: { requestsPerSecond: 0.001, requestBurst: 6, mutationsPerSecond: 0.001, mutationBurst: 2 } });
+  service = await startTestService({
+    rateLimits: { requestsPerSecond: 0.001, requestBurst: 6, mutationsPerSecond: 0.001, mutationBurst: 2 },
+  });
   app = await createTestApp(service);
 });
 afterAll(() => service.close());
 
-const get = (apiKey: string) =>
-  fetch(`${service.url}/trpc/institutions.list`, { headers: { authorization: `Bearer ${apiKey}` } });
+const get = (apiKey: string) => fetch(`${service.url}/trpc/institutions.list`, { headers: { authorization: `Bearer ${apiKey}` } });
 
 describe('rate limits', () => {
   it('mutations have their own lower limit; past it, 429 with Retry-After and the RateLimit fields', async () => {

@@ -41,7 +41,11 @@ const awaitingChallenge = (id: string) =>
   );
 
 async function awaitingRedirect(institutionId: string, consentDays?: number) {
-  const { connection, job } = await app.client.connections.create.mutate({ userId: `redirect-${institutionId}`, institutionId, consentDays });
+  const { connection, job } = await app.client.connections.create.mutate({
+    userId: `redirect-${institutionId}`,
+    institutionId,
+    consentDays,
+  });
   return { connection, job: await awaitingChallenge(job.id) };
 }
 
@@ -90,7 +94,7 @@ describe('redirect authorisation through the API', () => {
     });
   }
 
-  it('the user\'s browser at the callback finishes the job with no hosted pages; Deny is consent-denied', async () => {
+  it("the user's browser at the callback finishes the job with no hosted pages; Deny is consent-denied", async () => {
     const approved = await awaitingRedirect('AU00200');
     const back = await bank.bankDecision(approved.job.challenge!.redirectUrl!, 'approve');
     const page = await fetch(back, { headers: { 'accept-language': 'de' } });
@@ -109,7 +113,11 @@ describe('redirect authorisation through the API', () => {
   });
 
   it('a DECOUPLED challenge over the plug-in protocol: re-checked (as the recovery tick does) until the bank confirms', async () => {
-    const { connection, job } = await app.client.connections.create.mutate({ userId: 'decoupled-user', institutionId: 'AU00100', credentials: { loginId: 'decoupled', password: 'pw' } });
+    const { connection, job } = await app.client.connections.create.mutate({
+      userId: 'decoupled-user',
+      institutionId: 'AU00100',
+      credentials: { loginId: 'decoupled', password: 'pw' },
+    });
     const waiting = await awaitingChallenge(job.id);
     expect(waiting.challenge).toMatchObject({ type: 'DECOUPLED' });
     // Each re-check runs the job again and asks the provider; it says "not yet" (510 again) until it has the approval.

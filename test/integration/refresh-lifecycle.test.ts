@@ -57,7 +57,9 @@ describe('create', () => {
     expect(page.items).toHaveLength(10);
     expect(page.items[0]!.amount).toMatch(/^-?\d+\.\d{2}$/);
     expect(page.items.map((t) => t.bookedAt.getTime())).toEqual(page.items.map((t) => t.bookedAt.getTime()).sort((a, b) => b - a));
-    expect((await app.client.accounts.list.query({ userId: connection.userId })).map((a) => a.id).sort()).toEqual(accounts.map((a) => a.id).sort());
+    expect((await app.client.accounts.list.query({ userId: connection.userId })).map((a) => a.id).sort()).toEqual(
+      accounts.map((a) => a.id).sort(),
+    );
   });
 
   it('invalid credentials: creation-failed, INITIATED, functional provider error, needs the user; new credentials repair it', async () => {
@@ -71,10 +73,17 @@ describe('create', () => {
     const refused = await rejection(app.client.connections.refresh.mutate({ id: connection.id }));
     expect(refused.data?.code).toBe('PRECONDITION_FAILED');
 
-    const { job } = await app.client.connections.update.mutate({ id: connection.id, credentials: { loginId: 'gavin2', password: 'right' } });
+    const { job } = await app.client.connections.update.mutate({
+      id: connection.id,
+      credentials: { loginId: 'gavin2', password: 'right' },
+    });
     expect(job?.kind).toBe('update');
     await settle();
-    expect(await app.client.connections.get.query({ id: connection.id })).toMatchObject({ status: 'ACTIVE', state: 'completed-up-to-date', error: null });
+    expect(await app.client.connections.get.query({ id: connection.id })).toMatchObject({
+      status: 'ACTIVE',
+      state: 'completed-up-to-date',
+      error: null,
+    });
   });
 
   it('provider timeout: retried with backoff up to the bound, then creation-failed with a technical error', async () => {
@@ -86,7 +95,12 @@ describe('create', () => {
     await settle();
     const failed = await app.client.jobs.get.query({ id: job.id });
     expect(failed.status).toBe('failed');
-    expect(failed.error).toMatchObject({ category: 'technical', origin: 'provider', code: 'provider-timeout', attributes: { failures: 3 } });
+    expect(failed.error).toMatchObject({
+      category: 'technical',
+      origin: 'provider',
+      code: 'provider-timeout',
+      attributes: { failures: 3 },
+    });
     expect(await app.client.connections.get.query({ id: connection.id })).toMatchObject({
       status: 'INITIATED',
       state: 'creation-failed',
@@ -259,7 +273,11 @@ describe('refresh', () => {
     await app.client.connections.refresh.mutate({ id: connection.id });
     await strict.drain();
     const outdated = await app.client.connections.get.query({ id: connection.id });
-    expect(outdated).toMatchObject({ status: 'ACTIVE', state: 'completed-outdated', error: { category: 'technical', code: 'provider-unavailable' } });
+    expect(outdated).toMatchObject({
+      status: 'ACTIVE',
+      state: 'completed-outdated',
+      error: { category: 'technical', code: 'provider-unavailable' },
+    });
     expect(outdated.connectionState.USER_INFO).toMatchObject({ status: 'FAILURE' });
     expect(outdated.connectionState.USER_INFO!.lastSuccess).not.toBeNull();
     expect(await count('accounts', connection.id)).toBe(3); // the data is kept
@@ -286,10 +304,16 @@ describe('refresh', () => {
   it('consentExpiresAt passed: the runner marks the connection EXPIRED without calling the provider', async () => {
     const { connection } = await create('gavin-consent-date');
     await runner.drain();
-    await service.database.db.query('UPDATE connections SET consent_expires_at = $2 WHERE id = $1', [connection.id, new Date(clock.now().getTime() - 1)]);
+    await service.database.db.query('UPDATE connections SET consent_expires_at = $2 WHERE id = $1', [
+      connection.id,
+      new Date(clock.now().getTime() - 1),
+    ]);
     await app.client.connections.refresh.mutate({ id: connection.id });
     await runner.drain();
-    expect(await app.client.connections.get.query({ id: connection.id })).toMatchObject({ status: 'EXPIRED', error: { code: 'consent-expired' } });
+    expect(await app.client.connections.get.query({ id: connection.id })).toMatchObject({
+      status: 'EXPIRED',
+      error: { code: 'consent-expired' },
+    });
     // Renewing the consent (new credentials) brings it back.
     await app.client.connections.update.mutate({ id: connection.id, credentials: { loginId: 'gavin-consent-date', password: 'pw' } });
     await runner.drain();

@@ -36,7 +36,10 @@ interface ApiErrorLike extends Error {
 interface GeneratedClient {
   OpenAPI: { BASE: string; TOKEN?: string };
   ApiError: abstract new (...args: never[]) => ApiErrorLike;
-  ConnectionsService: Record<'connectionsCreate' | 'connectionsGet' | 'connectionsList' | 'connectionsRefresh' | 'connectionsDelete', (options: Json) => Promise<Json>>;
+  ConnectionsService: Record<
+    'connectionsCreate' | 'connectionsGet' | 'connectionsList' | 'connectionsRefresh' | 'connectionsDelete',
+    (options: Json) => Promise<Json>
+  >;
 }
 
 const json = (body: unknown, headers: Record<string, string> = {}) => ({
@@ -60,7 +63,9 @@ describe('the OpenAPI document', () => {
     const doc = (await (await fetch(`${api}/openapi.json`)).json()) as Record<string, any>;
     const operations = Object.values(doc.paths as Record<string, Record<string, any>>).flatMap((item) => Object.values(item));
     expect(operations.map((o) => o.operationId as string).sort((a, b) => a.localeCompare(b))).toEqual(
-      Object.keys(appRouter._def.procedures).map((p) => p.replace(/\./g, '-')).sort((a, b) => a.localeCompare(b)),
+      Object.keys(appRouter._def.procedures)
+        .map((p) => p.replace(/\./g, '-'))
+        .sort((a, b) => a.localeCompare(b)),
     );
     for (const op of operations) expect(op.security).toEqual([{ bearer: [] }]);
   });
@@ -86,7 +91,13 @@ describe('a client generated from the document', () => {
 
   it('type-checks, and creates, gets, lists, refreshes and deletes a connection', { timeout: 120_000 }, async () => {
     const doc = await (await fetch(`${api}/openapi.json`)).json();
-    await generate({ input: doc as Record<string, unknown>, output: join(dir, 'client'), httpClient: 'fetch', useOptions: true, useUnionTypes: true });
+    await generate({
+      input: doc as Record<string, unknown>,
+      output: join(dir, 'client'),
+      httpClient: 'fetch',
+      useOptions: true,
+      useUnionTypes: true,
+    });
     // A strict consumer of the generated code, type-checked as it is (TypeScript's own compiler, no flags relaxed).
     await writeFile(
       join(dir, 'use.ts'),
@@ -103,7 +114,17 @@ export async function demo(): Promise<string> {
     await writeFile(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', allowImportingTsExtensions: true, lib: ['ES2022', 'DOM'], skipLibCheck: true, types: [] },
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          allowImportingTsExtensions: true,
+          lib: ['ES2022', 'DOM'],
+          skipLibCheck: true,
+          types: [],
+        },
         include: ['use.ts', 'client/**/*.ts'],
       }),
     );
@@ -120,7 +141,12 @@ export async function demo(): Promise<string> {
     const { ConnectionsService, ApiError } = client;
 
     const created = await ConnectionsService.connectionsCreate({
-      requestBody: { userId: 'rest-user', institutionId: 'AU00000', credentials: { loginId: 'gavinBelson', password: 'hooli' }, name: 'Everyday' },
+      requestBody: {
+        userId: 'rest-user',
+        institutionId: 'AU00000',
+        credentials: { loginId: 'gavinBelson', password: 'hooli' },
+        name: 'Everyday',
+      },
     });
     expect(created.connection).toMatchObject({ userId: 'rest-user', institutionId: 'AU00000', name: 'Everyday', status: 'INITIATED' });
     expect(created.job.status).toBe('queued');
@@ -130,7 +156,12 @@ export async function demo(): Promise<string> {
 
     expect(await ConnectionsService.connectionsGet({ id })).toEqual(created.connection);
 
-    const listed = await ConnectionsService.connectionsList({ userId: 'rest-user', status: 'INITIATED', institutionId: ['AU00000'], limit: 10 });
+    const listed = await ConnectionsService.connectionsList({
+      userId: 'rest-user',
+      status: 'INITIATED',
+      institutionId: ['AU00000'],
+      limit: 10,
+    });
     expect(listed.items.map((c: Json) => c.id)).toEqual([id]);
     expect(listed.nextCursor).toBeNull();
     expect((await ConnectionsService.connectionsList({ userId: 'rest-user', status: 'ACTIVE' })).items).toEqual([]);
@@ -163,7 +194,12 @@ describe('REST over HTTP', () => {
   });
 
   it('every list and get answers 200 from its query-string form, one value or repeated', async () => {
-    const created = (await (await fetch(`${api}/connections`, json({ userId: 'lists-user', institutionId: 'AU00000', credentials: { loginId: 'a', password: 'b' } }))).json()) as Json;
+    const created = (await (
+      await fetch(
+        `${api}/connections`,
+        json({ userId: 'lists-user', institutionId: 'AU00000', credentials: { loginId: 'a', password: 'b' } }),
+      )
+    ).json()) as Json;
     const id = created.connection.id as string;
     const endpoint = (await (await fetch(`${api}/webhooks/endpoints`, json({ url: 'http://127.0.0.1:9/hook' }))).json()) as Json;
     const rule = await fetch(`${api}/notification-rules`, json({ triggerEvent: 'BANK_LOGIN_ERROR', endpointId: endpoint.endpoint.id }));
@@ -195,7 +231,12 @@ describe('REST over HTTP', () => {
   });
 
   it('PATCH changes a connection; a stale version is 409; answering a job that waits for nothing is 412', async () => {
-    const created = (await (await fetch(`${api}/connections`, json({ userId: 'patch-user', institutionId: 'AU00000', credentials: { loginId: 'a', password: 'b' } }))).json()) as Json;
+    const created = (await (
+      await fetch(
+        `${api}/connections`,
+        json({ userId: 'patch-user', institutionId: 'AU00000', credentials: { loginId: 'a', password: 'b' } }),
+      )
+    ).json()) as Json;
     const { id, version } = created.connection as { id: string; version: number };
     await settleJobs(service, [id]);
     const patched = await fetch(`${api}/connections/${id}`, { ...json({ name: 'Renamed', version }), method: 'PATCH' });
@@ -227,7 +268,11 @@ describe('REST over HTTP', () => {
       const fault = await fetch(`${api}/connections/${id}`, { headers: { ...auth, 'x-request-id': 'req-500' } });
       expect(fault.status).toBe(500);
       const text = await fault.text();
-      expect(JSON.parse(text)).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', message: 'Internal error (request id req-500)', requestId: 'req-500' });
+      expect(JSON.parse(text)).toMatchObject({
+        code: 'INTERNAL_SERVER_ERROR',
+        message: 'Internal error (request id req-500)',
+        requestId: 'req-500',
+      });
       expect(text).not.toContain('table_that_does_not_exist');
     } finally {
       service.services.connections.get = original;
@@ -247,7 +292,9 @@ describe('REST over HTTP', () => {
   });
 
   it('names unknown fields and bad query parameters', async () => {
-    const unknown = (await (await fetch(`${api}/connections`, json({ userId: 'u', institutionId: 'AU00000', colour: 'red' }))).json()) as Json;
+    const unknown = (await (
+      await fetch(`${api}/connections`, json({ userId: 'u', institutionId: 'AU00000', colour: 'red' }))
+    ).json()) as Json;
     expect(unknown.issues).toEqual([{ path: ['colour'], message: 'unknown field' }]);
     const query = await fetch(`${api}/connections?limit=abc&status=SLEEPING&junk=1`, { headers: auth });
     expect(query.status).toBe(400);
@@ -271,10 +318,18 @@ describe('REST over HTTP', () => {
 
   it('a body that is not JSON is 400, another content type 415, one too large 413, and nothing is written', async () => {
     const before = await service.database.db.query('SELECT count(*)::int AS n FROM connections');
-    const malformed = await fetch(`${api}/connections`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"userId": "u",' });
+    const malformed = await fetch(`${api}/connections`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{"userId": "u",',
+    });
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: [] }] });
-    const text = await fetch(`${api}/connections`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'userId=u' });
+    const text = await fetch(`${api}/connections`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      body: 'userId=u',
+    });
     expect(text.status).toBe(415);
     const huge = await fetch(`${api}/connections`, json({ userId: 'u', institutionId: 'AU00000', name: 'x'.repeat(2 * 1024 * 1024) }));
     expect(huge.status).toBe(413);
@@ -306,18 +361,28 @@ describe('REST over HTTP', () => {
     await fetch(`${api}/connections`, json({ userId: 'coerce-user', institutionId: 'AU00000', autoRefresh: 'false' }));
     await fetch(`${api}/connections?limit=5`, { headers: auth });
     await fetch(`${api}/transactions?connectionId=00000000-0000-4000-8000-000000000000&from=2026-01-01T00:00:00Z`, { headers: auth });
-    const rest = await (await fetch(`${api}/connections`, json({ userId: 'coerce-user', institutionId: 'AU00000', autoRefresh: 'false' }))).json() as Json;
+    const rest = (await (
+      await fetch(`${api}/connections`, json({ userId: 'coerce-user', institutionId: 'AU00000', autoRefresh: 'false' }))
+    ).json()) as Json;
     expect(rest.issues).toEqual([{ path: ['autoRefresh'], message: expect.any(String) }]);
-    const bool = await rejection(app.client.connections.create.mutate({ userId: 'coerce-user', institutionId: 'AU00000', autoRefresh: 'false' as never }));
+    const bool = await rejection(
+      app.client.connections.create.mutate({ userId: 'coerce-user', institutionId: 'AU00000', autoRefresh: 'false' as never }),
+    );
     expect(bool.data?.issues?.map((i) => i.path)).toEqual([['autoRefresh']]);
     const limit = await rejection(app.client.connections.list.query({ limit: true as never }));
     expect(limit.data?.issues?.map((i) => i.path)).toEqual([['limit']]);
-    const date = await rejection(app.client.transactions.list.query({ connectionId: '00000000-0000-4000-8000-000000000000', from: null as never }));
+    const date = await rejection(
+      app.client.transactions.list.query({ connectionId: '00000000-0000-4000-8000-000000000000', from: null as never }),
+    );
     expect(date.data?.issues?.map((i) => i.path)).toEqual([['from']]);
   });
 
   it('tRPC at /trpc is unchanged: superjson dates, and the same output validation', async () => {
-    const { connection } = await app.client.connections.create.mutate({ userId: 'trpc-user', institutionId: 'AU00000', credentials: { loginId: 'a', password: 'b' } });
+    const { connection } = await app.client.connections.create.mutate({
+      userId: 'trpc-user',
+      institutionId: 'AU00000',
+      credentials: { loginId: 'a', password: 'b' },
+    });
     expect(connection.createdAt).toBeInstanceOf(Date);
     const viaRest = (await (await fetch(`${api}/connections/${connection.id}`, { headers: auth })).json()) as Json;
     expect(viaRest.createdAt).toBe(connection.createdAt.toISOString());
@@ -326,7 +391,9 @@ describe('REST over HTTP', () => {
 
 describe('REST rate limits', () => {
   it('past the burst: 429 with Retry-After, the same buckets as /trpc', async () => {
-    const limited = await startTestService({ rateLimits: { requestsPerSecond: 0.01, requestBurst: 2, mutationsPerSecond: 0.01, mutationBurst: 1 } });
+    const limited = await startTestService({
+      rateLimits: { requestsPerSecond: 0.01, requestBurst: 2, mutationsPerSecond: 0.01, mutationBurst: 1 },
+    });
     try {
       const { apiKey } = await createTestApp(limited);
       const headers = { authorization: `Bearer ${apiKey}` };

@@ -12,7 +12,8 @@ import { startTestService, type TestService } from '../helpers/test-service.ts';
 const run = promisify(execFile);
 const DOC = readFileSync(new URL('../../docs/rest.md', import.meta.url), 'utf8');
 /** The ```sh blocks that call the API (the one that sets CS_URL and CS_KEY is the test's to provide). */
-const curlBlocks = (markdown: string) => [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('curl'));
+const curlBlocks = (markdown: string) =>
+  [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('curl'));
 const blocks = curlBlocks(DOC);
 /** The README's five-minute tour, run the same way. */
 const TOUR = curlBlocks(readFileSync(new URL('../../README.md', import.meta.url), 'utf8'));
@@ -45,47 +46,70 @@ afterAll(async () => {
 describe('docs/rest.md', () => {
   it('has curl examples for auth, create, get, list, pagination, refresh, a challenge, delete, idempotency and errors', () => {
     const all = blocks.join('\n');
-    for (const call of ['/api/v1/app', 'POST "$CS_URL/api/v1/connections"', '/api/v1/connections?', 'cursor=', '/refresh', '/challenge', 'DELETE', 'idempotency-key']) {
+    for (const call of [
+      '/api/v1/app',
+      'POST "$CS_URL/api/v1/connections"',
+      '/api/v1/connections?',
+      'cursor=',
+      '/refresh',
+      '/challenge',
+      'DELETE',
+      'idempotency-key',
+    ]) {
       expect(all).toContain(call);
     }
     expect(blocks.length).toBeGreaterThanOrEqual(10);
   });
 
-  it('every example runs against the service, in order, and the error example answers 400 naming the field', { timeout: 120_000 }, async () => {
-    // One shell for all blocks, in the order of the page, so a later example uses what an earlier one set
-    // (CONNECTION_ID, JOB_ID); a marker before each block tells whose output is whose.
-    const outputs = await runBlocks(blocks, { CS_URL: service.url, CS_KEY: app.apiKey });
-    expect(outputs).toHaveLength(blocks.length);
+  it(
+    'every example runs against the service, in order, and the error example answers 400 naming the field',
+    { timeout: 120_000 },
+    async () => {
+      // One shell for all blocks, in the order of the page, so a later example uses what an earlier one set
+      // (CONNECTION_ID, JOB_ID); a marker before each block tells whose output is whose.
+      const outputs = await runBlocks(blocks, { CS_URL: service.url, CS_KEY: app.apiKey });
+      expect(outputs).toHaveLength(blocks.length);
 
-    const errorBlock = blocks.findIndex((b) => b.includes('"userId": ""'));
-    expect(errorBlock).toBeGreaterThan(0);
-    const [body, status] = outputs[errorBlock]!.trim().split('\n');
-    expect(status).toBe('400');
-    expect(JSON.parse(body!)).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: ['userId'], message: 'must not be empty' }] });
+      const errorBlock = blocks.findIndex((b) => b.includes('"userId": ""'));
+      expect(errorBlock).toBeGreaterThan(0);
+      const [body, status] = outputs[errorBlock]!.trim().split('\n');
+      expect(status).toBe('400');
+      expect(JSON.parse(body!)).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: ['userId'], message: 'must not be empty' }] });
 
-    // What the examples did is what the service holds: the challenge answered, the first connection deleted.
-    const idempotent = blocks.findIndex((b) => b.includes('idempotency-key'));
-    expect(outputs[idempotent]).toMatch(/HTTP\/1.1 201[\s\S]*HTTP\/1.1 201[\s\S]*idempotent-replayed: true/i);
-    const connections = (await service.database.db.query('SELECT user_id, count(*)::int AS n FROM connections WHERE app_id = $1 GROUP BY user_id ORDER BY user_id', [app.id])) as unknown[];
-    expect(connections).toEqual([
-      { user_id: 'user-42', n: 1 },
-      { user_id: 'user-43', n: 1 },
-    ]);
-  });
+      // What the examples did is what the service holds: the challenge answered, the first connection deleted.
+      const idempotent = blocks.findIndex((b) => b.includes('idempotency-key'));
+      expect(outputs[idempotent]).toMatch(/HTTP\/1.1 201[\s\S]*HTTP\/1.1 201[\s\S]*idempotent-replayed: true/i);
+      const connections = (await service.database.db.query(
+        'SELECT user_id, count(*)::int AS n FROM connections WHERE app_id = $1 GROUP BY user_id ORDER BY user_id',
+        [app.id],
+      )) as unknown[];
+      expect(connections).toEqual([
+        { user_id: 'user-42', n: 1 },
+        { user_id: 'user-43', n: 1 },
+      ]);
+    },
+  );
 
-  it("README's tour runs as written: banks, a connection, its accounts, a 400 naming the field, a connect session", { timeout: 120_000 }, async () => {
-    const tourApp = await createTestApp(service);
-    expect(TOUR.length).toBeGreaterThanOrEqual(5);
-    // The tour's answers go to a terminal, one after another; a newline after each keeps them apart here.
-    const newlineAfterEach = 'curl() { command curl "$@"; echo; }';
-    const outputs = (await runBlocks(TOUR, { CS_URL: service.url, CS_KEY: tourApp.apiKey }, [newlineAfterEach])).map((o) => o.trim());
-    const json = (i: number) => outputs[i]!.split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    const at = (needle: string) => TOUR.findIndex((b) => b.includes(needle));
-    expect(json(at('/institutions'))[0]).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'AU00000' })]));
-    expect(json(at('"userId":"user-42"'))[0]).toMatchObject({ connection: { userId: 'user-42', institutionId: 'AU00000' }, job: { kind: 'create' } });
-    expect(json(at('"userId":""'))[0]).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: ['userId'] }] });
-    expect(json(at('/connect-sessions'))[0]).toMatchObject({ url: expect.stringContaining('/connect/') });
-    const [connections] = json(at('/connections?userId=user-42'));
-    expect(connections).toMatchObject({ items: [{ userId: 'user-42' }] });
-  });
+  it(
+    "README's tour runs as written: banks, a connection, its accounts, a 400 naming the field, a connect session",
+    { timeout: 120_000 },
+    async () => {
+      const tourApp = await createTestApp(service);
+      expect(TOUR.length).toBeGreaterThanOrEqual(5);
+      // The tour's answers go to a terminal, one after another; a newline after each keeps them apart here.
+      const newlineAfterEach = 'curl() { command curl "$@"; echo; }';
+      const outputs = (await runBlocks(TOUR, { CS_URL: service.url, CS_KEY: tourApp.apiKey }, [newlineAfterEach])).map((o) => o.trim());
+      const json = (i: number) => outputs[i]!.split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      const at = (needle: string) => TOUR.findIndex((b) => b.includes(needle));
+      expect(json(at('/institutions'))[0]).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'AU00000' })]));
+      expect(json(at('"userId":"user-42"'))[0]).toMatchObject({
+        connection: { userId: 'user-42', institutionId: 'AU00000' },
+        job: { kind: 'create' },
+      });
+      expect(json(at('"userId":""'))[0]).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: ['userId'] }] });
+      expect(json(at('/connect-sessions'))[0]).toMatchObject({ url: expect.stringContaining('/connect/') });
+      const [connections] = json(at('/connections?userId=user-42'));
+      expect(connections).toMatchObject({ items: [{ userId: 'user-42' }] });
+    },
+  );
 });

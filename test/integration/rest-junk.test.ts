@@ -52,12 +52,69 @@ beforeAll(async () => {
 afterAll(() => service.close());
 
 const JUNK_VALUES: unknown[] = [
-  null, true, false, 0, -1, 1e308, -1e308, 2 ** 64, 0.5, '', ' ', '\u0000', 'a\u0000b', 'x'.repeat(5000), '😀', '../../etc/passwd',
-  [], [null], [1, 2, 3], {}, { nested: { deeper: [{}] } }, '2026-13-45T99:99:99Z', '0001-01-01', 'NaN', '-0', '1e999',
-  '00000000-0000-4000-8000-000000000000', 'not-a-uuid', '<script>alert(1)</script>', "'; DROP TABLE connections; --",
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1e308,
+  -1e308,
+  2 ** 64,
+  0.5,
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  'x'.repeat(5000),
+  '😀',
+  '../../etc/passwd',
+  [],
+  [null],
+  [1, 2, 3],
+  {},
+  { nested: { deeper: [{}] } },
+  '2026-13-45T99:99:99Z',
+  '0001-01-01',
+  'NaN',
+  '-0',
+  '1e999',
+  '00000000-0000-4000-8000-000000000000',
+  'not-a-uuid',
+  '<script>alert(1)</script>',
+  "'; DROP TABLE connections; --",
 ];
-const JUNK_QUERY = ['', '%00', 'a%00b', '%ZZ', '-1', '99999999999999999999', '1e3', 'true', '[]', '{}', 'x'.repeat(3000), '%F0%9F%98%80', '..%2F..'];
-const MALFORMED_BODIES = ['{', '{"a":', '[', 'nul', '{"a":1,}', "{'a':1}", '\u0000', '{"a":"\\ud800"}', '1'.repeat(400) + 'e99999', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{}}}', '[1,2]', '"str"', 'null', '{}'.repeat(2)];
+const JUNK_QUERY = [
+  '',
+  '%00',
+  'a%00b',
+  '%ZZ',
+  '-1',
+  '99999999999999999999',
+  '1e3',
+  'true',
+  '[]',
+  '{}',
+  'x'.repeat(3000),
+  '%F0%9F%98%80',
+  '..%2F..',
+];
+const MALFORMED_BODIES = [
+  '{',
+  '{"a":',
+  '[',
+  'nul',
+  '{"a":1,}',
+  "{'a':1}",
+  '\u0000',
+  '{"a":"\\ud800"}',
+  '1'.repeat(400) + 'e99999',
+  '{"__proto__":{"polluted":1}}',
+  '{"constructor":{"prototype":{}}}',
+  '[1,2]',
+  '"str"',
+  'null',
+  '{}'.repeat(2),
+];
 const EXTRA_METHODS = ['PUT', 'OPTIONS', 'PROPFIND', 'PATCH', 'POST'];
 
 function junkCase(random: () => number, op: Operation): { method: string; url: string; headers: Record<string, string>; body?: string } {
@@ -78,7 +135,13 @@ function junkCase(random: () => number, op: Operation): { method: string; url: s
   if (method === 'GET' || method === 'DELETE' || method === 'OPTIONS') return { method, url, headers };
 
   if (kind < 0.3) {
-    headers['content-type'] = pick(['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']);
+    headers['content-type'] = pick([
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+    ]);
     return { method, url, headers, body: pick(MALFORMED_BODIES) };
   }
   headers['content-type'] = 'application/json';
@@ -91,36 +154,41 @@ function junkCase(random: () => number, op: Operation): { method: string; url: s
 }
 
 describe('junk on every REST operation', () => {
-  it(`${CASES} seeded cases: never a 5xx, errors are JSON naming the problem, rejected mutations write nothing`, { timeout: 240_000 }, async () => {
-    console.log(`rest junk seed ${SEED} (replay with REST_JUNK_SEED=${SEED})`);
-    const random = prng(SEED);
-    const fingerprint = async () => (await service.database.db.query(FINGERPRINT_SQL))[0].fingerprint as string;
-    const failures: string[] = [];
-    const byStatus: Record<number, number> = {};
-    for (let i = 0; i < CASES; i++) {
-      const op = operations[Math.floor(random() * operations.length)]!;
-      const request = junkCase(random, op);
-      const mutation = request.method !== 'GET';
-      const before = mutation ? await fingerprint() : '';
-      const res = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body });
-      const text = await res.text();
-      byStatus[res.status] = (byStatus[res.status] ?? 0) + 1;
-      const what = `#${i} ${request.method} ${request.url.slice(0, 200)} ${request.body?.slice(0, 200) ?? ''} → ${res.status} ${text.slice(0, 300)}`;
-      if (res.status >= 500) failures.push(what);
-      if (res.status >= 400) {
-        let body: Json | null = null;
-        try {
-          body = JSON.parse(text) as Json;
-        } catch {
-          failures.push(`not JSON: ${what}`);
+  it(
+    `${CASES} seeded cases: never a 5xx, errors are JSON naming the problem, rejected mutations write nothing`,
+    { timeout: 240_000 },
+    async () => {
+      console.log(`rest junk seed ${SEED} (replay with REST_JUNK_SEED=${SEED})`);
+      const random = prng(SEED);
+      const fingerprint = async () => (await service.database.db.query(FINGERPRINT_SQL))[0].fingerprint as string;
+      const failures: string[] = [];
+      const byStatus: Record<number, number> = {};
+      for (let i = 0; i < CASES; i++) {
+        const op = operations[Math.floor(random() * operations.length)]!;
+        const request = junkCase(random, op);
+        const mutation = request.method !== 'GET';
+        const before = mutation ? await fingerprint() : '';
+        const res = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body });
+        const text = await res.text();
+        byStatus[res.status] = (byStatus[res.status] ?? 0) + 1;
+        const what = `#${i} ${request.method} ${request.url.slice(0, 200)} ${request.body?.slice(0, 200) ?? ''} → ${res.status} ${text.slice(0, 300)}`;
+        if (res.status >= 500) failures.push(what);
+        if (res.status >= 400) {
+          let body: Json | null = null;
+          try {
+            body = JSON.parse(text) as Json;
+          } catch {
+            failures.push(`not JSON: ${what}`);
+          }
+          if (body && (typeof body.code !== 'string' || typeof body.message !== 'string' || !('requestId' in body)))
+            failures.push(`not the error body: ${what}`);
+          if (body && res.status === 400 && !(body.issues?.length > 0)) failures.push(`a 400 naming nothing: ${what}`);
+          if (mutation && (await fingerprint()) !== before) failures.push(`a rejected mutation wrote: ${what}`);
         }
-        if (body && (typeof body.code !== 'string' || typeof body.message !== 'string' || !('requestId' in body))) failures.push(`not the error body: ${what}`);
-        if (body && res.status === 400 && !(body.issues?.length > 0)) failures.push(`a 400 naming nothing: ${what}`);
-        if (mutation && (await fingerprint()) !== before) failures.push(`a rejected mutation wrote: ${what}`);
       }
-    }
-    console.log(`rest junk seed ${SEED}: answers by status ${JSON.stringify(byStatus)}`);
-    expect(failures.slice(0, 10), `seed ${SEED}`).toEqual([]);
-    expect(byStatus[400]).toBeGreaterThan(CASES / 4);
-  });
+      console.log(`rest junk seed ${SEED}: answers by status ${JSON.stringify(byStatus)}`);
+      expect(failures.slice(0, 10), `seed ${SEED}`).toEqual([]);
+      expect(byStatus[400]).toBeGreaterThan(CASES / 4);
+    },
+  );
 });

@@ -6,7 +6,8 @@ import { startTestService, type TestService } from '../helpers/test-service.ts';
 // The REST reference page at /api/v1/docs in real Chromium: it lists every operation of the document, from the
 // service's own files only, and its CSP refuses nothing it does. Skipped without Chromium, as the other browser tests.
 
-if (!hasChromium) console.warn(`browser tests: SKIPPED, no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+if (!hasChromium)
+  console.warn(`browser tests: SKIPPED, no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
 
 let service: TestService;
 let browser: Browser;

@@ -87,7 +87,9 @@ describe('worker and scheduler replicas', () => {
     // Slow jobs (each provider call takes about a second) and slow webhook answers: both in flight at the SIGTERM.
     const created = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        app.client.connections.create.mutate(connectionInput({ userId: `load-${i}`, datasets: ['USER_INFO'], credentials: { loginId: 'slow', password: 'pw' } })),
+        app.client.connections.create.mutate(
+          connectionInput({ userId: `load-${i}`, datasets: ['USER_INFO'], credentials: { loginId: 'slow', password: 'pw' } }),
+        ),
       ),
     );
     const jobIds = created.map((c) => c.job.id);
@@ -118,17 +120,24 @@ describe('worker and scheduler replicas', () => {
     const next = startReplica();
     await next.waitFor(/scheduler started/);
     await waitUntil(
-      async () => (await db().query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'succeeded'`, [jobIds]))[0].n === 60,
+      async () =>
+        (await db().query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'succeeded'`, [jobIds]))[0].n === 60,
       60_000,
       'all jobs to succeed',
     );
     await waitUntil(
       async () =>
-        (await db().query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1 AND status <> 'succeeded'`, [endpoint.id]))[0].n === 0,
+        (
+          await db().query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1 AND status <> 'succeeded'`, [
+            endpoint.id,
+          ])
+        )[0].n === 0,
       30_000,
       'all deliveries to succeed',
     );
-    const [{ deliveries }] = await db().query(`SELECT count(*)::int AS deliveries FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint.id]);
+    const [{ deliveries }] = await db().query(`SELECT count(*)::int AS deliveries FROM webhook_deliveries WHERE endpoint_id = $1`, [
+      endpoint.id,
+    ]);
     expect(deliveries).toBe(60);
     const delivered = new Set(receiver.received.filter((r) => r.status === 204).map((r) => r.webhookId));
     expect(delivered.size).toBe(60);

@@ -53,12 +53,18 @@ describe('scheduler ticks', () => {
   });
 
   it('recovery releases expired leases of jobs and deliveries and wakes their workers', async () => {
-    const { endpoint, secret } = await app.client.webhooks.endpoints.create.mutate({ url: receiver.url, eventTypes: ['connection.created'] });
+    const { endpoint, secret } = await app.client.webhooks.endpoints.create.mutate({
+      url: receiver.url,
+      eventTypes: ['connection.created'],
+    });
     receiver.secrets = [secret];
     const { job } = await app.client.connections.create.mutate(connectionInput());
     const past = new Date(clock.now().getTime() - 60_000);
     await db().query(`UPDATE jobs SET status = 'running', locked_by = 'dead-worker', locked_until = $2 WHERE id = $1`, [job.id, past]);
-    await db().query(`UPDATE webhook_deliveries SET locked_by = 'dead-worker', locked_until = $2, attempts = 1 WHERE endpoint_id = $1`, [endpoint.id, past]);
+    await db().query(`UPDATE webhook_deliveries SET locked_by = 'dead-worker', locked_until = $2, attempts = 1 WHERE endpoint_id = $1`, [
+      endpoint.id,
+      past,
+    ]);
     expect(await scheduler.run('recovery')).toMatchObject({ jobs: 1, deliveries: 1 });
     const [j] = await db().query(`SELECT status, locked_by FROM jobs WHERE id = $1`, [job.id]);
     expect(j).toEqual({ status: 'queued', locked_by: null });
@@ -68,7 +74,10 @@ describe('scheduler ticks', () => {
     expect(await scheduler.run('recovery')).toMatchObject({ jobs: 0, deliveries: 0 });
 
     // The backstop: due deliveries wake a worker that would not poll for a minute.
-    await db().query(`UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE endpoint_id = $1`, [endpoint.id, new Date(clock.now().getTime() + DAY)]);
+    await db().query(`UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE endpoint_id = $1`, [
+      endpoint.id,
+      new Date(clock.now().getTime() + DAY),
+    ]);
     expect(await scheduler.run('deliveryBackstop')).toBe(false);
     const worker = service.deliveryWorker({ pollMs: 60_000 });
     await worker.start();
@@ -84,7 +93,10 @@ describe('scheduler ticks', () => {
   });
 
   it('retention prunes old attempts and events in batches, keeping events still being delivered', async () => {
-    const { endpoint } = await app.client.webhooks.endpoints.create.mutate({ url: 'http://127.0.0.1:9/never', eventTypes: ['connection.created'] });
+    const { endpoint } = await app.client.webhooks.endpoints.create.mutate({
+      url: 'http://127.0.0.1:9/never',
+      eventTypes: ['connection.created'],
+    });
     const old = await Promise.all(Array.from({ length: 5 }, () => app.client.connections.create.mutate(connectionInput())));
     const oldIds = old.map((o) => o.connection.id);
     // Age them: the events a month and a half old, one of them still waiting to be delivered; attempts two weeks old.
@@ -117,17 +129,25 @@ describe('scheduler ticks', () => {
     const ids = [first!.id];
     // Five finished jobs, finished a long time ago, and a sixth (the latest) as old as they are.
     for (let i = 0; i < 5; i++) {
-      await db().query(`UPDATE jobs SET status = 'succeeded', finished_at = now() - interval '60 days' WHERE connection_id = $1 AND status = 'queued'`, [connection.id]);
+      await db().query(
+        `UPDATE jobs SET status = 'succeeded', finished_at = now() - interval '60 days' WHERE connection_id = $1 AND status = 'queued'`,
+        [connection.id],
+      );
       ids.push((await app.client.connections.refresh.mutate({ id: connection.id })).job.id);
     }
-    await db().query(`UPDATE jobs SET status = 'failed', finished_at = now() - interval '60 days' WHERE connection_id = $1 AND status = 'queued'`, [connection.id]);
+    await db().query(
+      `UPDATE jobs SET status = 'failed', finished_at = now() - interval '60 days' WHERE connection_id = $1 AND status = 'queued'`,
+      [connection.id],
+    );
     // Another connection whose only job is old: kept, it is that connection's latest.
     const other = await app.client.connections.create.mutate(connectionInput());
     await db().query(`UPDATE jobs SET status = 'succeeded', finished_at = now() - interval '60 days' WHERE id = $1`, [other.job!.id]);
 
     const result = (await scheduler.run('retention')) as { jobs: number };
     expect(result.jobs).toBe(5);
-    const left: { id: string }[] = await db().query(`SELECT id FROM jobs WHERE connection_id = ANY($1::uuid[])`, [[connection.id, other.connection.id]]);
+    const left: { id: string }[] = await db().query(`SELECT id FROM jobs WHERE connection_id = ANY($1::uuid[])`, [
+      [connection.id, other.connection.id],
+    ]);
     expect(left.map((j) => j.id).sort()).toEqual([ids.at(-1)!, other.job!.id].sort());
     expect((await app.client.jobs.list.query({ connectionId: connection.id }))[0]!.id).toBe(ids.at(-1));
   });

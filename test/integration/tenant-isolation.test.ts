@@ -56,7 +56,9 @@ describe('tenant isolation', () => {
 
   it('connections.update: NOT_FOUND (not CONFLICT, even on a busy connection), nothing changed', async () => {
     for (const id of [connectionId, idleConnectionId]) {
-      const e = await rejection(intruder.client.connections.update.mutate({ id, name: 'pwned', credentials: { loginId: 'a', password: 'b' } }));
+      const e = await rejection(
+        intruder.client.connections.update.mutate({ id, name: 'pwned', credentials: { loginId: 'a', password: 'b' } }),
+      );
       expect(e.data?.code).toBe('NOT_FOUND');
     }
     await ownerStillSees();
@@ -95,7 +97,9 @@ describe('tenant isolation', () => {
   it('jobs.get, jobs.list, jobs.answerChallenge: NOT_FOUND, and the challenge stays unanswered', async () => {
     expect((await rejection(intruder.client.jobs.get.query({ id: jobId }))).data?.code).toBe('NOT_FOUND');
     expect((await rejection(intruder.client.jobs.list.query({ connectionId: idleConnectionId }))).data?.code).toBe('NOT_FOUND');
-    expect((await rejection(intruder.client.jobs.answerChallenge.mutate({ id: challengeJobId, response: '123456' }))).data?.code).toBe('NOT_FOUND');
+    expect((await rejection(intruder.client.jobs.answerChallenge.mutate({ id: challengeJobId, response: '123456' }))).data?.code).toBe(
+      'NOT_FOUND',
+    );
     expect((await owner.client.jobs.get.query({ id: challengeJobId })).status).toBe('awaiting-challenge');
   });
 

@@ -28,7 +28,11 @@ afterAll(async () => {
 
 /** Every key anywhere in a JSON value. */
 const keysDeep = (v: unknown): string[] =>
-  Array.isArray(v) ? v.flatMap(keysDeep) : v && typeof v === 'object' && !(v instanceof Date) ? Object.entries(v).flatMap(([k, x]) => [k, ...keysDeep(x)]) : [];
+  Array.isArray(v)
+    ? v.flatMap(keysDeep)
+    : v && typeof v === 'object' && !(v instanceof Date)
+      ? Object.entries(v).flatMap(([k, x]) => [k, ...keysDeep(x)])
+      : [];
 
 /** No secret in an answer: no whsec_ value, and no key naming a secret but the rotation's expiry time. */
 function expectNoSecret(answer: unknown): void {
@@ -44,7 +48,11 @@ async function rawQuery(apiKey: string, path: string, input: unknown): Promise<s
   return response.text();
 }
 
-const headersOf = (r: ReceivedWebhook) => ({ 'webhook-id': r.webhookId, 'webhook-timestamp': r.timestamp, 'webhook-signature': r.signature });
+const headersOf = (r: ReceivedWebhook) => ({
+  'webhook-id': r.webhookId,
+  'webhook-timestamp': r.timestamp,
+  'webhook-signature': r.signature,
+});
 /** Whether this one secret, alone, verifies a request that arrived (with the standardwebhooks library). */
 function verifiesWith(secret: string, r: ReceivedWebhook): boolean {
   try {
@@ -92,7 +100,10 @@ describe('endpoints', () => {
     expect(await app.client.webhooks.endpoints.get.query({ id })).toEqual(created.endpoint);
     expectNoSecret(await app.client.webhooks.endpoints.get.query({ id }));
     expectNoSecret(await app.client.webhooks.endpoints.list.query());
-    for (const [path, input] of [['webhooks.endpoints.get', { id }], ['webhooks.endpoints.list', {}]] as const) {
+    for (const [path, input] of [
+      ['webhooks.endpoints.get', { id }],
+      ['webhooks.endpoints.list', {}],
+    ] as const) {
       const raw = await rawQuery(app.apiKey, path, input);
       expect(raw).toContain(id);
       expect(raw).not.toContain('whsec_');
@@ -120,14 +131,32 @@ describe('endpoints', () => {
       eventTypes: ['job.*', 'connection.deleted'],
       connectionIds: [connection.id],
     });
-    expect(filtered).toMatchObject({ id: endpoint.id, url: moved.url, description: 'changed', eventTypes: ['job.*', 'connection.deleted'], connectionIds: [connection.id], enabled: true });
+    expect(filtered).toMatchObject({
+      id: endpoint.id,
+      url: moved.url,
+      description: 'changed',
+      eventTypes: ['job.*', 'connection.deleted'],
+      connectionIds: [connection.id],
+      enabled: true,
+    });
     expectNoSecret(filtered);
     // connection.created is not among the types any more: a new connection queues nothing for it.
     await app.client.connections.create.mutate(connectionInput());
     expect(await deliveredTo()).toBe(1);
 
-    const disabled = await app.client.webhooks.endpoints.update.mutate({ id: endpoint.id, enabled: false, eventTypes: null, connectionIds: null });
-    expect(disabled).toMatchObject({ enabled: false, disabledReason: 'disabled by the app', eventTypes: null, connectionIds: null, description: 'changed' });
+    const disabled = await app.client.webhooks.endpoints.update.mutate({
+      id: endpoint.id,
+      enabled: false,
+      eventTypes: null,
+      connectionIds: null,
+    });
+    expect(disabled).toMatchObject({
+      enabled: false,
+      disabledReason: 'disabled by the app',
+      eventTypes: null,
+      connectionIds: null,
+      description: 'changed',
+    });
     await app.client.connections.create.mutate(connectionInput());
     expect(await deliveredTo()).toBe(1); // disabled: nothing queued
 
@@ -167,7 +196,8 @@ describe('endpoints', () => {
   it('list pages with a cursor, oldest first, without gaps or repeats', async () => {
     const own = await createTestApp(service);
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await own.client.webhooks.endpoints.create.mutate({ url: `https://example.com/hook/${i}` })).endpoint.id);
+    for (let i = 0; i < 5; i++)
+      ids.push((await own.client.webhooks.endpoints.create.mutate({ url: `https://example.com/hook/${i}` })).endpoint.id);
     const pages: string[][] = [];
     let cursor: string | undefined;
     do {
@@ -187,7 +217,10 @@ describe('rotateSecret', () => {
     const app = await createTestApp(service);
     const rotating = await startWebhookReceiver();
     try {
-      const created = await app.client.webhooks.endpoints.create.mutate({ url: rotating.url, eventTypes: ['webhook.test', 'connection.created'] });
+      const created = await app.client.webhooks.endpoints.create.mutate({
+        url: rotating.url,
+        eventTypes: ['webhook.test', 'connection.created'],
+      });
       const oldSecret = created.secret;
       const before = Date.now();
       const rotated = await app.client.webhooks.endpoints.rotateSecret.mutate({ id: created.endpoint.id });
@@ -203,10 +236,16 @@ describe('rotateSecret', () => {
 
       // A subscriber that has not switched yet (old secret only) accepts the next delivery ...
       rotating.secrets = [oldSecret];
-      expect(await app.client.webhooks.endpoints.test.mutate({ id: created.endpoint.id })).toMatchObject({ status: 'succeeded', statusCode: 204 });
+      expect(await app.client.webhooks.endpoints.test.mutate({ id: created.endpoint.id })).toMatchObject({
+        status: 'succeeded',
+        statusCode: 204,
+      });
       // ... and so does one that has (new secret only).
       rotating.secrets = [newSecret];
-      expect(await app.client.webhooks.endpoints.test.mutate({ id: created.endpoint.id })).toMatchObject({ status: 'succeeded', statusCode: 204 });
+      expect(await app.client.webhooks.endpoints.test.mutate({ id: created.endpoint.id })).toMatchObject({
+        status: 'succeeded',
+        statusCode: 204,
+      });
       // A delivery by the worker, of a real event, carries both signatures too.
       rotating.secrets = [oldSecret];
       await app.client.connections.create.mutate(connectionInput());
@@ -239,7 +278,10 @@ describe('rotateSecret', () => {
       const rotated = await app.client.webhooks.endpoints.rotateSecret.mutate({ id: created.endpoint.id });
       expect(rotated.endpoint.previousSecretExpiresAt!.getTime()).toBeLessThanOrEqual(Date.now());
       rotating.secrets = [created.secret, rotated.secret];
-      expect(await app.client.webhooks.endpoints.test.mutate({ id: created.endpoint.id })).toMatchObject({ status: 'succeeded', statusCode: 204 });
+      expect(await app.client.webhooks.endpoints.test.mutate({ id: created.endpoint.id })).toMatchObject({
+        status: 'succeeded',
+        statusCode: 204,
+      });
       const [r] = rotating.received;
       expect(r!.verified).toBe(true);
       expect(r!.signature.split(' ')).toHaveLength(1);
@@ -277,7 +319,14 @@ describe('deliveries.list', () => {
       const toGood = (await app.client.webhooks.deliveries.list.query({ endpointId: good.endpoint.id })).items;
       expect(toGood.map((d) => d.eventId).sort()).toEqual([created!.id, test.eventId].sort());
       for (const d of toGood) {
-        expect(d).toMatchObject({ endpointId: good.endpoint.id, status: 'succeeded', attempts: 1, lastStatusCode: 204, lastError: null, nextAttemptAt: null });
+        expect(d).toMatchObject({
+          endpointId: good.endpoint.id,
+          status: 'succeeded',
+          attempts: 1,
+          lastStatusCode: 204,
+          lastError: null,
+          nextAttemptAt: null,
+        });
         expect(d.deliveredAt).toBeInstanceOf(Date);
         expect(d.attemptLog).toEqual([{ attemptedAt: expect.any(Date), statusCode: 204, error: null, latencyMs: expect.any(Number) }]);
       }
@@ -285,9 +334,18 @@ describe('deliveries.list', () => {
       // The failing one waits for its retry, with the failed attempt on record.
       const [toBad, ...moreBad] = (await app.client.webhooks.deliveries.list.query({ endpointId: bad.endpoint.id })).items;
       expect(moreBad).toEqual([]);
-      expect(toBad).toMatchObject({ eventId: created!.id, status: 'pending', attempts: 1, lastStatusCode: 500, lastError: 'HTTP 500', deliveredAt: null });
+      expect(toBad).toMatchObject({
+        eventId: created!.id,
+        status: 'pending',
+        attempts: 1,
+        lastStatusCode: 500,
+        lastError: 'HTTP 500',
+        deliveredAt: null,
+      });
       expect(toBad!.nextAttemptAt).toBeInstanceOf(Date);
-      expect(toBad!.attemptLog).toEqual([{ attemptedAt: expect.any(Date), statusCode: 500, error: 'HTTP 500', latencyMs: expect.any(Number) }]);
+      expect(toBad!.attemptLog).toEqual([
+        { attemptedAt: expect.any(Date), statusCode: 500, error: 'HTTP 500', latencyMs: expect.any(Number) },
+      ]);
 
       // By status, alone and with an endpoint.
       const ids = async (input: Parameters<typeof app.client.webhooks.deliveries.list.query>[0]) =>
@@ -296,7 +354,9 @@ describe('deliveries.list', () => {
       expect(await ids({ status: 'pending' })).toEqual([toBad!.id]);
       expect(await ids({ status: 'dead' })).toEqual([]);
       expect(await ids({ endpointId: bad.endpoint.id, status: 'succeeded' })).toEqual([]);
-      expect(await ids({ endpointId: good.endpoint.id, eventId: created!.id })).toEqual(forEvent.filter((d) => d.endpointId === good.endpoint.id).map((d) => d.id));
+      expect(await ids({ endpointId: good.endpoint.id, eventId: created!.id })).toEqual(
+        forEvent.filter((d) => d.endpointId === good.endpoint.id).map((d) => d.id),
+      );
 
       // The receiver recovers; the retry (due 200 ms later) succeeds and joins the log.
       failing.respond = () => ({ status: 204 });
@@ -304,7 +364,10 @@ describe('deliveries.list', () => {
       await worker.drain();
       const [retried] = (await app.client.webhooks.deliveries.list.query({ endpointId: bad.endpoint.id })).items;
       expect(retried).toMatchObject({ id: toBad!.id, status: 'succeeded', attempts: 2, lastStatusCode: 204, lastError: null });
-      expect(retried!.attemptLog.map((a) => [a.statusCode, a.error])).toEqual([[500, 'HTTP 500'], [204, null]]);
+      expect(retried!.attemptLog.map((a) => [a.statusCode, a.error])).toEqual([
+        [500, 'HTTP 500'],
+        [204, null],
+      ]);
       expect(retried!.attemptLog[0]!.attemptedAt.getTime()).toBeLessThanOrEqual(retried!.attemptLog[1]!.attemptedAt.getTime());
       expect(failing.received.filter((r) => r.verified).map((r) => r.webhookId)).toEqual([created!.id, created!.id]);
 
@@ -341,7 +404,9 @@ describe('tenant isolation', () => {
     ownerReceiver.secrets = [created.secret];
     endpointId = created.endpoint.id;
     connectionId = (await owner.client.connections.create.mutate(connectionInput())).connection.id;
-    ruleId = (await owner.client.notificationRules.create.mutate({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, connectionIds: [connectionId] })).id;
+    ruleId = (
+      await owner.client.notificationRules.create.mutate({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, connectionIds: [connectionId] })
+    ).id;
     await worker.drain();
     const [delivery] = (await owner.client.webhooks.deliveries.list.query({ endpointId })).items;
     deliveryId = delivery!.id;
@@ -406,17 +471,25 @@ describe('tenant isolation', () => {
     const e1 = await rejection(intruder.client.notificationRules.create.mutate({ triggerEvent: 'NEW_TRANSACTIONS', endpointId }));
     expect([e1.data?.code, e1.data?.issues?.map((i) => i.path)]).toEqual(['NOT_FOUND', [['endpointId']]]);
     const e2 = await rejection(
-      intruder.client.notificationRules.create.mutate({ triggerEvent: 'NEW_TRANSACTIONS', endpointId: own.endpoint.id, connectionIds: [connectionId] }),
+      intruder.client.notificationRules.create.mutate({
+        triggerEvent: 'NEW_TRANSACTIONS',
+        endpointId: own.endpoint.id,
+        connectionIds: [connectionId],
+      }),
     );
     expect([e2.data?.code, e2.data?.issues?.map((i) => i.path)]).toEqual(['NOT_FOUND', [['connectionIds', 0]]]);
     // An endpoint filtered on another app's connection is refused the same way, on create and on update.
-    const e4 = await rejection(intruder.client.webhooks.endpoints.create.mutate({ url: 'https://example.com/x', connectionIds: [connectionId] }));
+    const e4 = await rejection(
+      intruder.client.webhooks.endpoints.create.mutate({ url: 'https://example.com/x', connectionIds: [connectionId] }),
+    );
     expect([e4.data?.code, e4.data?.issues?.map((i) => i.path)]).toEqual(['NOT_FOUND', [['connectionIds', 0]]]);
     const e5 = await rejection(intruder.client.webhooks.endpoints.update.mutate({ id: own.endpoint.id, connectionIds: [connectionId] }));
     expect([e5.data?.code, e5.data?.issues?.map((i) => i.path)]).toEqual(['NOT_FOUND', [['connectionIds', 0]]]);
     expect((await intruder.client.webhooks.endpoints.get.query({ id: own.endpoint.id })).connectionIds).toBeNull();
     // Not found and another app's look the same.
-    const e3 = await rejection(intruder.client.notificationRules.create.mutate({ triggerEvent: 'NEW_TRANSACTIONS', endpointId: randomUUID() }));
+    const e3 = await rejection(
+      intruder.client.notificationRules.create.mutate({ triggerEvent: 'NEW_TRANSACTIONS', endpointId: randomUUID() }),
+    );
     expect(e3.message.replace(/[0-9a-f-]{36}/g, 'ID')).toBe(e1.message.replace(/[0-9a-f-]{36}/g, 'ID'));
     expect(await intruder.client.notificationRules.list.query()).toEqual([]);
   });
@@ -426,13 +499,18 @@ describe('tenant isolation', () => {
     try {
       // The API refuses such a filter (above); one written before that check existed must still receive nothing.
       const spyEndpoint = await intruder.client.webhooks.endpoints.create.mutate({ url: spy.url, eventTypes: ['webhook.test'] });
-      await service.database.db.query(`UPDATE webhook_endpoints SET connection_ids = $2, event_types = NULL WHERE id = $1`, [spyEndpoint.endpoint.id, [connectionId]]);
+      await service.database.db.query(`UPDATE webhook_endpoints SET connection_ids = $2, event_types = NULL WHERE id = $1`, [
+        spyEndpoint.endpoint.id,
+        [connectionId],
+      ]);
       spy.secrets = [spyEndpoint.secret];
       // The owner's connection is imported for real: state changes, accounts, transactions, job.completed.
       await service.runner().drain();
       await worker.drain();
       const types = new Set((await owner.client.events.list.query({ connectionId, limit: 500 })).items.map((e) => e.type));
-      expect([...types]).toEqual(expect.arrayContaining(['connection.status_changed', 'accounts.new', 'transactions.new', 'job.completed']));
+      expect([...types]).toEqual(
+        expect.arrayContaining(['connection.status_changed', 'accounts.new', 'transactions.new', 'job.completed']),
+      );
       expect(spy.received).toEqual([]);
       expect((await intruder.client.webhooks.deliveries.list.query({ endpointId: spyEndpoint.endpoint.id })).items).toEqual([]);
     } finally {
@@ -486,14 +564,42 @@ describe('bad input', () => {
     ['create: url with a user and password', () => hooks().endpoints.create.mutate({ url: 'https://me:pw@example.com/hook' }), ['url']],
     ['create: private address, not allow-listed', () => hooks().endpoints.create.mutate({ url: 'http://10.0.0.1/' }), ['url']],
     ['create: url too long', () => hooks().endpoints.create.mutate({ url: `https://example.com/${'x'.repeat(2100)}` }), ['url']],
-    ['create: unknown event type', () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', eventTypes: ['connection.created', 'nope'] }), ['eventTypes', 1]],
-    ['create: unknown event family', () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', eventTypes: ['nope.*'] }), ['eventTypes', 0]],
+    [
+      'create: unknown event type',
+      () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', eventTypes: ['connection.created', 'nope'] }),
+      ['eventTypes', 1],
+    ],
+    [
+      'create: unknown event family',
+      () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', eventTypes: ['nope.*'] }),
+      ['eventTypes', 0],
+    ],
     ['create: no event types', () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', eventTypes: [] }), ['eventTypes']],
-    ['create: repeated event types', () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', eventTypes: ['job.*', 'job.*'] }), ['eventTypes']],
-    ['create: connection id not a uuid', () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', connectionIds: ['x'] }), ['connectionIds', 0]],
-    ['create: no connection ids', () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', connectionIds: [] }), ['connectionIds']],
-    ['create: description with a control character', () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', description: 'a\u0007b' }), ['description']],
-    ['create: unknown field', () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', secret: 'whsec_mine' } as never), ['secret']],
+    [
+      'create: repeated event types',
+      () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', eventTypes: ['job.*', 'job.*'] }),
+      ['eventTypes'],
+    ],
+    [
+      'create: connection id not a uuid',
+      () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', connectionIds: ['x'] }),
+      ['connectionIds', 0],
+    ],
+    [
+      'create: no connection ids',
+      () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', connectionIds: [] }),
+      ['connectionIds'],
+    ],
+    [
+      'create: description with a control character',
+      () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', description: 'a\u0007b' }),
+      ['description'],
+    ],
+    [
+      'create: unknown field',
+      () => hooks().endpoints.create.mutate({ url: 'https://example.com/h', secret: 'whsec_mine' } as never),
+      ['secret'],
+    ],
     ['update: id not a uuid', () => hooks().endpoints.update.mutate({ id: 'nope', enabled: false }), ['id']],
     ['update: url with ftp:', () => hooks().endpoints.update.mutate({ id: endpointId, url: 'ftp://example.com/' }), ['url']],
     ['update: link-local url', () => hooks().endpoints.update.mutate({ id: endpointId, url: 'http://169.254.169.254/latest' }), ['url']],
@@ -555,7 +661,9 @@ describe('SSRF: endpoint addresses are checked when they are set', () => {
         }
       }
       // A public address is fine (nothing is sent at create time), and the refused updates changed nothing.
-      expect((await app.client.webhooks.endpoints.create.mutate({ url: 'http://93.184.216.34/hook' })).endpoint.url).toBe('http://93.184.216.34/hook');
+      expect((await app.client.webhooks.endpoints.create.mutate({ url: 'http://93.184.216.34/hook' })).endpoint.url).toBe(
+        'http://93.184.216.34/hook',
+      );
       expect((await app.client.webhooks.endpoints.get.query({ id: endpoint.id })).url).toBe('https://example.com/ok');
       const [{ n }] = await strict.database.db.query(`SELECT count(*)::int AS n FROM webhook_endpoints`);
       expect(n).toBe(2);

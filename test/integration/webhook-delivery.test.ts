@@ -90,10 +90,18 @@ describe('webhook delivery', () => {
     await worker({ retryScheduleMs: [200, 400, 800, 1_600, 3_200] });
     const connectionIds = await createConnections(5);
     // Down long enough that every delivery fails at least once with no answer at all.
-    await waitUntil(async () => (await deliveriesOf(endpoint.id)).every((d) => d.attempts >= 1 && d.lastError), 5_000, 'first attempts to fail');
+    await waitUntil(
+      async () => (await deliveriesOf(endpoint.id)).every((d) => d.attempts >= 1 && d.lastError),
+      5_000,
+      'first attempts to fail',
+    );
     await r.start();
     await r.waitFor((all) => all.filter((x) => x.status === 204).length === 5, 15_000);
-    await waitUntil(async () => (await deliveriesOf(endpoint.id)).every((d) => d.status === 'succeeded'), 10_000, 'the successes to be recorded');
+    await waitUntil(
+      async () => (await deliveriesOf(endpoint.id)).every((d) => d.status === 'succeeded'),
+      10_000,
+      'the successes to be recorded',
+    );
 
     const events = (await app.client.events.list.query({ types: ['connection.created'], limit: 500 })).items.filter((e) =>
       connectionIds.includes(e.connectionId!),
@@ -125,7 +133,10 @@ describe('webhook delivery', () => {
     await watcher.waitFor((all) => all.some((x) => x.type === 'endpoint.disabled'));
     const disabled = watcher.verifiedOfType('endpoint.disabled')[0]!;
     expect(disabled.json.data).toMatchObject({ endpoint: { id: endpoint.id, enabled: false }, reason: expect.stringContaining('410') });
-    expect(await app.client.webhooks.endpoints.get.query({ id: endpoint.id })).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('410') });
+    expect(await app.client.webhooks.endpoints.get.query({ id: endpoint.id })).toMatchObject({
+      enabled: false,
+      disabledReason: expect.stringContaining('410'),
+    });
     // Nothing more goes to it.
     await createConnections(2);
     await new Promise((r) => setTimeout(r, 500));
@@ -166,7 +177,11 @@ describe('webhook delivery', () => {
     expect(slow.maxInFlight).toBe(2);
 
     slowAnswers = 'fast';
-    await waitUntil(async () => (await deliveriesOf(slowEndpoint.id)).every((d) => d.status === 'succeeded'), 30_000, 'slow deliveries to succeed');
+    await waitUntil(
+      async () => (await deliveriesOf(slowEndpoint.id)).every((d) => d.status === 'succeeded'),
+      30_000,
+      'slow deliveries to succeed',
+    );
     expect(slow.maxInFlight).toBeLessThanOrEqual(2);
     const timedOut = (await deliveriesOf(slowEndpoint.id)).filter((d) => d.attemptLog[0]!.error?.includes('timed out'));
     expect(timedOut.length).toBeGreaterThanOrEqual(2);
@@ -247,7 +262,9 @@ describe('SSRF when the socket connects', () => {
     expect(result.error).toMatch(/^blocked: .*127\.0\.0\.1/);
     expect(r.received).toHaveLength(0);
     // And literal private addresses never get that far.
-    const refused = await guardedApp.client.webhooks.endpoints.create.mutate({ url: `http://127.0.0.1:${r.port}/hook` }).catch((e: unknown) => e);
+    const refused = await guardedApp.client.webhooks.endpoints.create
+      .mutate({ url: `http://127.0.0.1:${r.port}/hook` })
+      .catch((e: unknown) => e);
     expect(refused).toMatchObject({ data: { code: 'BAD_REQUEST', issues: [{ path: ['url'] }] } });
   });
 });

@@ -48,7 +48,9 @@ describe('events from the real flows', () => {
     connectionsOnly.secrets = [c.secret];
 
     // 1. A connection is created and imported: created, state/status changes, accounts, transactions, job.completed.
-    const { connection } = await app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'hooks-user', password: 'pw' } }));
+    const { connection } = await app.client.connections.create.mutate(
+      connectionInput({ credentials: { loginId: 'hooks-user', password: 'pw' } }),
+    );
     // An endpoint scoped to this connection only.
     const s = await hooks.create.mutate({ url: scoped.url, connectionIds: [connection.id] });
     scoped.secrets = [s.secret];
@@ -66,7 +68,9 @@ describe('events from the real flows', () => {
     await settle();
 
     // 4. Multi-step authentication: job.challenge_required. 5. Revoked at the bank: status DISCONNECTED.
-    const challenged = await app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'challenge', password: 'pw' } }));
+    const challenged = await app.client.connections.create.mutate(
+      connectionInput({ credentials: { loginId: 'challenge', password: 'pw' } }),
+    );
     const revoked = await app.client.connections.create.mutate(connectionInput({ credentials: { loginId: 'revoked', password: 'pw' } }));
     await settle();
     clock.advance(DAY);
@@ -80,12 +84,28 @@ describe('events from the real flows', () => {
     await worker.drain();
 
     const expected = [
-      'connection.created', 'connection.state_changed', 'connection.status_changed', 'connection.error', 'connection.repaired',
-      'connection.deleted', 'job.completed', 'job.failed', 'job.challenge_required', 'accounts.new', 'account.balance_changed',
-      'transactions.new', 'webhook.test',
+      'connection.created',
+      'connection.state_changed',
+      'connection.status_changed',
+      'connection.error',
+      'connection.repaired',
+      'connection.deleted',
+      'job.completed',
+      'job.failed',
+      'job.challenge_required',
+      'accounts.new',
+      'account.balance_changed',
+      'transactions.new',
+      'webhook.test',
     ];
     await all.waitFor((got) => expected.every((t) => got.some((r) => r.type === t)));
-    expect(all.received.every((r) => r.verified), all.received.filter((r) => !r.verified).map((r) => r.problem).join('; ')).toBe(true);
+    expect(
+      all.received.every((r) => r.verified),
+      all.received
+        .filter((r) => !r.verified)
+        .map((r) => r.problem)
+        .join('; '),
+    ).toBe(true);
 
     // What was delivered is what events.list holds, one delivery per event (no duplicates without a retry).
     const events = await listAllEvents(app);
@@ -105,21 +125,32 @@ describe('events from the real flows', () => {
     // The details a subscriber needs.
     const byType = (t: string) => streamed.filter((e) => e.type === t);
     expect(byType('connection.status_changed').map((e) => [e.data.previousStatus, e.data.status])).toEqual(
-      expect.arrayContaining([['INITIATED', 'ACTIVE'], ['ACTIVE', 'DISCONNECTED']]),
+      expect.arrayContaining([
+        ['INITIATED', 'ACTIVE'],
+        ['ACTIVE', 'DISCONNECTED'],
+      ]),
     );
     const error = byType('connection.error').find((e) => e.connectionId === connection.id)!;
     expect(error.data.error).toMatchObject({ code: expect.any(String) });
     expect(byType('connection.repaired')[0]!.data).toMatchObject({ failures: 1, connection: { id: connection.id, error: null } });
     const firstImport = byType('transactions.new').find((e) => e.connectionId === connection.id)!;
     const rows = await service.database.db.query(`SELECT count(*)::int AS n FROM transactions WHERE connection_id = $1`, [connection.id]);
-    expect((firstImport.data.count as number) + (byType('transactions.new').filter((e) => e.connectionId === connection.id)[1]!.data.count as number)).toBe(rows[0].n);
+    expect(
+      (firstImport.data.count as number) +
+        (byType('transactions.new').filter((e) => e.connectionId === connection.id)[1]!.data.count as number),
+    ).toBe(rows[0].n);
     const accountsNew = byType('accounts.new').find((e) => e.connectionId === connection.id)!;
     expect(accountsNew.data.count).toBe(3);
     const balance = byType('account.balance_changed')[0]!;
     expect(balance.data).toMatchObject({ accountId: expect.any(String), balance: expect.any(String), previousBalance: expect.any(String) });
     expect(balance.data.balance).not.toBe(balance.data.previousBalance);
-    expect(byType('job.challenge_required')[0]!.data).toMatchObject({ job: { status: 'awaiting-challenge', challenge: { message: expect.any(String) } } });
-    expect(byType('connection.deleted')[0]).toMatchObject({ connectionId: revoked.connection.id, data: { connection: { id: revoked.connection.id } } });
+    expect(byType('job.challenge_required')[0]!.data).toMatchObject({
+      job: { status: 'awaiting-challenge', challenge: { message: expect.any(String) } },
+    });
+    expect(byType('connection.deleted')[0]).toMatchObject({
+      connectionId: revoked.connection.id,
+      data: { connection: { id: revoked.connection.id } },
+    });
 
     // Filters: the event-type filter and the connection filter.
     const filtered = connectionsOnly.received.map((r) => r.type);
@@ -163,5 +194,5 @@ async function listAllEvents(app: TestApp) {
   // Polling on from the last cursor finds nothing new, and hands the same cursor back.
   const again = await app.client.events.list.query({ cursor, limit: 7 });
   expect(again).toEqual({ items: [], nextCursor: cursor, hasMore: false });
-  return out as (typeof out[number] & { data: Record<string, any> })[];
+  return out as ((typeof out)[number] & { data: Record<string, any> })[];
 }

@@ -42,33 +42,46 @@ afterAll(async () => {
 });
 
 describe('webhook delivery across processes', () => {
-  it('SIGKILL during a delivery: another worker retries it after the lease, same webhook-id, nothing lost', { timeout: 60_000 }, async () => {
-    const { endpoint, secret } = await app.client.webhooks.endpoints.create.mutate({ url: receiver.url, eventTypes: ['connection.created'] });
-    receiver.secrets = [secret];
-    // The first request is held open: the worker that sent it is killed before any answer.
-    receiver.respond = () => (receiver.received.length === 1 ? 'hang' : { status: 204 });
-    const { connection } = await app.client.connections.create.mutate(connectionInput());
+  it(
+    'SIGKILL during a delivery: another worker retries it after the lease, same webhook-id, nothing lost',
+    { timeout: 60_000 },
+    async () => {
+      const { endpoint, secret } = await app.client.webhooks.endpoints.create.mutate({
+        url: receiver.url,
+        eventTypes: ['connection.created'],
+      });
+      receiver.secrets = [secret];
+      // The first request is held open: the worker that sent it is killed before any answer.
+      receiver.respond = () => (receiver.received.length === 1 ? 'hang' : { status: 204 });
+      const { connection } = await app.client.connections.create.mutate(connectionInput());
 
-    const first = await startWorker();
-    await receiver.waitFor((all) => all.length === 1, 20_000);
-    first.kill('SIGKILL');
-    await first.exited;
-    const [held] = await service.database.db.query(`SELECT status, locked_by, attempts FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint.id]);
-    expect(held).toMatchObject({ status: 'pending', attempts: 1 });
-    expect(held.locked_by).not.toBeNull();
+      const first = await startWorker();
+      await receiver.waitFor((all) => all.length === 1, 20_000);
+      first.kill('SIGKILL');
+      await first.exited;
+      const [held] = await service.database.db.query(`SELECT status, locked_by, attempts FROM webhook_deliveries WHERE endpoint_id = $1`, [
+        endpoint.id,
+      ]);
+      expect(held).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(held.locked_by).not.toBeNull();
 
-    await startWorker();
-    await receiver.waitFor((all) => all.some((r) => r.status === 204), 20_000);
-    await waitUntil(
-      async () => (await service.database.db.query(`SELECT status FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint.id]))[0].status === 'succeeded',
-      10_000,
-      'the delivery to be recorded as succeeded',
-    );
-    const [done] = await service.database.db.query(`SELECT attempts, locked_by FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint.id]);
-    expect(done).toMatchObject({ attempts: 2, locked_by: null });
-    expect(receiver.received).toHaveLength(2);
-    expect(receiver.received.every((r) => r.verified)).toBe(true);
-    expect(new Set(receiver.received.map((r) => r.webhookId)).size).toBe(1);
-    expect(receiver.received[0]!.json).toMatchObject({ type: 'connection.created', connectionId: connection.id });
-  });
+      await startWorker();
+      await receiver.waitFor((all) => all.some((r) => r.status === 204), 20_000);
+      await waitUntil(
+        async () =>
+          (await service.database.db.query(`SELECT status FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint.id]))[0].status ===
+          'succeeded',
+        10_000,
+        'the delivery to be recorded as succeeded',
+      );
+      const [done] = await service.database.db.query(`SELECT attempts, locked_by FROM webhook_deliveries WHERE endpoint_id = $1`, [
+        endpoint.id,
+      ]);
+      expect(done).toMatchObject({ attempts: 2, locked_by: null });
+      expect(receiver.received).toHaveLength(2);
+      expect(receiver.received.every((r) => r.verified)).toBe(true);
+      expect(new Set(receiver.received.map((r) => r.webhookId)).size).toBe(1);
+      expect(receiver.received[0]!.json).toMatchObject({ type: 'connection.created', connectionId: connection.id });
+    },
+  );
 });

@@ -57,7 +57,9 @@ function createRule(triggerEvent: Trigger, params: Record<string, unknown>, conn
 }
 
 async function importConnection(loginId: string, userId?: string) {
-  const { connection } = await app.client.connections.create.mutate(connectionInput({ ...(userId ? { userId } : {}), credentials: { loginId, password: 'pw' } }));
+  const { connection } = await app.client.connections.create.mutate(
+    connectionInput({ ...(userId ? { userId } : {}), credentials: { loginId, password: 'pw' } }),
+  );
   return connection.id;
 }
 
@@ -111,14 +113,22 @@ describe('notification rules fired by real refreshes', () => {
     const highAt = await createRule('HIGH_TRANSACTION_AMOUNT', { threshold: decimal(maxAbs) }, [bId]);
     const highAtIds = await createRule('HIGH_TRANSACTION_AMOUNT', { threshold: decimal(maxAbs) }, [bId], false);
     const highAbove = await createRule('HIGH_TRANSACTION_AMOUNT', { threshold: decimal(maxAbs + 1n) }, [bId]);
-    expect(lowAbove).toMatchObject({ triggerEvent: 'LOW_ACCOUNT_BALANCE', params: { threshold: decimal(minBalance + 1n) }, connectionIds: [bId], endpointId, includeDetails: true });
+    expect(lowAbove).toMatchObject({
+      triggerEvent: 'LOW_ACCOUNT_BALANCE',
+      params: { threshold: decimal(minBalance + 1n) },
+      connectionIds: [bId],
+      endpointId,
+      includeDetails: true,
+    });
     await settle();
 
     // B really holds what A does (else the thresholds would prove nothing).
     const accountsB = await app.client.accounts.list.query({ connectionId: bId });
     const transactionsB = await allTransactions(bId);
     expect(accountsB.map((a) => [a.providerId, a.balance])).toEqual(accountsA.map((a) => [a.providerId, a.balance]));
-    expect(sorted(transactionsB.map((t) => `${t.providerId} ${t.amount}`))).toEqual(sorted(transactionsA.map((t) => `${t.providerId} ${t.amount}`)));
+    expect(sorted(transactionsB.map((t) => `${t.providerId} ${t.amount}`))).toEqual(
+      sorted(transactionsA.map((t) => `${t.providerId} ${t.amount}`)),
+    );
     const lowestB = accountsB.filter((a) => cents(a.balance) === minBalance).map((a) => a.id);
     const largestB = transactionsB.filter((t) => absCents(t.amount) === maxAbs);
 
@@ -131,7 +141,12 @@ describe('notification rules fired by real refreshes', () => {
       connectionId: bId,
       data: { ruleId: lowAbove.id, triggerEvent: 'LOW_ACCOUNT_BALANCE', connectionId: bId, threshold: decimal(minBalance + 1n) },
     });
-    const lowAccounts = low!.json.data.accounts as { accountId: string; balance: string; previousBalance: string | null; currency: string }[];
+    const lowAccounts = low!.json.data.accounts as {
+      accountId: string;
+      balance: string;
+      previousBalance: string | null;
+      currency: string;
+    }[];
     expect(sorted(lowAccounts.map((a) => a.accountId))).toEqual(sorted(lowestB));
     for (const a of lowAccounts) {
       expect(cents(a.balance)).toBe(minBalance);
@@ -150,7 +165,14 @@ describe('notification rules fired by real refreshes', () => {
     expect(high!.json).toMatchObject({
       type: 'notification.HIGH_TRANSACTION_AMOUNT',
       connectionId: bId,
-      data: { ruleId: highAt.id, triggerEvent: 'HIGH_TRANSACTION_AMOUNT', connectionId: bId, threshold: decimal(maxAbs), count: largestB.length, truncated: false },
+      data: {
+        ruleId: highAt.id,
+        triggerEvent: 'HIGH_TRANSACTION_AMOUNT',
+        connectionId: bId,
+        threshold: decimal(maxAbs),
+        count: largestB.length,
+        truncated: false,
+      },
     });
     const highTransactions = high!.json.data.transactions as { id: string; accountId: string; amount: string }[];
     expect(sorted(highTransactions.map((t) => t.id))).toEqual(sorted(largestB.map((t) => t.id)));
@@ -163,7 +185,15 @@ describe('notification rules fired by real refreshes', () => {
     expect(moreHighIds).toEqual([]);
     expect(highIds!.json.data).toMatchObject({ count: largestB.length, truncated: false });
     expect(sorted(highIds!.json.data.transactionIds)).toEqual(sorted(largestB.map((t) => t.id)));
-    expect(Object.keys(highIds!.json.data).sort()).toEqual(['connectionId', 'count', 'ruleId', 'sourceEventId', 'transactionIds', 'triggerEvent', 'truncated']);
+    expect(Object.keys(highIds!.json.data).sort()).toEqual([
+      'connectionId',
+      'count',
+      'ruleId',
+      'sourceEventId',
+      'transactionIds',
+      'triggerEvent',
+      'truncated',
+    ]);
     expect(keysDeep(highIds!.json).filter((k) => /amount|threshold|transactions/i.test(k))).toEqual([]);
     expect(highIds!.body).not.toContain(`"${largestB[0]!.amount}"`);
     expect(notificationsOf(highAbove.id)).toEqual([]);
@@ -172,7 +202,10 @@ describe('notification rules fired by real refreshes', () => {
     const sources = await app.client.events.list.query({ connectionId: bId, types: ['accounts.new', 'transactions.new'], limit: 500 });
     expect(sources.items.find((e) => e.id === low!.json.data.sourceEventId)?.type).toBe('accounts.new');
     expect(sources.items.find((e) => e.id === high!.json.data.sourceEventId)?.type).toBe('transactions.new');
-    const streamed = await app.client.events.list.query({ types: ['notification.LOW_ACCOUNT_BALANCE', 'notification.HIGH_TRANSACTION_AMOUNT'], limit: 500 });
+    const streamed = await app.client.events.list.query({
+      types: ['notification.LOW_ACCOUNT_BALANCE', 'notification.HIGH_TRANSACTION_AMOUNT'],
+      limit: 500,
+    });
     expect(sorted(streamed.items.map((e) => e.id))).toEqual(sorted([low!, lowIds!, high!, highIds!].map((r) => r.webhookId)));
   });
 
@@ -196,7 +229,10 @@ describe('notification rules fired by real refreshes', () => {
     // T failed with a technical error: a connection.error was recorded, but it is not a login error.
     const tErrors = await app.client.events.list.query({ connectionId: tId, types: ['connection.error'] });
     expect(tErrors.items).toHaveLength(1);
-    expect(tErrors.items[0]!.data).toMatchObject({ error: { category: 'technical', code: 'provider-timeout' }, connection: { userActionRequired: false } });
+    expect(tErrors.items[0]!.data).toMatchObject({
+      error: { category: 'technical', code: 'provider-timeout' },
+      connection: { userActionRequired: false },
+    });
     expect(notificationsOf(loginRule.id)).toEqual([]);
 
     // Rules created after the import: only what the refresh finds counts.
@@ -250,7 +286,9 @@ describe('notification rules fired by real refreshes', () => {
     const crossed = after.filter((a) => cents(a.balance) < crossingAt && previousOf(a.id) >= crossingAt);
     expect(crossed.map((a) => a.id)).toContain(falling.id);
     const crossings = notificationsOf(crossing.id);
-    const crossedReported = crossings.flatMap((r) => r.json.data.accounts as { accountId: string; balance: string; previousBalance: string }[]);
+    const crossedReported = crossings.flatMap(
+      (r) => r.json.data.accounts as { accountId: string; balance: string; previousBalance: string }[],
+    );
     expect(sorted(crossedReported.map((a) => a.accountId))).toEqual(sorted(crossed.map((a) => a.id)));
     for (const a of crossedReported) expect(cents(a.previousBalance)).toBe(previousOf(a.accountId));
     expect(notificationsOf(alreadyBelow.id)).toEqual([]);
@@ -258,7 +296,11 @@ describe('notification rules fired by real refreshes', () => {
     // NEW_TRANSACTIONS: exactly the rows the refresh added; restricted to one account, only that account's.
     const [tx, ...moreTx] = notificationsOf(txRule.id);
     expect(moreTx).toEqual([]);
-    expect(tx!.json).toMatchObject({ type: 'notification.NEW_TRANSACTIONS', connectionId: cId, data: { count: created.length, truncated: false } });
+    expect(tx!.json).toMatchObject({
+      type: 'notification.NEW_TRANSACTIONS',
+      connectionId: cId,
+      data: { count: created.length, truncated: false },
+    });
     expect(sorted((tx!.json.data.transactions as { id: string }[]).map((t) => t.id))).toEqual(sorted(created.map((t) => t.id)));
     for (const t of tx!.json.data.transactions as { id: string; amount: string; accountId: string }[]) {
       const stored = created.find((s) => s.id === t.id)!;
@@ -282,7 +324,12 @@ describe('notification rules fired by real refreshes', () => {
     expect(login!.json).toMatchObject({
       type: 'notification.BANK_LOGIN_ERROR',
       connectionId: cId,
-      data: { ruleId: loginRule.id, triggerEvent: 'BANK_LOGIN_ERROR', error: { code: 'invalid-credentials' }, connection: { id: cId, userActionRequired: true } },
+      data: {
+        ruleId: loginRule.id,
+        triggerEvent: 'BANK_LOGIN_ERROR',
+        error: { code: 'invalid-credentials' },
+        connection: { id: cId, userActionRequired: true },
+      },
     });
   });
 
@@ -350,7 +397,8 @@ describe('notification rule input', () => {
     connectionId = await importConnection('rules-input');
     other = await createTestApp(service);
     // Another app's endpoint, subscribed to nothing its connections produce (the receiver does not hold its secret).
-    otherEndpointId = (await other.client.webhooks.endpoints.create.mutate({ url: receiver.url, eventTypes: ['webhook.test'] })).endpoint.id;
+    otherEndpointId = (await other.client.webhooks.endpoints.create.mutate({ url: receiver.url, eventTypes: ['webhook.test'] })).endpoint
+      .id;
     otherConnectionId = (await other.client.connections.create.mutate(connectionInput())).connection.id;
     await settle();
     otherAccountId = (await other.client.accounts.list.query({ connectionId: otherConnectionId }))[0]!.id;
@@ -358,20 +406,48 @@ describe('notification rule input', () => {
 
   type Case = [name: string, input: () => Record<string, unknown>, path: (string | number)[]];
   const cases: Case[] = [
-    ['LOW_ACCOUNT_BALANCE without a threshold', () => ({ triggerEvent: 'LOW_ACCOUNT_BALANCE', params: {}, endpointId }), ['params', 'threshold']],
+    [
+      'LOW_ACCOUNT_BALANCE without a threshold',
+      () => ({ triggerEvent: 'LOW_ACCOUNT_BALANCE', params: {}, endpointId }),
+      ['params', 'threshold'],
+    ],
     ['HIGH_TRANSACTION_AMOUNT without params', () => ({ triggerEvent: 'HIGH_TRANSACTION_AMOUNT', endpointId }), ['params', 'threshold']],
-    ['BANK_LOGIN_ERROR with a threshold (unknown key)', () => ({ triggerEvent: 'BANK_LOGIN_ERROR', params: { threshold: '10' }, endpointId }), ['params', 'threshold']],
-    ['threshold not a number', () => ({ triggerEvent: 'LOW_ACCOUNT_BALANCE', params: { threshold: 'abc' }, endpointId }), ['params', 'threshold']],
-    ['threshold with five decimals', () => ({ triggerEvent: 'LOW_ACCOUNT_BALANCE', params: { threshold: '1.23456' }, endpointId }), ['params', 'threshold']],
-    ['accountIds not uuids', () => ({ triggerEvent: 'NEW_TRANSACTIONS', params: { accountIds: ['x'] }, endpointId }), ['params', 'accountIds', 0]],
+    [
+      'BANK_LOGIN_ERROR with a threshold (unknown key)',
+      () => ({ triggerEvent: 'BANK_LOGIN_ERROR', params: { threshold: '10' }, endpointId }),
+      ['params', 'threshold'],
+    ],
+    [
+      'threshold not a number',
+      () => ({ triggerEvent: 'LOW_ACCOUNT_BALANCE', params: { threshold: 'abc' }, endpointId }),
+      ['params', 'threshold'],
+    ],
+    [
+      'threshold with five decimals',
+      () => ({ triggerEvent: 'LOW_ACCOUNT_BALANCE', params: { threshold: '1.23456' }, endpointId }),
+      ['params', 'threshold'],
+    ],
+    [
+      'accountIds not uuids',
+      () => ({ triggerEvent: 'NEW_TRANSACTIONS', params: { accountIds: ['x'] }, endpointId }),
+      ['params', 'accountIds', 0],
+    ],
     ['unknown trigger', () => ({ triggerEvent: 'SOMETHING', params: {}, endpointId }), ['triggerEvent']],
     ['unknown field', () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, enabled: true }), ['enabled']],
   ];
   // Another app's ids are missing ones: NOT_FOUND, naming where the id was.
   const foreign: Case[] = [
     ["another app's endpoint", () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId: otherEndpointId }), ['endpointId']],
-    ["another app's connection", () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, connectionIds: [connectionId, otherConnectionId] }), ['connectionIds', 1]],
-    ["another app's account", () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, params: { accountIds: [otherAccountId] } }), ['params', 'accountIds', 0]],
+    [
+      "another app's connection",
+      () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, connectionIds: [connectionId, otherConnectionId] }),
+      ['connectionIds', 1],
+    ],
+    [
+      "another app's account",
+      () => ({ triggerEvent: 'NEW_TRANSACTIONS', endpointId, params: { accountIds: [otherAccountId] } }),
+      ['params', 'accountIds', 0],
+    ],
   ];
 
   it.each(foreign)('create: %s → NOT_FOUND at the field, nothing written', async (_name, input, path) => {
@@ -419,8 +495,19 @@ describe('notification rule input', () => {
 
   it('update: good params are checked against the rule’s own trigger and saved as exact decimals', async () => {
     const rule = await createRule('LOW_ACCOUNT_BALANCE', { threshold: '50' }, [connectionId]);
-    const updated = await app.client.notificationRules.update.mutate({ id: rule.id, params: { threshold: 25.5 }, includeDetails: false, connectionIds: null });
-    expect(updated).toMatchObject({ id: rule.id, triggerEvent: 'LOW_ACCOUNT_BALANCE', params: { threshold: '25.5' }, includeDetails: false, connectionIds: null });
+    const updated = await app.client.notificationRules.update.mutate({
+      id: rule.id,
+      params: { threshold: 25.5 },
+      includeDetails: false,
+      connectionIds: null,
+    });
+    expect(updated).toMatchObject({
+      id: rule.id,
+      triggerEvent: 'LOW_ACCOUNT_BALANCE',
+      params: { threshold: '25.5' },
+      includeDetails: false,
+      connectionIds: null,
+    });
     expect(await app.client.notificationRules.get.query({ id: rule.id })).toEqual(updated);
   });
 });

@@ -52,7 +52,8 @@ describe('worker processes', () => {
     }
     const [a, b] = await Promise.all([startWorker(), startWorker()]);
     await waitUntil(
-      async () => (await db().query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'succeeded'`, [ids]))[0].n === 500,
+      async () =>
+        (await db().query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'succeeded'`, [ids]))[0].n === 500,
       90_000,
       '500 jobs to succeed',
     );
@@ -70,46 +71,56 @@ describe('worker processes', () => {
     expect(await b.exited).toBe(0);
   });
 
-  it('a worker killed with SIGKILL mid-job: another finishes it after the lease, no duplicates, nothing left busy', { timeout: 60_000 }, async () => {
-    const { connection, job } = await service.services.connections.create(
-      app.id,
-      connectionInput({ credentials: { loginId: 'slow', password: 'pw' } }),
-    );
-    const first = await startWorker();
-    // Wait until it is inside the job and has written some data, then kill it without warning.
-    await waitUntil(
-      async () => {
-        const [row] = await db().query(`SELECT steps FROM jobs WHERE id = $1`, [job.id]);
-        return row.steps.some((s: { title: string; status: string }) => s.title === 'retrieve-transactions' && s.status === 'in-progress');
-      },
-      20_000,
-      'the job to reach retrieve-transactions',
-    );
-    const [{ locked_by: firstWorker }] = await db().query('SELECT locked_by FROM jobs WHERE id = $1', [job.id]);
-    first.kill('SIGKILL');
-    await first.exited;
+  it(
+    'a worker killed with SIGKILL mid-job: another finishes it after the lease, no duplicates, nothing left busy',
+    { timeout: 60_000 },
+    async () => {
+      const { connection, job } = await service.services.connections.create(
+        app.id,
+        connectionInput({ credentials: { loginId: 'slow', password: 'pw' } }),
+      );
+      const first = await startWorker();
+      // Wait until it is inside the job and has written some data, then kill it without warning.
+      await waitUntil(
+        async () => {
+          const [row] = await db().query(`SELECT steps FROM jobs WHERE id = $1`, [job.id]);
+          return row.steps.some(
+            (s: { title: string; status: string }) => s.title === 'retrieve-transactions' && s.status === 'in-progress',
+          );
+        },
+        20_000,
+        'the job to reach retrieve-transactions',
+      );
+      const [{ locked_by: firstWorker }] = await db().query('SELECT locked_by FROM jobs WHERE id = $1', [job.id]);
+      first.kill('SIGKILL');
+      await first.exited;
 
-    const [mid] = await db().query('SELECT status FROM jobs WHERE id = $1', [job.id]);
-    expect(mid.status).toBe('running'); // claimed by a dead worker until its lease runs out
+      const [mid] = await db().query('SELECT status FROM jobs WHERE id = $1', [job.id]);
+      expect(mid.status).toBe('running'); // claimed by a dead worker until its lease runs out
 
-    await startWorker();
-    await waitUntil(async () => (await db().query(`SELECT status FROM jobs WHERE id = $1`, [job.id]))[0].status === 'succeeded', 30_000, 'takeover');
-    const [done] = await db().query('SELECT attempts, locked_by FROM jobs WHERE id = $1', [job.id]);
-    expect(done.attempts).toBe(2);
-    expect(done.locked_by).not.toBe(firstWorker);
+      await startWorker();
+      await waitUntil(
+        async () => (await db().query(`SELECT status FROM jobs WHERE id = $1`, [job.id]))[0].status === 'succeeded',
+        30_000,
+        'takeover',
+      );
+      const [done] = await db().query('SELECT attempts, locked_by FROM jobs WHERE id = $1', [job.id]);
+      expect(done.attempts).toBe(2);
+      expect(done.locked_by).not.toBe(firstWorker);
 
-    const [{ dupes }] = await db().query(
-      `SELECT count(*)::int AS dupes FROM (SELECT account_id, provider_transaction_id FROM transactions WHERE connection_id = $1 GROUP BY 1, 2 HAVING count(*) > 1) d`,
-      [connection.id],
-    );
-    expect(dupes).toBe(0);
-    const [{ accounts }] = await db().query('SELECT count(*)::int AS accounts FROM accounts WHERE connection_id = $1', [connection.id]);
-    expect(accounts).toBe(3);
-    const [{ active }] = await db().query(
-      `SELECT count(*)::int AS active FROM jobs WHERE connection_id = $1 AND status IN ('queued', 'running', 'awaiting-challenge')`,
-      [connection.id],
-    );
-    expect(active).toBe(0);
-    expect((await service.services.connections.get(app.id, connection.id)).status).toBe('ACTIVE');
-  });
+      const [{ dupes }] = await db().query(
+        `SELECT count(*)::int AS dupes FROM (SELECT account_id, provider_transaction_id FROM transactions WHERE connection_id = $1 GROUP BY 1, 2 HAVING count(*) > 1) d`,
+        [connection.id],
+      );
+      expect(dupes).toBe(0);
+      const [{ accounts }] = await db().query('SELECT count(*)::int AS accounts FROM accounts WHERE connection_id = $1', [connection.id]);
+      expect(accounts).toBe(3);
+      const [{ active }] = await db().query(
+        `SELECT count(*)::int AS active FROM jobs WHERE connection_id = $1 AND status IN ('queued', 'running', 'awaiting-challenge')`,
+        [connection.id],
+      );
+      expect(active).toBe(0);
+      expect((await service.services.connections.get(app.id, connection.id)).status).toBe('ACTIVE');
+    },
+  );
 });

@@ -35,10 +35,12 @@ function dockerfile(text: string): Instruction[] {
 
 const instructions = dockerfile(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
 const args = Object.fromEntries(instructions.filter((i) => i.keyword === 'ARG').map((i) => i.args.split('=') as [string, string]));
-const stages = instructions.filter((i) => i.keyword === 'FROM').map((i) => {
-  const [image, , name] = i.args.replace(/\$\{(\w+)\}/g, (_, v: string) => args[v] ?? '').split(/\s+/);
-  return { image, name };
-});
+const stages = instructions
+  .filter((i) => i.keyword === 'FROM')
+  .map((i) => {
+    const [image, , name] = i.args.replace(/\$\{(\w+)\}/g, (_, v: string) => args[v] ?? '').split(/\s+/);
+    return { image, name };
+  });
 const runtime = stages.length - 1;
 const inRuntime = (keyword: string) => instructions.filter((i) => i.stage === runtime && i.keyword === keyword);
 
@@ -74,7 +76,9 @@ describe('Dockerfile', () => {
   });
 
   it('.dockerignore keeps node_modules, dist and local data out of the build context', () => {
-    const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.data', '.git']) expect(ignored).toContain(entry);
   });
 });
@@ -92,7 +96,9 @@ interface ComposeService {
   pull_policy?: string;
 }
 
-const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
+const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
 const ours = Object.entries(compose.services).filter(([name]) => name !== 'postgres');
 
 describe('docker-compose.yml', () => {

@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 // Every relative link in README.md and docs/*.md must name a file that exists and, with a #fragment, a heading in it.
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const pages = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 export function slug(heading: string): string {

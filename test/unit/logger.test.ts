@@ -8,7 +8,11 @@ describe('error serialization in logs', () => {
       code: '23505',
       detail: 'Key (id)=(secret-id) already exists.',
     });
-    const error = new QueryFailedError('INSERT INTO x (id, secret) VALUES ($1, $2)', ['secret-id', Buffer.from('ciphertext-bytes')], driverError);
+    const error = new QueryFailedError(
+      'INSERT INTO x (id, secret) VALUES ($1, $2)',
+      ['secret-id', Buffer.from('ciphertext-bytes')],
+      driverError,
+    );
     const logged = JSON.stringify(serializeError(error));
     expect(logged).toContain('duplicate key value');
     expect(logged).toContain('"code":"23505"');

@@ -16,7 +16,9 @@ describe('router output types', () => {
     expectTypeOf<Out['connections']['get']>().toExtend<ConnectionView>();
     expectTypeOf<ConnectionView>().toExtend<Out['connections']['get']>();
     expectTypeOf<Out['connections']['create']['job']>().toEqualTypeOf<JobView>();
-    expectTypeOf<Out['connections']['get']['connectionState']['BANK_ACCOUNT']>().toEqualTypeOf<ConnectionView['connectionState']['BANK_ACCOUNT']>();
+    expectTypeOf<Out['connections']['get']['connectionState']['BANK_ACCOUNT']>().toEqualTypeOf<
+      ConnectionView['connectionState']['BANK_ACCOUNT']
+    >();
     expectTypeOf<Out['jobs']['get']>().toEqualTypeOf<JobView>();
     expectTypeOf<Out['connections']['get']['createdAt']>().toEqualTypeOf<Date>();
     expectTypeOf<Out['connections']['list']['items'][number]['consentExpiresAt']>().toEqualTypeOf<Date | null>();

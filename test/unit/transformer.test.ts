@@ -23,7 +23,16 @@ describe('response transformer (superjson format)', () => {
 
   it('matches superjson on plain data with Dates anywhere', () => {
     const at = () => new Date('2026-05-01T10:00:00.123Z');
-    expectSameAsSuperjson({ a: 1, b: 'x', c: null, d: true, e: at(), items: [{ createdAt: at(), nested: { when: at(), list: [at(), 'y'] } }], empty: [], obj: {} });
+    expectSameAsSuperjson({
+      a: 1,
+      b: 'x',
+      c: null,
+      d: true,
+      e: at(),
+      items: [{ createdAt: at(), nested: { when: at(), list: [at(), 'y'] } }],
+      empty: [],
+      obj: {},
+    });
     expectSameAsSuperjson({ 'dotted.key': at(), 'back\\slash': at(), 'both\\.x': { 'y.z': at() }, '': at() });
     expectSameAsSuperjson([at(), { at: at() }]);
     expectSameAsSuperjson(at());
@@ -37,7 +46,9 @@ describe('response transformer (superjson format)', () => {
       const own = (v: unknown) => Object.defineProperty({ ok: 1 }, key, { value: v, enumerable: true, writable: true, configurable: true });
       for (const value of [own(1), { deep: [own(new Date(1))] }, JSON.parse(`{"${key}": {"x": 1}}`)]) {
         expect(() => superjson.serialize(value)).toThrow(/prototype pollution/);
-        expect(() => serializeOutput(value)).toThrow(`Detected property ${key}. This is a prototype pollution risk, please remove it from your object.`);
+        expect(() => serializeOutput(value)).toThrow(
+          `Detected property ${key}. This is a prototype pollution risk, please remove it from your object.`,
+        );
       }
     }
     // As a value, or as a Map key (a Map becomes an array of entries), they are ordinary strings.
@@ -81,7 +92,24 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const KEYS = ['id', 'a.b', 'c\\d', '\\.', '..', '', '0', '10', 'créé', 'name', 'x y', '__proto__', 'constructor', 'prototype', 'meta', 'json'];
+const KEYS = [
+  'id',
+  'a.b',
+  'c\\d',
+  '\\.',
+  '..',
+  '',
+  '0',
+  '10',
+  'créé',
+  'name',
+  'x y',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'meta',
+  'json',
+];
 const STRINGS = ['', 'plain', 'a.b', 'back\\slash', '__proto__', 'constructor', '2026-05-01T10:00:00.000Z', '☃', '"quoted"'];
 
 /**
@@ -106,7 +134,15 @@ function randomValue(rand: () => number): unknown {
     if (r < 0.65) return null;
     if (r < 0.85) return new Date(Date.UTC(2020, 0, 1) + Math.floor(rand() * 2e11));
     if (!exotic) return pick(STRINGS);
-    return pick([undefined, Number.NaN, -0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, BigInt(Math.floor(rand() * 1e6)), new Date(Number.NaN)]);
+    return pick([
+      undefined,
+      Number.NaN,
+      -0,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      BigInt(Math.floor(rand() * 1e6)),
+      new Date(Number.NaN),
+    ]);
   };
   const node = (depth: number): unknown => {
     const r = rand();
@@ -124,7 +160,9 @@ function randomValue(rand: () => number): unknown {
     } else if (r < 0.9 || !exotic) {
       value = Array.from({ length: Math.floor(rand() * 5) }, () => node(depth + 1));
     } else if (r < 0.95) {
-      value = new Map(Array.from({ length: Math.floor(rand() * 3) }, () => [rand() < 0.5 ? keyOf() : node(depth + 1), node(depth + 1)] as const));
+      value = new Map(
+        Array.from({ length: Math.floor(rand() * 3) }, () => [rand() < 0.5 ? keyOf() : node(depth + 1), node(depth + 1)] as const),
+      );
     } else {
       value = new Set(Array.from({ length: Math.floor(rand() * 3) }, () => node(depth + 1)));
     }

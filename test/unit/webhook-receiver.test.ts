@@ -106,7 +106,9 @@ describe('webhook receiver', () => {
     const waiting = r.waitFor((all) => all.some((x) => x.type === 'ping' && x.verified), 2_000);
     await post(r.url, signed(secret, body), body);
     await expect(waiting).resolves.toBeUndefined();
-    await expect(r.waitFor((all) => all.length >= 2, 100)).rejects.toThrow(/within 100 ms; received 1:\n\s+#1 ping .*verified=true status=204/);
+    await expect(r.waitFor((all) => all.length >= 2, 100)).rejects.toThrow(
+      /within 100 ms; received 1:\n\s+#1 ping .*verified=true status=204/,
+    );
   });
 
   it('stop() takes it down, hanging requests included, and start() brings it back on the same port', async () => {

@@ -5,7 +5,12 @@ import { compareDecimal, evaluateRule, type RuleLike } from '../../src/webhooks/
 import { generateSecret, signatureHeaders } from '../../src/webhooks/webhook-signer.ts';
 
 const rule = (over: Partial<RuleLike>): RuleLike => ({
-  id: 'r1', triggerEvent: 'LOW_ACCOUNT_BALANCE', params: {}, connectionIds: null, includeDetails: true, ...over,
+  id: 'r1',
+  triggerEvent: 'LOW_ACCOUNT_BALANCE',
+  params: {},
+  connectionIds: null,
+  includeDetails: true,
+  ...over,
 });
 const balanceEvent = { id: 'e1', type: 'account.balance_changed', connectionId: 'c1', data: {} };
 
@@ -23,7 +28,14 @@ describe('retry schedule', () => {
   });
   it('says a duration in words, in the unit that fits (an endpoint disabled after 2 s is not "0 days")', () => {
     expect([432_000_000, 86_400_000, 129_600_000, 7_200_000, 90_000, 2_000, 1_000, 250].map(describeDuration)).toEqual([
-      '5 days', '1 day', '1.5 days', '2 hours', '1.5 minutes', '2 seconds', '1 second', '250 milliseconds',
+      '5 days',
+      '1 day',
+      '1.5 days',
+      '2 hours',
+      '1.5 minutes',
+      '2 seconds',
+      '1 second',
+      '250 milliseconds',
     ]);
   });
 });
@@ -51,10 +63,30 @@ describe('notification rules', () => {
   });
 
   it('HIGH_TRANSACTION_AMOUNT takes the absolute amount, threshold included; ids only without details', () => {
-    const tx = (id: string, amount: string) => ({ id, accountId: 'a1', amount, currency: 'AUD', description: 'x', bookedAt: '2026-01-01', status: 'posted' });
+    const tx = (id: string, amount: string) => ({
+      id,
+      accountId: 'a1',
+      amount,
+      currency: 'AUD',
+      description: 'x',
+      bookedAt: '2026-01-01',
+      status: 'posted',
+    });
     const high = rule({ triggerEvent: 'HIGH_TRANSACTION_AMOUNT', params: { threshold: '500' }, includeDetails: false });
-    const fired = evaluateRule(high, { ...balanceEvent, type: 'transactions.new' }, { transactions: [tx('t1', '-500.00'), tx('t2', '499.99'), tx('t3', '800')] });
-    expect(fired).toEqual({ ruleId: 'r1', triggerEvent: 'HIGH_TRANSACTION_AMOUNT', sourceEventId: 'e1', connectionId: 'c1', count: 2, transactionIds: ['t1', 't3'], truncated: false });
+    const fired = evaluateRule(
+      high,
+      { ...balanceEvent, type: 'transactions.new' },
+      { transactions: [tx('t1', '-500.00'), tx('t2', '499.99'), tx('t3', '800')] },
+    );
+    expect(fired).toEqual({
+      ruleId: 'r1',
+      triggerEvent: 'HIGH_TRANSACTION_AMOUNT',
+      sourceEventId: 'e1',
+      connectionId: 'c1',
+      count: 2,
+      transactionIds: ['t1', 't3'],
+      truncated: false,
+    });
   });
 
   it('honours the connection scope and account filter', () => {
@@ -66,7 +98,11 @@ describe('notification rules', () => {
 
   it('BANK_LOGIN_ERROR only for errors the user must fix', () => {
     const login = rule({ triggerEvent: 'BANK_LOGIN_ERROR' });
-    const errorEvent = (userActionRequired: boolean) => ({ ...balanceEvent, type: 'connection.error', data: { connection: { userActionRequired } } });
+    const errorEvent = (userActionRequired: boolean) => ({
+      ...balanceEvent,
+      type: 'connection.error',
+      data: { connection: { userActionRequired } },
+    });
     expect(evaluateRule(login, errorEvent(true), {})).not.toBeNull();
     expect(evaluateRule(login, errorEvent(false), {})).toBeNull();
   });

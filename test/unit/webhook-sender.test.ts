@@ -119,7 +119,14 @@ describe('WebhookSender against a loopback receiver', () => {
   it('reports a 500 as a failure with its status, ignoring Retry-After outside 429/503', async () => {
     const server = await startServer((_req, res) => res.writeHead(500, { 'retry-after': '30' }).end('boom'));
     const outcome = await makeSender().send(server.url(), {}, payload);
-    expect(outcome).toMatchObject({ ok: false, statusCode: 500, error: 'HTTP 500', retryAfterMs: null, responseBody: 'boom', blocked: false });
+    expect(outcome).toMatchObject({
+      ok: false,
+      statusCode: 500,
+      error: 'HTTP 500',
+      retryAfterMs: null,
+      responseBody: 'boom',
+      blocked: false,
+    });
   });
 
   it('reports a 410 as a failure', async () => {
@@ -160,7 +167,11 @@ describe('WebhookSender against a loopback receiver', () => {
     let i = 0;
     const server = await startServer((_req, res) => res.writeHead(503, headers[i++] ?? {}).end());
     const sender = makeSender();
-    const outcomes = [await sender.send(server.url(), {}, payload), await sender.send(server.url(), {}, payload), await sender.send(server.url(), {}, payload)];
+    const outcomes = [
+      await sender.send(server.url(), {}, payload),
+      await sender.send(server.url(), {}, payload),
+      await sender.send(server.url(), {}, payload),
+    ];
     expect(outcomes.map((o) => o.retryAfterMs)).toEqual([null, null, 0]);
   });
 
@@ -177,7 +188,9 @@ describe('WebhookSender against a loopback receiver', () => {
   });
 
   it('keeps the status of a 1 MiB answer and returns only its first 1024 characters', async () => {
-    const server = await startServer((_req, res) => res.writeHead(200, { 'content-length': String(1024 * 1024) }).end('x'.repeat(1024 * 1024)));
+    const server = await startServer((_req, res) =>
+      res.writeHead(200, { 'content-length': String(1024 * 1024) }).end('x'.repeat(1024 * 1024)),
+    );
     const outcome = await makeSender().send(server.url(), {}, payload);
     expect(outcome).toMatchObject({ ok: true, statusCode: 200, error: null, blocked: false });
     expect(outcome.responseBody).toBe('x'.repeat(1024));
@@ -229,9 +242,24 @@ describe('WebhookSender SSRF policy', () => {
   const loopbackServer = () => startServer((_req, res) => res.writeHead(204).end(), ipv6 ? '::' : '127.0.0.1');
 
   const cases: { name: string; host: (port: number) => string; allow: string[]; needsIpv6?: boolean; message: RegExp }[] = [
-    { name: '127.0.0.1', host: (p) => `127.0.0.1:${p}`, allow: ['127.0.0.1/32'], message: /^blocked: 127\.0\.0\.1 is a loopback address \(not allow-listed\)$/ },
-    { name: '127.1.2.3 (all of 127/8)', host: (p) => `127.1.2.3:${p}`, allow: ['127.0.0.0/8'], message: /127\.1\.2\.3 is a loopback address/ },
-    { name: '2130706433 (decimal 127.0.0.1)', host: (p) => `2130706433:${p}`, allow: ['127.0.0.1'], message: /127\.0\.0\.1 is a loopback address/ },
+    {
+      name: '127.0.0.1',
+      host: (p) => `127.0.0.1:${p}`,
+      allow: ['127.0.0.1/32'],
+      message: /^blocked: 127\.0\.0\.1 is a loopback address \(not allow-listed\)$/,
+    },
+    {
+      name: '127.1.2.3 (all of 127/8)',
+      host: (p) => `127.1.2.3:${p}`,
+      allow: ['127.0.0.0/8'],
+      message: /127\.1\.2\.3 is a loopback address/,
+    },
+    {
+      name: '2130706433 (decimal 127.0.0.1)',
+      host: (p) => `2130706433:${p}`,
+      allow: ['127.0.0.1'],
+      message: /127\.0\.0\.1 is a loopback address/,
+    },
     { name: 'localhost', host: (p) => `localhost:${p}`, allow: ['127.0.0.1/32', '::1/128'], message: /localhost is a loopback host name/ },
     { name: '0.0.0.0', host: (p) => `0.0.0.0:${p}`, allow: ['0.0.0.0/32'], message: /0\.0\.0\.0 is an unspecified address/ },
     { name: '[::1]', host: (p) => `[::1]:${p}`, allow: ['127.0.0.1/32', '::1/128'], needsIpv6: true, message: /::1 is a loopback address/ },
@@ -304,7 +332,11 @@ describe('WebhookSender SSRF policy', () => {
     // The lookup runs inside the socket's connect; what must not happen is a second connect to an address.
     expect(connect.mock.calls.length).toBeLessThanOrEqual(1);
 
-    const allowed = await makeSender({ allowedAddresses: ['127.0.0.1/32'], lookup }).send(`http://rebind.test:${server.port}/hook`, {}, payload);
+    const allowed = await makeSender({ allowedAddresses: ['127.0.0.1/32'], lookup }).send(
+      `http://rebind.test:${server.port}/hook`,
+      {},
+      payload,
+    );
     expect(allowed).toMatchObject({ ok: true, statusCode: 204 });
     expect(server.requests).toHaveLength(1);
   });
@@ -399,8 +431,12 @@ describe('endpointUrlProblem', () => {
   });
 
   it('refuses a malformed allow-list rather than guessing', () => {
-    expect(() => endpointUrlProblem('https://hooks.example.com/', { allowHttp: false, allowedAddresses: ['localhost'] })).toThrow(TypeError);
-    expect(() => endpointUrlProblem('https://hooks.example.com/', { allowHttp: false, allowedAddresses: ['10.0.0.0/33'] })).toThrow(TypeError);
+    expect(() => endpointUrlProblem('https://hooks.example.com/', { allowHttp: false, allowedAddresses: ['localhost'] })).toThrow(
+      TypeError,
+    );
+    expect(() => endpointUrlProblem('https://hooks.example.com/', { allowHttp: false, allowedAddresses: ['10.0.0.0/33'] })).toThrow(
+      TypeError,
+    );
     expect(() => makeSender({ allowedAddresses: ['::1/129'] })).toThrow(TypeError);
   });
 });

@@ -40,7 +40,13 @@ interface LayoutOptions {
   data?: Record<string, string>;
 }
 
-export function layout(ctx: Pick<PageContext, 't' | 'locale'>, title: string, main: string, appName: string | null, options: LayoutOptions = {}): string {
+export function layout(
+  ctx: Pick<PageContext, 't' | 'locale'>,
+  title: string,
+  main: string,
+  appName: string | null,
+  options: LayoutOptions = {},
+): string {
   const data = Object.entries(options.data ?? {})
     .map(([k, v]) => ` data-${k}="${escape(v)}"`)
     .join('');
@@ -70,7 +76,8 @@ function form(ctx: PageContext, action: string, body: string, attrs = ''): strin
   return `<form method="post" action="${escape(`${ctx.base}/${action}`)}"${attrs}>${hidden('_csrf', ctx.csrf)}${body}</form>`;
 }
 
-const cancelForm = (ctx: PageContext) => form(ctx, 'cancel', `<button type="submit" class="secondary">${escape(ctx.t('cancel'))}</button>`, ' class="cancel"');
+const cancelForm = (ctx: PageContext) =>
+  form(ctx, 'cancel', `<button type="submit" class="secondary">${escape(ctx.t('cancel'))}</button>`, ' class="cancel"');
 
 function datasetsInWords(ctx: PageContext): string[] {
   const asked: Dataset[] | null = ctx.model.session.datasets ?? ctx.model.institution?.datasets ?? null;
@@ -106,7 +113,10 @@ ${cancelForm(ctx)}
 export function bankPage(ctx: PageContext, institutions: Institution[], query: string): Rendered {
   const list = institutions.length
     ? `<h2 class="visually-hidden">${escape(ctx.t('banksFound'))}</h2><ul class="banks">${institutions
-        .map((i) => `<li>${form(ctx, 'bank', `${hidden('institutionId', i.id)}<button type="submit" class="bank">${escape(i.name)}</button>`)}</li>`)
+        .map(
+          (i) =>
+            `<li>${form(ctx, 'bank', `${hidden('institutionId', i.id)}<button type="submit" class="bank">${escape(i.name)}</button>`)}</li>`,
+        )
         .join('')}</ul>`
     : `<p role="status">${escape(ctx.t('noBanks', { q: query }))}</p>`;
   const main = `<h1>${escape(ctx.t('bankTitle'))}</h1>
@@ -166,7 +176,13 @@ ${form(ctx, 'credentials', `${fields}<div class="actions"><button type="submit">
 /** What the progress page shows, summed up: the page reloads itself when this changes. */
 export function progressVersion(model: ConnectPageModel, now: Date): string {
   const job = model.job;
-  const parts = [effectiveStatus(model.session, now), model.session.step, job?.status, job?.challenge?.id, ...(job?.steps.map((s) => s.status) ?? [])];
+  const parts = [
+    effectiveStatus(model.session, now),
+    model.session.step,
+    job?.status,
+    job?.challenge?.id,
+    ...(job?.steps.map((s) => s.status) ?? []),
+  ];
   return createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 16);
 }
 
@@ -174,7 +190,10 @@ export function progressPage(ctx: PageContext): Rendered {
   const bank = ctx.model.institution?.name ?? '';
   const job = ctx.model.job;
   const steps = (job?.steps ?? [])
-    .map((s) => `<li class="step step-${escape(s.status)}"><span class="step-name">${escape(ctx.t(STEP_LABEL[s.title]))}</span> <span class="step-state">${escape(ctx.t(`stepState_${s.status}` as StringKey))}</span></li>`)
+    .map(
+      (s) =>
+        `<li class="step step-${escape(s.status)}"><span class="step-name">${escape(ctx.t(STEP_LABEL[s.title]))}</span> <span class="step-state">${escape(ctx.t(`stepState_${s.status}` as StringKey))}</span></li>`,
+    )
     .join('');
   let challenge = '';
   const c = job?.status === 'awaiting-challenge' ? job.challenge : null;

@@ -47,7 +47,15 @@ function sameToken(a: string, b: string): boolean {
  * send no Referer (the URL carries the session's secret), and every form carries a CSRF token and must come from
  * the service's own origin.
  */
-export function connectPagesRouter({ services, settings, logger }: { services: Services; settings: ConnectSettings; logger: Logger }): Router {
+export function connectPagesRouter({
+  services,
+  settings,
+  logger,
+}: {
+  services: Services;
+  settings: ConnectSettings;
+  logger: Logger;
+}): Router {
   const router = express.Router();
   const forms = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 100 });
   const svc = services.connectSessions;
@@ -68,16 +76,26 @@ export function connectPagesRouter({ services, settings, logger }: { services: S
     const t = translator(locale);
     try {
       const done = await svc.completeRedirect(query);
-      if (done?.sessionUrl) return  res.redirect(303, done.sessionUrl);
+      if (done?.sessionUrl) return res.redirect(303, done.sessionUrl);
       // A job without a session (an app with screens of its own): the job goes on; the app shows what follows.
-      send(res, done ? messagePage({ t, locale }, 200, 'backFromBankTitle', 'backFromBankText') : messagePage({ t, locale }, 400, 'notFoundTitle', 'notFoundText'), []);
+      send(
+        res,
+        done
+          ? messagePage({ t, locale }, 200, 'backFromBankTitle', 'backFromBankText')
+          : messagePage({ t, locale }, 400, 'notFoundTitle', 'notFoundText'),
+        [],
+      );
     } catch (error) {
       fail(res, error, t);
     }
   });
 
-  router.get('/sandbox/bank/authorize', (req, res) => sendBank(res, bankAuthorizePage(new URLSearchParams(queryOf(req)), '/sandbox/bank/authorize')));
-  router.post('/sandbox/bank/authorize', forms, (req, res) => sendBank(res, bankDecision(new URLSearchParams(req.body as Record<string, string>))));
+  router.get('/sandbox/bank/authorize', (req, res) =>
+    sendBank(res, bankAuthorizePage(new URLSearchParams(queryOf(req)), '/sandbox/bank/authorize')),
+  );
+  router.post('/sandbox/bank/authorize', forms, (req, res) =>
+    sendBank(res, bankDecision(new URLSearchParams(req.body as Record<string, string>))),
+  );
 
   router.get('/connect/:token', async (req, res) => {
     const token = req.params.token as string;
@@ -207,7 +225,8 @@ function fromOurOrigin(req: Request, settings: ConnectSettings): boolean {
   const site = req.headers['sec-fetch-site'];
   if (typeof site === 'string' && site !== 'same-origin') return false;
   const origin = req.headers.origin;
-  if (typeof origin === 'string' && origin !== 'null') return origin === new URL(settings.publicUrl).origin || origin === `http://${req.headers.host}`;
+  if (typeof origin === 'string' && origin !== 'null')
+    return origin === new URL(settings.publicUrl).origin || origin === `http://${req.headers.host}`;
   return true;
 }
 

@@ -65,10 +65,13 @@ export function createOpenApiDocument(publicUrl?: string): OpenAPIObject {
   schemas.ErrorResponse = ERROR_SCHEMA;
   doc.components.schemas = schemas;
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
-    for (const [method, op] of Object.entries(item as Record<string, { operationId?: string; parameters?: oas31.ParameterObject[]; responses: Record<string, unknown> }>)) {
+    for (const [method, op] of Object.entries(
+      item as Record<string, { operationId?: string; parameters?: oas31.ParameterObject[]; responses: Record<string, unknown> }>,
+    )) {
       // An object cannot be a query parameter: such an input (connections.list's `filter`) is tRPC's form, and
       // REST has the same fields flat beside it.
-      if (op.parameters) op.parameters = op.parameters.filter((p) => !(p.in === 'query' && (p.schema as oas31.SchemaObject | undefined)?.type === 'object'));
+      if (op.parameters)
+        op.parameters = op.parameters.filter((p) => !(p.in === 'query' && (p.schema as oas31.SchemaObject | undefined)?.type === 'object'));
       const { 200: ok, ...errors } = op.responses;
       const created = method === 'post' && op.operationId?.endsWith('-create');
       const hasId = path.includes('{');
@@ -78,9 +81,11 @@ export function createOpenApiDocument(publicUrl?: string): OpenAPIObject {
         401: errorResponse('Missing or invalid API key'),
         ...(errors[403] ? { 403: errorResponse('A quota of the app is reached (`details` says which)') } : {}),
         ...(hasId || method !== 'post' ? { 404: errorResponse('Not found (or another app’s)') } : {}),
-        ...(method !== 'get' ? { 409: errorResponse('Conflict: the resource is busy, a version is stale, or an Idempotency-Key was used with another body') } : {}),
+        ...(method !== 'get'
+          ? { 409: errorResponse('Conflict: the resource is busy, a version is stale, or an Idempotency-Key was used with another body') }
+          : {}),
         ...(method !== 'get' ? { 412: errorResponse('The resource is not in a state that allows this') } : {}),
-        429: errorResponse("Rate limit of the app reached", RETRY_AFTER),
+        429: errorResponse('Rate limit of the app reached', RETRY_AFTER),
         500: errorResponse('Internal error (the request id finds it in the log)'),
         503: errorResponse('The database is unavailable; retry', RETRY_AFTER),
       };

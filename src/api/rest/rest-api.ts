@@ -19,7 +19,8 @@ const ASSETS: Record<string, { type: string; body: Buffer }> = {
   'reference.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('./assets/reference.js', import.meta.url)) },
 };
 const REFERENCE_PAGE = readFileSync(new URL('./assets/reference.html', import.meta.url));
-const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export interface RestApiOptions {
   /** The same context factory /trpc uses: the same auth, idempotency keys and rate limits. */
@@ -40,7 +41,7 @@ export function restApi({ createContext, logger, publicUrl }: RestApiOptions): R
   router.get('/openapi.json', (_req, res) => void res.json(createOpenApiDocument(publicUrl())));
   router.get('/docs', (req, res) => {
     // The page's links are relative to /api/v1/docs: /docs/ would resolve them one folder too deep.
-    if (req.path.endsWith('/')) return  res.redirect(301, req.originalUrl.replace(/\/+(\?|$)/, '$1'));
+    if (req.path.endsWith('/')) return res.redirect(301, req.originalUrl.replace(/\/+(\?|$)/, '$1'));
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.setHeader('content-security-policy', PAGE_CSP);
     res.setHeader('x-content-type-options', 'nosniff');
@@ -62,7 +63,15 @@ export function restApi({ createContext, logger, publicUrl }: RestApiOptions): R
     const allowed = [...new Set(matching.flatMap((r) => r.methods))];
     if (!matching.length || allowed.includes(req.method) || req.method === 'HEAD') return next();
     res.setHeader('allow', allowed.join(', '));
-    res.status(405).json(restError('METHOD_NOT_SUPPORTED', `${req.method} is not a method of ${req.path} (${allowed.join(', ')})`, res.locals.requestId as string));
+    res
+      .status(405)
+      .json(
+        restError(
+          'METHOD_NOT_SUPPORTED',
+          `${req.method} is not a method of ${req.path} (${allowed.join(', ')})`,
+          res.locals.requestId as string,
+        ),
+      );
   });
 
   router.use(emptyBodyIsEmptyObject, express.json({ limit: MAX_BODY_BYTES, strict: true }));
@@ -131,7 +140,9 @@ function bodyErrors(logger: Logger) {
     if (type === 'entity.too.large' || status === 413) {
       res.status(413).json(restError('PAYLOAD_TOO_LARGE', `The body is larger than ${MAX_BODY_BYTES} bytes`, requestId));
     } else if (type === 'entity.parse.failed') {
-      res.status(400).json(restError('BAD_REQUEST', 'not readable as JSON', requestId, [{ path: [], message: 'not readable as JSON (a JSON object)' }]));
+      res
+        .status(400)
+        .json(restError('BAD_REQUEST', 'not readable as JSON', requestId, [{ path: [], message: 'not readable as JSON (a JSON object)' }]));
     } else if (typeof status === 'number' && status >= 400 && status < 500) {
       res.status(status).json(restError(status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', (error as Error).message, requestId));
     } else {

@@ -32,7 +32,11 @@ export function restErrorFromAdapter(body: AdapterErrorBody, requestId: string):
   const issues = data.issues ?? undefined;
   return {
     code,
-    message: issues?.length ? describeIssues({ issues, total: data.issueCount ?? issues.length }) : typeof body.message === 'string' ? body.message : code,
+    message: issues?.length
+      ? describeIssues({ issues, total: data.issueCount ?? issues.length })
+      : typeof body.message === 'string'
+        ? body.message
+        : code,
     ...(issues?.length ? { issues, issueCount: data.issueCount ?? issues.length } : {}),
     ...(data.details ? { details: data.details } : {}),
     requestId: data.requestId ?? requestId,

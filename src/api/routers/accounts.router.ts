@@ -3,7 +3,15 @@ import { appProcedure, router } from '../trpc.ts';
 
 export const accountsRouter = router({
   list: appProcedure
-    .meta({ openapi: { method: 'GET', path: '/accounts', tags: ['accounts'], summary: "List a connection's accounts (connectionId) or a user's (userId)", protect: true } })
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/accounts',
+        tags: ['accounts'],
+        summary: "List a connection's accounts (connectionId) or a user's (userId)",
+        protect: true,
+      },
+    })
     .input(listAccountsInput)
     .output(accountListView)
     .query(({ ctx, input }) => ctx.services.accounts.listAccounts(ctx.app.id, input)),
@@ -11,7 +19,15 @@ export const accountsRouter = router({
 
 export const transactionsRouter = router({
   list: appProcedure
-    .meta({ openapi: { method: 'GET', path: '/transactions', tags: ['transactions'], summary: "List an account's transactions (accountId) or a connection's (connectionId), newest first, a page at a time", protect: true } })
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/transactions',
+        tags: ['transactions'],
+        summary: "List an account's transactions (accountId) or a connection's (connectionId), newest first, a page at a time",
+        protect: true,
+      },
+    })
     .input(listTransactionsInput)
     .output(transactionPageView)
     .query(({ ctx, input }) => ctx.services.accounts.listTransactions(ctx.app.id, input)),

@@ -6,12 +6,16 @@ const tags = ['app'];
 /** The calling app itself: its name and the redirect URIs Hosted Connect may send its users back to. */
 export const appsRouter = router({
   get: appProcedure
-    .meta({ openapi: { method: 'GET', path: '/app', tags, summary: 'The calling app: its name, key prefix and redirect URIs', protect: true } })
+    .meta({
+      openapi: { method: 'GET', path: '/app', tags, summary: 'The calling app: its name, key prefix and redirect URIs', protect: true },
+    })
     .input(getAppInput)
     .output(appView)
     .query(({ ctx }) => ctx.services.apps.find(ctx.app.id)),
   addRedirectUri: appProcedure
-    .meta({ openapi: { method: 'POST', path: '/app/redirect-uris', tags, summary: 'Register a redirect URI for Hosted Connect', protect: true } })
+    .meta({
+      openapi: { method: 'POST', path: '/app/redirect-uris', tags, summary: 'Register a redirect URI for Hosted Connect', protect: true },
+    })
     .input(redirectUriInput)
     .output(appView)
     .mutation(idempotent(({ ctx, input }) => ctx.services.apps.addRedirectUri(ctx.app.id, input.uri))),

@@ -3,7 +3,15 @@ import { appProcedure, router } from '../trpc.ts';
 
 export const eventsRouter = router({
   list: appProcedure
-    .meta({ openapi: { method: 'GET', path: '/events', tags: ['events'], summary: 'The event stream, oldest first (poll with nextCursor)', protect: true } })
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/events',
+        tags: ['events'],
+        summary: 'The event stream, oldest first (poll with nextCursor)',
+        protect: true,
+      },
+    })
     .input(listEventsInput)
     .output(eventPageView)
     .query(({ ctx, input }) => ctx.services.events.list(ctx.app.id, input)),

@@ -27,10 +27,21 @@ const institutionView = z
 
 export const institutionsRouter = router({
   list: appProcedure
-    .meta({ openapi: { method: 'GET', path: '/institutions', tags, summary: 'List the institutions (banks) a connection can be made to', protect: true } })
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/institutions',
+        tags,
+        summary: 'List the institutions (banks) a connection can be made to',
+        protect: true,
+      },
+    })
     .input(
       inputObject({
-        country: z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code').optional(),
+        country: z
+          .string()
+          .regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')
+          .optional(),
         search: z.string().trim().min(1).max(100).regex(noControlChars, 'must not contain control characters').optional(),
       }).default({}),
     )
@@ -38,7 +49,15 @@ export const institutionsRouter = router({
     .query(async ({ ctx, input }) => (await ctx.services.institutions.list(input)).map(presentInstitution)),
 
   get: appProcedure
-    .meta({ openapi: { method: 'GET', path: '/institutions/{id}', tags, summary: 'Get an institution: its credential fields, datasets, sign-in method', protect: true } })
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/institutions/{id}',
+        tags,
+        summary: 'Get an institution: its credential fields, datasets, sign-in method',
+        protect: true,
+      },
+    })
     .input(inputObject({ id: institutionIdSchema }))
     .output(institutionView)
     .query(async ({ ctx, input }) => presentInstitution(await ctx.services.institutions.get(input.id))),

@@ -13,7 +13,15 @@ const tags = ['notification rules'];
 
 export const notificationRulesRouter = router({
   create: appProcedure
-    .meta({ openapi: { method: 'POST', path: '/notification-rules', tags, summary: 'Create a notification rule (a trigger, its params, the endpoint to tell)', protect: true } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/notification-rules',
+        tags,
+        summary: 'Create a notification rule (a trigger, its params, the endpoint to tell)',
+        protect: true,
+      },
+    })
     .input(createNotificationRuleInput)
     .output(notificationRuleView)
     .mutation(idempotent(({ ctx, input }) => ctx.services.notificationRules.create(ctx.app.id, input))),

@@ -21,7 +21,15 @@ const tags = ['webhooks'];
 
 const endpointsRouter = router({
   create: appProcedure
-    .meta({ openapi: { method: 'POST', path: '/webhooks/endpoints', tags, summary: 'Create a webhook endpoint (answers its signing secret, once)', protect: true } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/webhooks/endpoints',
+        tags,
+        summary: 'Create a webhook endpoint (answers its signing secret, once)',
+        protect: true,
+      },
+    })
     .input(createEndpointInput)
     .output(endpointWithSecretView)
     .mutation(idempotent(({ ctx, input }) => ctx.services.endpoints.create(ctx.app.id, input))),
@@ -36,7 +44,15 @@ const endpointsRouter = router({
     .output(endpointView)
     .query(({ ctx, input }) => ctx.services.endpoints.get(ctx.app.id, input.id)),
   update: appProcedure
-    .meta({ openapi: { method: 'PATCH', path: '/webhooks/endpoints/{id}', tags, summary: 'Change a webhook endpoint (url, filters, enabled)', protect: true } })
+    .meta({
+      openapi: {
+        method: 'PATCH',
+        path: '/webhooks/endpoints/{id}',
+        tags,
+        summary: 'Change a webhook endpoint (url, filters, enabled)',
+        protect: true,
+      },
+    })
     .input(updateEndpointInput)
     .output(endpointView)
     .mutation(idempotent(({ ctx, input }) => ctx.services.endpoints.update(ctx.app.id, input))),
@@ -46,17 +62,41 @@ const endpointsRouter = router({
     .output(deletedView)
     .mutation(idempotent(({ ctx, input }) => ctx.services.endpoints.delete(ctx.app.id, input.id))),
   rotateSecret: appProcedure
-    .meta({ openapi: { method: 'POST', path: '/webhooks/endpoints/{id}/rotate-secret', tags, summary: 'Issue a new signing secret (the old one signs too for a while)', protect: true } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/webhooks/endpoints/{id}/rotate-secret',
+        tags,
+        summary: 'Issue a new signing secret (the old one signs too for a while)',
+        protect: true,
+      },
+    })
     .input(endpointIdInput)
     .output(endpointWithSecretView)
     .mutation(idempotent(({ ctx, input }) => ctx.services.endpoints.rotateSecret(ctx.app.id, input.id))),
   test: appProcedure
-    .meta({ openapi: { method: 'POST', path: '/webhooks/endpoints/{id}/test', tags, summary: 'Send a webhook.test event to the endpoint now', protect: true } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/webhooks/endpoints/{id}/test',
+        tags,
+        summary: 'Send a webhook.test event to the endpoint now',
+        protect: true,
+      },
+    })
     .input(endpointIdInput)
     .output(testDeliveryView)
     .mutation(idempotent(({ ctx, input }) => ctx.services.deliveries.test(ctx.app.id, input.id))),
   recover: appProcedure
-    .meta({ openapi: { method: 'POST', path: '/webhooks/endpoints/{id}/recover', tags, summary: 'Send again every event since a time that the endpoint did not receive', protect: true } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/webhooks/endpoints/{id}/recover',
+        tags,
+        summary: 'Send again every event since a time that the endpoint did not receive',
+        protect: true,
+      },
+    })
     .input(recoverEndpointInput)
     .output(recoverResultView)
     .mutation(idempotent(({ ctx, input }) => ctx.services.deliveries.recover(ctx.app.id, input.id, input.since))),
@@ -64,7 +104,9 @@ const endpointsRouter = router({
 
 const deliveriesRouter = router({
   list: appProcedure
-    .meta({ openapi: { method: 'GET', path: '/webhooks/deliveries', tags, summary: 'List webhook deliveries, newest first', protect: true } })
+    .meta({
+      openapi: { method: 'GET', path: '/webhooks/deliveries', tags, summary: 'List webhook deliveries, newest first', protect: true },
+    })
     .input(listDeliveriesInput)
     .output(deliveryPageView)
     .query(({ ctx, input }) => ctx.services.deliveries.list(ctx.app.id, input)),

@@ -94,10 +94,16 @@ export class HttpProvider implements Provider {
     return accounts;
   }
 
-  async listTransactions(ctx: ProviderContext, session: ProviderSession, accountId: string, since: Date | null): Promise<ProviderTransaction[]> {
+  async listTransactions(
+    ctx: ProviderContext,
+    session: ProviderSession,
+    accountId: string,
+    since: Date | null,
+  ): Promise<ProviderTransaction[]> {
     const { transactions } = await this.call('transactions', ctx, { ...this.context(ctx), session, accountId, since });
     // Rows are upserted by (account, id): another account's rows or a repeated id would corrupt or fail the write.
-    if (transactions.some((t) => t.accountId !== accountId)) throw badResponse('transactions', this.origin, 200, 'a transaction of another account was returned');
+    if (transactions.some((t) => t.accountId !== accountId))
+      throw badResponse('transactions', this.origin, 200, 'a transaction of another account was returned');
     assertUniqueIds('transactions', transactions, this.origin);
     return transactions;
   }
@@ -124,7 +130,11 @@ export class HttpProvider implements Provider {
     };
   }
 
-  private async call<Op extends PluginOperationWithBody>(op: Op, ctx: ProviderContext, body: DecodedPluginRequest<Op>): Promise<DecodedPluginResponse<Op>>;
+  private async call<Op extends PluginOperationWithBody>(
+    op: Op,
+    ctx: ProviderContext,
+    body: DecodedPluginRequest<Op>,
+  ): Promise<DecodedPluginResponse<Op>>;
   private async call(op: 'revoke', ctx: ProviderContext, body: DecodedPluginRequest<'revoke'>): Promise<void>;
   private async call(op: PluginOperation, ctx: ProviderContext, body: unknown): Promise<unknown> {
     // Everything the provider answers is stored or shown somewhere: one redaction step for all of it.
@@ -202,7 +212,8 @@ export class HttpProvider implements Provider {
       });
     }
     if (error instanceof RequestError) {
-      const code = UNREACHABLE_CODES.has(error.code) || /socket hang up/i.test(error.message) ? 'provider-unreachable' : 'provider-request-failed';
+      const code =
+        UNREACHABLE_CODES.has(error.code) || /socket hang up/i.test(error.message) ? 'provider-unreachable' : 'provider-request-failed';
       return new ProviderError('transient', `Could not reach the plug-in provider for ${where} (${error.code}).`, {
         code,
         attributes: { operation: op, errorCode: error.code },

@@ -16,7 +16,14 @@ export const CHALLENGE_STATUS = 510;
 export const RATE_LIMITED_STATUS = 429;
 
 /** The kinds a 4xx error body may carry; rate limits (429) and transient faults (5xx) are told by the status. */
-export const CLIENT_ERROR_KINDS = ['invalid-credentials', 'challenge-failed', 'consent-expired', 'revoked', 'consent-denied', 'permanent'] as const;
+export const CLIENT_ERROR_KINDS = [
+  'invalid-credentials',
+  'challenge-failed',
+  'consent-expired',
+  'revoked',
+  'consent-denied',
+  'permanent',
+] as const;
 export type ClientErrorKind = (typeof CLIENT_ERROR_KINDS)[number];
 
 /** The status the reference server answers each typed kind with. Advisory: clients decide by the body's kind. */
@@ -38,7 +45,9 @@ const isoDateTime = z.codec(z.iso.datetime({ offset: true }), z.date(), {
 // provider hears about, never a failed write that would retry the job for ever.
 
 /** Money travels as exact decimal strings ("-12.30"), never JSON numbers; at most 16 digits before the point. */
-const decimal = z.string().regex(/^-?\d{1,16}(\.\d{1,20})?$/, 'expected an exact decimal string such as "-12.30", at most 16 digits before the point');
+const decimal = z
+  .string()
+  .regex(/^-?\d{1,16}(\.\d{1,20})?$/, 'expected an exact decimal string such as "-12.30", at most 16 digits before the point');
 const currency = z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 currency code');
 const id = z.string().min(1).max(255);
 
@@ -64,14 +73,23 @@ export const pluginSessionSchema = z.object({
   userInfo: z.object({ name: z.string(), email: z.string().nullable() }).nullable(),
 });
 
-export const pluginChallengeSchema = z.object({
-  id,
-  message: z.string().max(1_000),
-  type: z.enum(['TEXT', 'DECOUPLED', 'IMAGE', 'REDIRECT']),
-  expiresAt: isoDateTime,
-  /** REDIRECT: the bank's page to send the user to (http or https). */
-  redirectUrl: z.url({ protocol: /^https?$/ }).max(4_096).nullable().optional(),
-}).refine((c) => c.type !== 'REDIRECT' || !!c.redirectUrl, { message: 'a REDIRECT challenge needs its redirectUrl', path: ['redirectUrl'] });
+export const pluginChallengeSchema = z
+  .object({
+    id,
+    message: z.string().max(1_000),
+    type: z.enum(['TEXT', 'DECOUPLED', 'IMAGE', 'REDIRECT']),
+    expiresAt: isoDateTime,
+    /** REDIRECT: the bank's page to send the user to (http or https). */
+    redirectUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(4_096)
+      .nullable()
+      .optional(),
+  })
+  .refine((c) => c.type !== 'REDIRECT' || !!c.redirectUrl, {
+    message: 'a REDIRECT challenge needs its redirectUrl',
+    path: ['redirectUrl'],
+  });
 
 export const pluginAccountSchema = z.object({
   id,

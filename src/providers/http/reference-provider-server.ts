@@ -128,7 +128,10 @@ export function createReferenceProviderServer(options: ReferenceProviderServerOp
     // Issues name paths and rules only, never values: the body holds credentials.
     if (!parsed.success) return refuse(400, 'bad-request', `Invalid ${op} request: ${describeIssues(parsed.error)}`);
     try {
-      return await (operations[op] as (input: unknown, sandbox: SandboxProvider) => Promise<Answer>)(parsed.data, sandboxFor(req.headers.host ?? '127.0.0.1'));
+      return await (operations[op] as (input: unknown, sandbox: SandboxProvider) => Promise<Answer>)(
+        parsed.data,
+        sandboxFor(req.headers.host ?? '127.0.0.1'),
+      );
     } catch (error) {
       return faultAnswer(error, res);
     }
@@ -180,7 +183,12 @@ function ok<S extends z.ZodType>(schema: S, value: z.output<S>): Answer {
   return { status: 200, body: z.encode(schema, value) };
 }
 
-function errorBody(kind: ProviderError['kind'], code: string, message: string, attributes?: ProviderError['options']['attributes']): PluginErrorBody {
+function errorBody(
+  kind: ProviderError['kind'],
+  code: string,
+  message: string,
+  attributes?: ProviderError['options']['attributes'],
+): PluginErrorBody {
   return { error: { kind, code, message, ...(attributes ? { attributes } : {}) } };
 }
 

@@ -27,7 +27,12 @@ function callbackOf(raw: string | null): URL | null {
   if (!raw) return null;
   try {
     const url = new URL(raw);
-    return (url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.endsWith('/connect/callback') && !url.username && !url.password ? url : null;
+    return (url.protocol === 'https:' || url.protocol === 'http:') &&
+      url.pathname.endsWith('/connect/callback') &&
+      !url.username &&
+      !url.password
+      ? url
+      : null;
   } catch {
     return null;
   }

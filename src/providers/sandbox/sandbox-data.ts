@@ -42,8 +42,20 @@ const ACCOUNT_KINDS: { type: AccountType; name: string }[] = [
 ];
 
 const MERCHANTS = [
-  'Woolworths', 'Coles', 'Uber *Trip', 'Netflix.com', 'Shell Service Station', 'Spotify', 'Bunnings Warehouse',
-  'JB Hi-Fi', 'Telstra Bill', 'Origin Energy', 'Qantas Airways', 'Local Cafe', 'Pharmacy', 'Amazon Marketplace',
+  'Woolworths',
+  'Coles',
+  'Uber *Trip',
+  'Netflix.com',
+  'Shell Service Station',
+  'Spotify',
+  'Bunnings Warehouse',
+  'JB Hi-Fi',
+  'Telstra Bill',
+  'Origin Energy',
+  'Qantas Airways',
+  'Local Cafe',
+  'Pharmacy',
+  'Amazon Marketplace',
 ];
 
 export interface SandboxUser {

@@ -13,7 +13,7 @@ export const SANDBOX_SCRIPTS = {
   revoked: 'Imports fine; on the next refresh the bank says access was revoked (status DISCONNECTED).',
   outage: 'Imports fine; every later refresh finds the bank down (HTTP 503): retried, then the job fails (technical).',
   large: '25 accounts with about 200 transactions each (about 5,000 rows) for load.',
-  medium: '10 accounts with about 200 transactions each (about 2,000 rows): the refresh benchmark\'s user.',
+  medium: "10 accounts with about 200 transactions each (about 2,000 rows): the refresh benchmark's user.",
   slow: 'Every call to the bank takes about a second: watch the steps move in jobs.get.',
   decoupled: 'On first import the bank asks the user to approve in its app (a DECOUPLED challenge); it confirms by itself about 3 s later.',
 } as const;

@@ -62,13 +62,15 @@ export class SandboxProvider implements Provider {
         }
         break;
       case 'consent-expired':
-        if (!firstImport) throw new ProviderError('consent-expired', 'The consent given at the bank has expired.', { code: 'consent-expired' });
+        if (!firstImport)
+          throw new ProviderError('consent-expired', 'The consent given at the bank has expired.', { code: 'consent-expired' });
         break;
       case 'revoked':
         if (!firstImport) throw new ProviderError('revoked', 'Access was revoked at the bank.', { code: 'revoked' });
         break;
       case 'outage':
-        if (!firstImport) throw new ProviderError('transient', 'The bank is down for maintenance (HTTP 503).', { code: 'provider-unavailable' });
+        if (!firstImport)
+          throw new ProviderError('transient', 'The bank is down for maintenance (HTTP 503).', { code: 'provider-unavailable' });
         break;
       case 'challenge':
         if (firstImport) {
@@ -103,7 +105,9 @@ export class SandboxProvider implements Provider {
   private verifyByRedirect(ctx: ProviderContext): ProviderSession {
     if (ctx.connection.reference !== null && !ctx.userPresent) return this.session(ctx);
     if (!ctx.authorization || !this.options.bankUrl) {
-      throw new ProviderError('permanent', 'This bank signs users in on its own page, and no callback was given.', { code: 'redirect-not-configured' });
+      throw new ProviderError('permanent', 'This bank signs users in on its own page, and no callback was given.', {
+        code: 'redirect-not-configured',
+      });
     }
     const url = new URL(`${this.options.bankUrl.replace(/\/$/, '')}/authorize`);
     url.searchParams.set('client_name', 'Connections service sandbox');
@@ -123,7 +127,8 @@ export class SandboxProvider implements Provider {
     if (challenge.type === 'REDIRECT') {
       const back = new URLSearchParams(response);
       if (back.get('error')) throw new ProviderError('consent-denied', 'Access was denied at the bank.', { code: 'consent-denied' });
-      if (!back.get('code')?.startsWith(SANDBOX_CODE_PREFIX)) throw new ProviderError('challenge-failed', 'The bank did not confirm the sign-in.', { code: 'challenge-failed' });
+      if (!back.get('code')?.startsWith(SANDBOX_CODE_PREFIX))
+        throw new ProviderError('challenge-failed', 'The bank did not confirm the sign-in.', { code: 'challenge-failed' });
       return this.session(ctx);
     }
     if (challenge.type === 'DECOUPLED') {
@@ -143,7 +148,12 @@ export class SandboxProvider implements Provider {
     return sandboxAccounts(this.user(ctx), ctx.now);
   }
 
-  async listTransactions(ctx: ProviderContext, _session: ProviderSession, accountId: string, since: Date | null): Promise<ProviderTransaction[]> {
+  async listTransactions(
+    ctx: ProviderContext,
+    _session: ProviderSession,
+    accountId: string,
+    since: Date | null,
+  ): Promise<ProviderTransaction[]> {
     await this.slowDown(ctx);
     return sandboxTransactions(this.user(ctx), accountId, since, ctx.now);
   }
@@ -163,14 +173,19 @@ export class SandboxProvider implements Provider {
 
   private session(ctx: ProviderContext): ProviderSession {
     const loginId = ctx.credentials.loginId?.trim() || 'demo';
-    const reference = ctx.connection.reference ?? `sbx-conn-${createHash('sha256').update(`${ctx.institution.id}:${ctx.connection.id}`).digest('hex').slice(0, 16)}`;
+    const reference =
+      ctx.connection.reference ??
+      `sbx-conn-${createHash('sha256').update(`${ctx.institution.id}:${ctx.connection.id}`).digest('hex').slice(0, 16)}`;
     return {
       reference,
       providerStatus: 'active',
       // As long as the app asked (Hosted Connect's consentDays); otherwise a year, the most open banking allows.
       consentExpiresAt: new Date(ctx.now.getTime() + (ctx.consentDays ?? 365) * 24 * 3_600_000),
       token: `sbx-session-${reference}`,
-      userInfo: { name: loginId === 'demo' ? 'Demo User' : loginId, email: `${loginId.replace(/[^a-z0-9]/gi, '').toLowerCase() || 'user'}@example.com` },
+      userInfo: {
+        name: loginId === 'demo' ? 'Demo User' : loginId,
+        email: `${loginId.replace(/[^a-z0-9]/gi, '').toLowerCase() || 'user'}@example.com`,
+      },
     };
   }
 }

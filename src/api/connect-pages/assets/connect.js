@@ -27,14 +27,18 @@
   if (data.statusUrl) {
     var poll = function () {
       fetch(data.statusUrl, { headers: { accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' })
-        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (r) {
+          return r.ok ? r.json() : null;
+        })
         .then(function (s) {
           if (!s) return setTimeout(poll, 2000);
           if (s.redirectUrl) return window.location.assign(s.redirectUrl);
           if (s.version !== data.version) return window.location.reload();
           setTimeout(poll, 1000);
         })
-        .catch(function () { setTimeout(poll, 2000); });
+        .catch(function () {
+          setTimeout(poll, 2000);
+        });
     };
     setTimeout(poll, 700);
   }

@@ -12,7 +12,12 @@
   let doc;
   const resolve = (schema) => {
     let s = schema || {};
-    for (let i = 0; s.$ref && i < 20; i++) s = s.$ref.split('/').slice(1).reduce((o, k) => (o ? o[decodeURIComponent(k)] : undefined), doc) || {};
+    for (let i = 0; s.$ref && i < 20; i++)
+      s =
+        s.$ref
+          .split('/')
+          .slice(1)
+          .reduce((o, k) => (o ? o[decodeURIComponent(k)] : undefined), doc) || {};
     return s;
   };
   const refName = (schema) => (schema && schema.$ref ? schema.$ref.split('/').pop() : null);
@@ -42,9 +47,18 @@
     const required = new Set(target.required || []);
     for (const [name, prop] of Object.entries(target.properties || {})) {
       const p = resolve(prop);
-      const item = el('li', {}, el('code', {}, name), ' ', el('span', { class: 'type' }, typeOf(prop)), required.has(name) ? el('span', { class: 'req' }, ' required') : null, p.description ? ` — ${p.description}` : null);
+      const item = el(
+        'li',
+        {},
+        el('code', {}, name),
+        ' ',
+        el('span', { class: 'type' }, typeOf(prop)),
+        required.has(name) ? el('span', { class: 'req' }, ' required') : null,
+        p.description ? ` — ${p.description}` : null,
+      );
       const inner = p.type === 'array' ? resolve(p.items) : p;
-      if (depth < 6 && (inner.properties || (inner.anyOf || []).some((v) => resolve(v).properties))) item.append(schemaTree(prop, depth + 1));
+      if (depth < 6 && (inner.properties || (inner.anyOf || []).some((v) => resolve(v).properties)))
+        item.append(schemaTree(prop, depth + 1));
       list.append(item);
     }
     return list;
@@ -55,8 +69,26 @@
     if (op.description) body.append(el('p', {}, op.description));
     const params = op.parameters || [];
     if (params.length) {
-      const rows = params.map((p) => el('tr', {}, el('td', {}, el('code', {}, p.name)), el('td', {}, p.in), el('td', {}, p.required ? 'yes' : ''), el('td', { class: 'type' }, typeOf(p.schema)), el('td', {}, p.description || resolve(p.schema).description || '')));
-      body.append(el('h4', {}, 'Parameters'), el('table', {}, el('tr', {}, el('th', {}, 'name'), el('th', {}, 'in'), el('th', {}, 'required'), el('th', {}, 'type'), el('th', {}, '')), ...rows));
+      const rows = params.map((p) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, el('code', {}, p.name)),
+          el('td', {}, p.in),
+          el('td', {}, p.required ? 'yes' : ''),
+          el('td', { class: 'type' }, typeOf(p.schema)),
+          el('td', {}, p.description || resolve(p.schema).description || ''),
+        ),
+      );
+      body.append(
+        el('h4', {}, 'Parameters'),
+        el(
+          'table',
+          {},
+          el('tr', {}, el('th', {}, 'name'), el('th', {}, 'in'), el('th', {}, 'required'), el('th', {}, 'type'), el('th', {}, '')),
+          ...rows,
+        ),
+      );
     }
     const json = op.requestBody && op.requestBody.content && op.requestBody.content['application/json'];
     if (json) body.append(el('h4', {}, 'Body (application/json)'), schemaTree(json.schema, 0));
@@ -64,10 +96,30 @@
     for (const [status, res] of Object.entries(op.responses || {})) {
       const r = resolve(res);
       const content = r.content && r.content['application/json'];
-      body.append(el('p', {}, el('strong', {}, status), ' ', r.description || '', content ? el('span', { class: 'type' }, ` — ${typeOf(content.schema)}`) : null));
+      body.append(
+        el(
+          'p',
+          {},
+          el('strong', {}, status),
+          ' ',
+          r.description || '',
+          content ? el('span', { class: 'type' }, ` — ${typeOf(content.schema)}`) : null,
+        ),
+      );
       if (content && Number(status) < 300) body.append(schemaTree(content.schema, 0));
     }
-    return el('details', { class: 'op', id: op.operationId || `${method}-${path}` }, el('summary', {}, el('span', { class: `method ${method.toUpperCase()}` }, method.toUpperCase()), el('span', { class: 'path' }, path), el('span', { class: 'summary' }, op.summary || '')), body);
+    return el(
+      'details',
+      { class: 'op', id: op.operationId || `${method}-${path}` },
+      el(
+        'summary',
+        {},
+        el('span', { class: `method ${method.toUpperCase()}` }, method.toUpperCase()),
+        el('span', { class: 'path' }, path),
+        el('span', { class: 'summary' }, op.summary || ''),
+      ),
+      body,
+    );
   }
 
   function render() {
