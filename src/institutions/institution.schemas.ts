@@ -3,6 +3,7 @@ import { DATASETS, INSTITUTION_METHODS, INSTITUTION_STATUSES, SIGN_IN_METHODS, t
 import { institutionIdSchema } from '../connections/connection.schemas.ts';
 import { AppError, ErrorCode, formatPath, type FieldIssue } from '../errors.ts';
 import { BUILT_IN_PROVIDER_KEYS } from '../providers/provider-registry.ts';
+import { inputObject, noControlChars } from '../validation.ts';
 
 /** An institution as an operator defines it (CLI, INSTITUTIONS_FILE): every column but the timestamps. */
 export type InstitutionDefinition = Omit<Institution, 'createdAt' | 'updatedAt'>;
@@ -104,3 +105,31 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, pre
   }));
   throw new AppError(ErrorCode.VALIDATION, issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('\n'), { issues });
 }
+
+/** What the API answers for an institution (institution.presenter.ts makes it). */
+export const institutionView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    country: z.string(),
+    method: z.enum(INSTITUTION_METHODS),
+    serviceProvider: z.string(),
+    bankCode: z.string().nullable(),
+    datasets: z.array(z.enum(DATASETS)),
+    credentialFields: z.array(z.object({ name: z.string(), label: z.string(), secret: z.boolean(), required: z.boolean() })),
+    signIn: z.enum(SIGN_IN_METHODS),
+    minRefreshIntervalMinutes: z.number().int(),
+    status: z.enum(INSTITUTION_STATUSES),
+  })
+  .meta({ id: 'Institution' });
+
+/** institutions.list: by country, by a part of the name or id, or an exact bank code. */
+export const listInstitutionsInput = inputObject({
+  country: z
+    .string()
+    .regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')
+    .optional(),
+  search: z.string().trim().min(1).max(100).regex(noControlChars, 'must not contain control characters').optional(),
+}).default({});
+
+export const institutionIdInput = inputObject({ id: institutionIdSchema });
