@@ -167,20 +167,18 @@ export class JobService {
     const steps: JobStep[] = job.steps.map((s) =>
       s.status === 'in-progress' ? { ...s, status: 'failed', finishedAt: now, error: CHALLENGE_EXPIRED } : s,
     );
-    await manager
-      .getRepository(Job)
-      .update(
-        { id: job.id },
-        {
-          status: 'failed',
-          error: CHALLENGE_EXPIRED,
-          steps,
-          finishedAt: now,
-          updatedAt: now,
-          challengeResponseCiphertext: null,
-          challengeResponseKeyId: null,
-        },
-      );
+    await manager.getRepository(Job).update(
+      { id: job.id },
+      {
+        status: 'failed',
+        error: CHALLENGE_EXPIRED,
+        steps,
+        finishedAt: now,
+        updatedAt: now,
+        challengeResponseCiphertext: null,
+        challengeResponseKeyId: null,
+      },
+    );
     const current = await manager.getRepository(Connection).findOneBy({ appId: job.appId, id: job.connectionId });
     if (!current) return;
     const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });

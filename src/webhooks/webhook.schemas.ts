@@ -19,11 +19,9 @@ const KNOWN_TYPES: readonly string[] = [...EVENT_TYPES, ...NOTIFICATION_TYPES];
 const PREFIXES = [...new Set(KNOWN_TYPES.map((t) => t.split('.')[0]!))];
 
 /** An event type, or `prefix.*` for a family (`connection.*`). */
-const eventTypeFilter = z
-  .string()
-  .refine((t) => KNOWN_TYPES.includes(t) || (t.endsWith('.*') && PREFIXES.includes(t.slice(0, -2))), {
-    message: `must be an event type (${EVENT_TYPES.join(', ')}, notification.<TRIGGER>) or a family such as connection.*`,
-  });
+const eventTypeFilter = z.string().refine((t) => KNOWN_TYPES.includes(t) || (t.endsWith('.*') && PREFIXES.includes(t.slice(0, -2))), {
+  message: `must be an event type (${EVENT_TYPES.join(', ')}, notification.<TRIGGER>) or a family such as connection.*`,
+});
 const eventType = z.string().refine((t) => KNOWN_TYPES.includes(t), { message: 'must be an event type' });
 
 const eventTypes = z
