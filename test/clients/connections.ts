@@ -1,4 +1,5 @@
-// A client of the connections service, as an app that installed `connections-service` writes it: the router's
+// A client of the connections service, as an app that installed `connections-service` writes it (the test copies it
+// into each package under test/clients/ and compiles it there with that package's flags): the router's
 // type from `connections-service/router`, nothing else from the service.
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
