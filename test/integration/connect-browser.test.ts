@@ -65,10 +65,11 @@ async function newPage(viewport = DESKTOP, locale = 'en-GB'): Promise<Page> {
 
 async function session(
   input: { institutionId?: string; connectionId?: string; consentDays?: number; userId?: string; locale?: 'en' | 'de' } = {},
+  options: { redirect?: boolean } = {},
 ) {
   return app.client.connectSessions.create.mutate({
     userId: input.userId ?? `browser-${randomUUID().slice(0, 8)}`,
-    redirectUri: site.redirectUri,
+    ...(options.redirect === false ? {} : { redirectUri: site.redirectUri }),
     ...input,
   });
 }
@@ -225,8 +226,12 @@ describe.runIf(hasChromium)('Hosted Connect in Chromium', { timeout: 60_000 }, (
   });
 
   it('an expired session shows a clear page, never the flow', async () => {
-    const { id, url } = await session();
-    await service.database.db.query(`UPDATE connect_sessions SET expires_at = now() - interval '1 minute' WHERE id = $1`, [id]);
+    const expire = (id: string) =>
+      service.database.db.query(`UPDATE connect_sessions SET expires_at = now() - interval '1 minute' WHERE id = $1`, [id]);
+    // Without a redirect URI the page stays where it is, so axe sees it whole (with one, the page goes back to the
+    // app after a moment: below).
+    const { id, url } = await session({}, { redirect: false });
+    await expire(id);
     const page = await newPage(PHONE);
     await page.goto(url);
     await page.getByRole('heading', { name: 'This link has expired' }).waitFor();
@@ -235,6 +240,14 @@ describe.runIf(hasChromium)('Hosted Connect in Chromium', { timeout: 60_000 }, (
     await page.goto(`${service.url}/connect/${'x'.repeat(43)}`);
     await page.getByRole('heading', { name: 'This link is not valid' }).waitFor();
     await expectAccessible(page, 'not found');
+
+    const back = await session();
+    await expire(back.id);
+    await page.goto(back.url);
+    await page.getByRole('heading', { name: 'This link has expired' }).waitFor();
+    const query = await returned(page);
+    expect(query.get('status')).toBe('expired');
+    expect(query.get('sessionId')).toBe(back.id);
   });
 
   it('opened as a popup, the end is a postMessage to the opener, to the redirect URI origin', async () => {
