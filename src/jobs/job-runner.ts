@@ -13,15 +13,10 @@ import type { EntityManager } from 'typeorm';
 import { FinancialDataRepository, type AccountUpsert } from '../accounts/financial-data.repository.ts';
 import { recordExtraction, type FailureEffect, type LifecycleEvent } from '../connections/connection.lifecycle.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
-import {
-  DEFAULT_REFRESH_POLICY,
-  firstRefreshAt,
-  refreshAfterFailure,
-  refreshIntervalMs,
-  type RefreshPolicy,
-} from '../connections/refresh-schedule.ts';
+import { firstRefreshAt, refreshAfterFailure, refreshIntervalMs } from '../connections/refresh-schedule.ts';
+import { DEFAULT_RUNNER_OPTIONS, type JobRunnerOptions } from './job-runner.options.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
-import { credentialBinding } from '../connections/connection.service.ts';
+import { challengeBinding, credentialBinding } from '../security/credential-cipher.ts';
 import { ClaimLoop } from '../db/claim-loop.ts';
 import type { Deps } from '../deps.ts';
 import type { JobOutcome } from '../observability/metrics.ts';
@@ -33,9 +28,9 @@ import {
   type ProviderSession,
   type ProviderTransaction,
 } from '../providers/provider.ts';
-import { presentMoney } from '../providers/money.ts';
+import { compareDecimal, presentMoney } from '../providers/money.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
-import { compareDecimal, MAX_IDS, type TransactionFact } from '../webhooks/notification-rule.matcher.ts';
+import { MAX_IDS, type TransactionFact } from '../webhooks/notification-rule.matcher.ts';
 import { recordJobEvent } from './job.events.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import { backoffMs, CONSENT_LAPSED, decideFailure, exhausted } from './job-failure.ts';
@@ -43,41 +38,6 @@ import { followJob } from '../connect/connect-session.lifecycle.ts';
 import { JOBS_CHANNEL } from './job.queue.ts';
 import { hashState, newState } from '../security/oauth-state.ts';
 import { jobEndPatch, JobRepository, LeaseLost } from './job.repository.ts';
-
-export interface JobRunnerOptions {
-  /** Jobs this process runs at once. */
-  concurrency: number;
-  /** Jobs of one provider this process runs at once. */
-  perProviderConcurrency: number;
-  /** How long a claim lasts without renewal; a dead worker's jobs are taken over after this. */
-  leaseMs: number;
-  /** Poll interval when no notification arrives. */
-  pollMs: number;
-  /** Transient failures before a job fails. */
-  maxFailures: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  /** How far back a refresh re-reads transactions before the last success (pending ones post late). */
-  transactionOverlapMs: number;
-  /** Jitter and failure backoff of automatic refreshes. */
-  refreshPolicy: RefreshPolicy;
-  /** Where a redirect institution's bank sends the user back (the service's /connect/callback); null: no redirects. */
-  callbackUrl: string | null;
-  workerId?: string;
-}
-
-export const DEFAULT_RUNNER_OPTIONS: JobRunnerOptions = {
-  concurrency: 4,
-  perProviderConcurrency: 4,
-  leaseMs: 30_000,
-  pollMs: 1_000,
-  maxFailures: 5,
-  backoffBaseMs: 2_000,
-  backoffMaxMs: 300_000,
-  transactionOverlapMs: 7 * 24 * 3_600_000,
-  refreshPolicy: DEFAULT_REFRESH_POLICY,
-  callbackUrl: null,
-};
 
 const STEP_DATASETS: Record<StepTitle, Dataset[]> = {
   'verify-credentials': ['USER_INFO'],
@@ -337,7 +297,7 @@ class JobExecution {
     if (!resuming) return provider.verifyCredentials(ctx);
     const { response } = this.deps.cipher.open(
       { ciphertext: this.job.challengeResponseCiphertext!, keyId: this.job.challengeResponseKeyId! },
-      `${this.job.appId}:${this.job.id}:challenge`,
+      challengeBinding(this.job.appId, this.job.id),
     ) as { response: string };
     const challenge = { ...this.job.challenge!, expiresAt: new Date(this.job.challenge!.expiresAt) };
     return provider.answerChallenge(ctx, challenge, response);

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { followJob } from '../connect/connect-session.lifecycle.ts';
 import { hashState } from '../security/oauth-state.ts';
+import { challengeBinding } from '../security/credential-cipher.ts';
 import { Connection, Institution, Job, JOB_PRIORITIES } from '../../entities/index.ts';
 import { recordExtraction } from '../connections/connection.lifecycle.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
@@ -126,7 +127,7 @@ export class JobService {
         throw AppError.validation(['response'], "is not the bank's callback for this job (its state does not match)");
       }
     }
-    const sealed = this.deps.cipher.seal({ response }, `${job.appId}:${job.id}:challenge`);
+    const sealed = this.deps.cipher.seal({ response }, challengeBinding(job.appId, job.id));
     await manager.getRepository(Job).update(
       { id: job.id },
       {
