@@ -9,7 +9,8 @@ import type { DataSource } from 'typeorm';
 import { Institution, type Job } from '../../entities/index.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { seededInstitutions } from '../../src/institutions/institution.seed.ts';
-import { jobEndPatch, JobRepository } from '../../src/jobs/job.repository.ts';
+import { JobRepository } from '../../src/jobs/job.repository.ts';
+import { applyJobTransition } from '../../src/jobs/job.transitions.ts';
 import { round, type Scenario } from '../lib/types.ts';
 
 /** Concurrent workers on each side. */
@@ -167,7 +168,7 @@ async function runOurs(db: DataSource, n: number, batch: number): Promise<number
   const complete = (job: Job, workerId: string) =>
     db.transaction(async (m) => {
       const now = new Date();
-      await repo.fencedUpdate(m, job.id, workerId, jobEndPatch('succeeded', null, job.steps, now));
+      await applyJobTransition(m, job, { type: 'succeed', steps: job.steps }, now, workerId);
     });
   const worker = async (i: number) => {
     const workerId = `bench-queue:${process.pid}:${i}`;

@@ -35,9 +35,9 @@ import { recordJobEvent } from './job.events.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import { backoffMs, CONSENT_LAPSED, decideFailure, exhausted } from './job-failure.ts';
 import { followJob } from '../connect/connect-session.lifecycle.ts';
-import { JOBS_CHANNEL } from './job.queue.ts';
 import { hashState, newState } from '../security/oauth-state.ts';
-import { jobEndPatch, JobRepository, LeaseLost } from './job.repository.ts';
+import { JOBS_CHANNEL, JobRepository, LeaseLost } from './job.repository.ts';
+import { applyJobTransition } from './job.transitions.ts';
 
 const STEP_DATASETS: Record<StepTitle, Dataset[]> = {
   'verify-credentials': ['USER_INFO'],
@@ -471,7 +471,13 @@ class JobExecution {
     now: Date,
   ): Promise<void> {
     await this.deps.db.transaction(async (m) => {
-      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, jobEndPatch(status, error, this.steps, now));
+      await applyJobTransition(
+        m,
+        this.job,
+        status === 'succeeded' ? { type: 'succeed', steps: this.steps } : { type: 'fail', error: error!, steps: this.steps },
+        now,
+        this.workerId,
+      );
       const changed = await applyTransition(m, this.job.appId, this.job.connectionId, event, now, alongside);
       if (changed) await recordJobEvent(m, status === 'succeeded' ? 'job.completed' : 'job.failed', this.job.id, changed.after, now);
       // A connect session waiting on this job learns its outcome in the same transaction.
@@ -483,17 +489,17 @@ class JobExecution {
     const now = this.now();
     this.outcome = 'awaiting-challenge';
     await this.deps.db.transaction(async (m) => {
-      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
-        status: 'awaiting-challenge',
-        challenge: required.challenge as never,
-        challengeResponseCiphertext: null,
-        challengeResponseKeyId: null,
-        // The bank's redirect back finds the job by this run's state (kept as a hash, single use).
-        challengeStateHash: required.challenge.type === 'REDIRECT' ? hashState(this.state) : null,
-        lockedBy: null,
-        lockedUntil: null,
-        updatedAt: now,
-      });
+      await applyJobTransition(
+        m,
+        this.job,
+        {
+          type: 'await-challenge',
+          challenge: required.challenge,
+          challengeStateHash: required.challenge.type === 'REDIRECT' ? hashState(this.state) : null,
+        },
+        now,
+        this.workerId,
+      );
       const connection = await new ConnectionRepository(m).lockOne(this.job.appId, this.job.connectionId);
       // A DECOUPLED challenge that is asked again is the same wait: no new event for it.
       const repeated = required.challenge.type === 'DECOUPLED' && this.job.challenge?.id === required.challenge.id;
@@ -524,16 +530,19 @@ class JobExecution {
         ? decision.retryAfterMs
         : backoffMs(this.job.failures + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
     await this.deps.db.transaction(async (m) => {
-      await this.jobs.fencedUpdate(m, this.job.id, this.workerId, {
-        status: 'queued',
-        runAt: new Date(now.getTime() + delay),
-        failures: decision.action === 'retry' ? this.job.failures + 1 : this.job.failures,
-        error: decision.error as never,
-        steps: this.steps as never,
-        lockedBy: null,
-        lockedUntil: null,
-        updatedAt: now,
-      });
+      await applyJobTransition(
+        m,
+        this.job,
+        {
+          type: decision.action,
+          runAt: new Date(now.getTime() + delay),
+          failures: decision.action === 'retry' ? this.job.failures + 1 : this.job.failures,
+          error: decision.error,
+          steps: this.steps,
+        },
+        now,
+        this.workerId,
+      );
       // A limit on this connection alone needs no pause: the job itself waits (runAt above).
       if (decision.action === 'rate-limited' && decision.scope !== 'connection') {
         const scope = decision.scope === 'provider' ? `provider:${this.job.providerKey}` : `institution:${this.job.institutionId}`;
