@@ -4,6 +4,7 @@ import cron from 'node-cron';
 import { SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './api/rate-limiter.ts';
 import type { ConnectSettings } from './connect/connect-settings.ts';
+import { DEFAULT_RUNNER_OPTIONS } from './jobs/job-runner.options.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 import { DEFAULT_RETRY_SCHEDULE, parseDuration } from './webhooks/delivery-schedule.ts';
 
@@ -121,13 +122,13 @@ const schema = z.object({
       }
       return [...new Set(roles)] as Role[];
     }),
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
-  PROVIDER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
-  JOB_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
-  JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
-  JOB_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
-  JOB_BACKOFF_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(2_000),
-  JOB_BACKOFF_MAX_MS: z.coerce.number().int().min(1).max(86_400_000).default(300_000),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(DEFAULT_RUNNER_OPTIONS.concurrency),
+  PROVIDER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(DEFAULT_RUNNER_OPTIONS.perProviderConcurrency),
+  JOB_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(DEFAULT_RUNNER_OPTIONS.leaseMs),
+  JOB_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(DEFAULT_RUNNER_OPTIONS.pollMs),
+  JOB_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(DEFAULT_RUNNER_OPTIONS.maxFailures),
+  JOB_BACKOFF_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(DEFAULT_RUNNER_OPTIONS.backoffBaseMs),
+  JOB_BACKOFF_MAX_MS: z.coerce.number().int().min(1).max(86_400_000).default(DEFAULT_RUNNER_OPTIONS.backoffMaxMs),
   PROVIDER_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(2_000),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   PLUGIN_PROVIDER_TOKEN: z.string().min(1).optional(),
@@ -165,13 +166,9 @@ const schema = z.object({
   /** Finished jobs older than this are deleted, except each connection's latest. */
   JOB_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** The first automatic refresh after a connect lands up to this fraction of an interval early (spreads a fleet). */
-  REFRESH_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
+  REFRESH_JITTER: z.coerce.number().min(0).max(0.5).default(DEFAULT_RUNNER_OPTIONS.refreshPolicy.jitterFraction),
   /** The longest wait between automatic refreshes of a connection that keeps failing. */
-  REFRESH_BACKOFF_MAX_MS: z.coerce
-    .number()
-    .int()
-    .min(60_000)
-    .default(7 * 86_400_000),
+  REFRESH_BACKOFF_MAX_MS: z.coerce.number().int().min(60_000).default(DEFAULT_RUNNER_OPTIONS.refreshPolicy.failureBackoffMaxMs),
   /** Where a replica without the api role serves /metrics and /healthz; unset: nowhere. */
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),

@@ -4,6 +4,8 @@ import { bootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, rateLimitsFrom, type Config } from './config.ts';
 import { callbackUrlOf } from './connect/connect-settings.ts';
 import { JobRunner } from './jobs/job-runner.ts';
+import type { JobRunnerOptions } from './jobs/job-runner.options.ts';
+import { syncJobs } from './sync/sync-execution.ts';
 import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { SCHEDULE_NAMES, SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
@@ -76,7 +78,7 @@ if (!server && config.METRICS_PORT) {
 let runner: JobRunner | null = null;
 let deliveries: DeliveryWorker | null = null;
 if (config.ROLES.includes('worker')) {
-  runner = new JobRunner(runtime.deps, runtime.providers, {
+  const runnerOptions: Partial<JobRunnerOptions> = {
     concurrency: config.WORKER_CONCURRENCY,
     perProviderConcurrency: config.PROVIDER_CONCURRENCY,
     leaseMs: config.JOB_LEASE_MS,
@@ -86,7 +88,8 @@ if (config.ROLES.includes('worker')) {
     backoffMaxMs: config.JOB_BACKOFF_MAX_MS,
     refreshPolicy: { jitterFraction: config.REFRESH_JITTER, failureBackoffMaxMs: config.REFRESH_BACKOFF_MAX_MS },
     callbackUrl: callbackUrlOf(runtime.connect),
-  });
+  };
+  runner = new JobRunner(runtime.deps, syncJobs(runtime.deps, runtime.providers, runnerOptions), runnerOptions);
   await runner.start();
   logger.info({ workerId: runner.workerId, concurrency: config.WORKER_CONCURRENCY }, 'job worker started');
   deliveries = new DeliveryWorker(runtime.deps, runtime.webhooks.sender, runtime.webhooks.settings);

@@ -1,6 +1,6 @@
 /**
  * Queue throughput: N no-op jobs through our claim/complete path (JobRepository.claim, then a fenced UPDATE to
- * 'succeeded' per job in its own transaction, as JobExecution.finish does) against pg-boss 10 on the same database,
+ * 'succeeded' per job in its own transaction, as SyncExecution.finish does, through applyJobTransition) against pg-boss 10 on the same database,
  * with the same number of workers, the same claim batch size and the same connection pool size. Rounds alternate
  * (ours, pg-boss, ours, pg-boss) and each is re-seeded first; the table reports the median of each system.
  */
@@ -9,7 +9,8 @@ import type { DataSource } from 'typeorm';
 import { Institution, type Job } from '../../entities/index.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { seededInstitutions } from '../../src/institutions/institution.seed.ts';
-import { jobEndPatch, JobRepository } from '../../src/jobs/job.repository.ts';
+import { JobRepository } from '../../src/jobs/job.repository.ts';
+import { applyJobTransition } from '../../src/jobs/job.transitions.ts';
 import { round, type Scenario } from '../lib/types.ts';
 
 /** Concurrent workers on each side. */
@@ -102,7 +103,7 @@ export const queue: Scenario = async (ctx) => {
       ],
       notes: [
         `Both systems in this process against the same PostgreSQL database, ${WORKERS} concurrent workers each, claim batch ${BATCHES.join(' and ')} jobs, a pool of ${POOL} connections each; rounds alternate (service, pg-boss${rounds > 1 ? ', service, pg-boss' : ''}), each re-seeded with ${n} queued jobs (not timed) and followed by ANALYZE and CHECKPOINT; jobs/s is the median over ${rounds} round${rounds > 1 ? 's' : ''}.`,
-        `Connections service: each worker loops JobRepository.claim({ limit: batch, leaseMs: ${LEASE_MS}, excludeProviders: [] }) (the runner's FOR UPDATE SKIP LOCKED claim plus its entity load), then completes every claimed job at once, each in its own transaction with JobRepository.fencedUpdate to 'succeeded' (the patch JobExecution.finish writes), until a claim comes back empty. The no-op run skips the rest of a real run: the job-started and step updates, lease renewal, the connection's lifecycle transition and the job event that finish writes in the same transaction.`,
+        `Connections service: each worker loops JobRepository.claim({ limit: batch, leaseMs: ${LEASE_MS}, excludeProviders: [] }) (the runner's FOR UPDATE SKIP LOCKED claim plus its entity load), then completes every claimed job at once, each in its own transaction with applyJobTransition's succeed (the fenced write SyncExecution.finish makes), until a claim comes back empty. The no-op run skips the rest of a real run: the job-started and step updates, lease renewal, the connection's lifecycle transition and the job event that finish writes in the same transaction.`,
         `pg-boss ${PGBOSS_SCHEMA} schema, standard queue, jobs bulk-inserted with insert(); ${WORKERS} × work(name, { batchSize, pollingIntervalSeconds: ${PGBOSS_POLL_SECONDS} }, no-op handler) (0.5 s is pg-boss's minimum interval); supervise and schedule off, so no maintenance runs during a round. A pg-boss worker waits out the rest of its polling interval after every fetch, even a full one, so its ceiling is about ${WORKERS} × batch / ${PGBOSS_POLL_SECONDS} s and grows with the batch size (our workers claim again at once); its completions are one UPDATE per batch, ours one transaction per job.`,
         `Time runs from starting the workers to the last completion: for the service, when the last fenced UPDATE commits; for pg-boss, the latest completed_on in its job table (polled every ${PROBE_MS} ms until nothing is left below 'completed').`,
       ],
@@ -167,7 +168,7 @@ async function runOurs(db: DataSource, n: number, batch: number): Promise<number
   const complete = (job: Job, workerId: string) =>
     db.transaction(async (m) => {
       const now = new Date();
-      await repo.fencedUpdate(m, job.id, workerId, jobEndPatch('succeeded', null, job.steps, now));
+      await applyJobTransition(m, job, { type: 'succeed', steps: job.steps }, now, workerId);
     });
   const worker = async (i: number) => {
     const workerId = `bench-queue:${process.pid}:${i}`;

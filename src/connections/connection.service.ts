@@ -4,6 +4,7 @@ import { Institution, type Connection, type Dataset, type Job } from '../../enti
 import type { Deps } from '../deps.ts';
 import { DEFAULT_QUOTAS, requireRoomFor, type Quotas } from '../quotas.ts';
 import { AppError, ErrorCode, type FieldIssue } from '../errors.ts';
+import { credentialBinding } from '../security/credential-cipher.ts';
 import { activeJobsByConnection, enqueueJob, prioritizeJobs } from '../jobs/job.queue.ts';
 import { presentJob, type JobView } from '../jobs/job.presenter.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
@@ -330,9 +331,6 @@ function refreshBlockedBecause(c: Connection): string | null {
     return `the user must act first (${c.error?.code ?? 'credentials'}); give new credentials with connections.update`;
   return null;
 }
-
-/** Additional authenticated data for a connection's credentials: the ciphertext only opens on its own row. */
-export const credentialBinding = (appId: string, connectionId: string) => `${appId}:${connectionId}`;
 
 function effectiveDatasets(connection: Pick<Connection, 'datasets'>, institution: Institution): Dataset[] {
   return connection.datasets ?? institution.datasets;

@@ -1,8 +1,9 @@
 import type { EntityManager } from 'typeorm';
-import { Job, type Connection } from '../../entities/index.ts';
+import type { Connection } from '../../entities/index.ts';
 import { presentConnection } from '../connections/connection.presenter.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
 import { presentJob } from './job.presenter.ts';
+import { JobRepository } from './job.repository.ts';
 
 /** job.completed, job.failed, job.challenge_required: the job as jobs.get returns it, and its connection. */
 export async function recordJobEvent(
@@ -12,7 +13,7 @@ export async function recordJobEvent(
   connection: Connection,
   now: Date,
 ): Promise<void> {
-  const job = await m.getRepository(Job).findOneByOrFail({ id: jobId });
+  const job = await new JobRepository(m).findById(jobId);
   await recordEvent(m, {
     appId: connection.appId,
     userId: connection.userId,

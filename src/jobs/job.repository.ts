@@ -1,7 +1,51 @@
-import type { DataSource, EntityManager } from 'typeorm';
-import { FINISHED_JOB_STATUSES, Job, sqlList, type ConnectionError, type JobStep } from '../../entities/index.ts';
+import { In, type DataSource, type EntityManager } from 'typeorm';
+import {
+  ACTIVE_JOB_STATUSES,
+  FINISHED_JOB_STATUSES,
+  Job,
+  JOB_PRIORITIES,
+  sqlList,
+  type JobKind,
+  type JobPriority,
+  type JobStep,
+} from '../../entities/index.ts';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { storableText } from '../storable-text.ts';
+import { JOB_TRANSITIONS } from './job.lifecycle.ts';
+
+/** Workers LISTEN here; Postgres delivers a NOTIFY only when the enqueueing transaction commits. */
+export const JOBS_CHANNEL = 'cs_jobs_queued';
+
+/** A status from the lifecycle's table as a SQL literal (a literal, not a parameter, so the partial indexes apply). */
+const lit = (status: string) => sqlList([status]);
+const QUEUED = lit(JOB_TRANSITIONS.claim.from[0]);
+const RUNNING = lit(JOB_TRANSITIONS.claim.to);
+const AWAITING_CHALLENGE = lit(JOB_TRANSITIONS['await-challenge'].to);
+
+/**
+ * Releases a job's lease and returns it to the queue (a SET list): the one release, shared by the graceful stop,
+ * the recovery tick and the unclaim of an excess job.
+ */
+const RELEASE_TO_QUEUE = `status = ${lit(JOB_TRANSITIONS['hand-back'].to)}, locked_by = NULL, locked_until = NULL`;
+
+/**
+ * `<connection alias>` has no job queued, running or awaiting a challenge (a SQL condition for statements on
+ * connections: the refresh and consent sweeps).
+ */
+export const noActiveJob = (connection: string) =>
+  `NOT EXISTS (SELECT 1 FROM jobs j WHERE j.connection_id = ${connection}.id AND j.status IN (${sqlList(ACTIVE_JOB_STATUSES)}))`;
+
+/** A job to queue (the enqueue transition): everything else takes the column's default. */
+export interface QueuedJobRow {
+  appId: string;
+  connectionId: string;
+  kind: JobKind;
+  providerKey: string;
+  institutionId: string;
+  priority: JobPriority;
+  steps: JobStep[];
+  runAt: Date;
+}
 
 /** A job's provider and institution are not paused (`$1` is now). */
 const NOT_PAUSED = `NOT EXISTS (SELECT 1 FROM provider_pauses p
@@ -40,7 +84,121 @@ export interface ClaimOptions {
  * worker died) is claimable again. Every write of a running job is fenced by `locked_by`.
  */
 export class JobRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly db: DataSource | EntityManager) {}
+
+  /** Enqueue: inserts queued jobs in one statement and wakes the workers (at commit). Returns their ids, in order. */
+  async insertQueued(rows: readonly QueuedJobRow[]): Promise<string[]> {
+    if (rows.length === 0) return [];
+    const inserted: { id: string }[] = await this.db.query(
+      `INSERT INTO jobs (app_id, connection_id, kind, provider_key, institution_id, priority, status, steps, run_at)
+       SELECT j.app_id, j.connection_id, j.kind, j.provider_key, j.institution_id, j.priority, ${lit(JOB_TRANSITIONS.enqueue.to)}, j.steps, j.run_at
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::jsonb[], $8::timestamptz[])
+         WITH ORDINALITY AS j(app_id, connection_id, kind, provider_key, institution_id, priority, steps, run_at, n)
+       ORDER BY j.n
+       RETURNING id`,
+      [
+        rows.map((r) => r.appId),
+        rows.map((r) => r.connectionId),
+        rows.map((r) => r.kind),
+        rows.map((r) => r.providerKey),
+        rows.map((r) => r.institutionId),
+        rows.map((r) => r.priority),
+        rows.map((r) => JSON.stringify(r.steps)),
+        rows.map((r) => r.runAt),
+      ],
+    );
+    await this.notifyQueued();
+    return inserted.map((r) => r.id);
+  }
+
+  /** Wakes the job workers once the caller's transaction commits. */
+  async notifyQueued(): Promise<void> {
+    await this.db.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
+  }
+
+  findById(id: string): Promise<Job> {
+    return this.db.getRepository(Job).findOneByOrFail({ id });
+  }
+
+  findForApp(appId: string, id: string): Promise<Job | null> {
+    return this.db.getRepository(Job).findOneBy({ appId, id });
+  }
+
+  /** A connection's jobs, newest first. */
+  listForConnection(appId: string, connectionId: string, limit: number): Promise<Job[]> {
+    return this.db.getRepository(Job).find({
+      where: { appId, connectionId },
+      order: { createdAt: 'DESC', id: 'DESC' },
+      take: limit,
+    });
+  }
+
+  /** The queued, running or awaiting job of each given connection (at most one each). */
+  async activeByConnection(appId: string, connectionIds: readonly string[]): Promise<Map<string, Job>> {
+    if (connectionIds.length === 0) return new Map();
+    const jobs = await this.db.getRepository(Job).findBy({
+      appId,
+      connectionId: In([...connectionIds]),
+      status: In([...ACTIVE_JOB_STATUSES]),
+    });
+    return new Map(jobs.map((j) => [j.connectionId, j]));
+  }
+
+  /** Moves these jobs to the interactive priority. */
+  async prioritize(ids: readonly string[]): Promise<void> {
+    await this.db.query(`UPDATE jobs SET priority = $2 WHERE id = ANY($1::uuid[])`, [ids, JOB_PRIORITIES.interactive]);
+  }
+
+  /** Locks one job of an app for a challenge answer (with its OAuth state hash). */
+  lockForApp(appId: string, id: string): Promise<Job | null> {
+    return this.lockOne('j.app_id = :appId AND j.id = :id', { appId, id });
+  }
+
+  /** Locks the job awaiting a challenge whose run handed out the OAuth state with this hash. */
+  lockAwaitingByStateHash(hash: string): Promise<Job | null> {
+    return this.lockOne(`j.challenge_state_hash = :hash AND j.status = ${AWAITING_CHALLENGE}`, { hash });
+  }
+
+  /** Locks a job if it still awaits a challenge answer. */
+  lockAwaiting(id: string): Promise<Job | null> {
+    return this.lockOne(`j.id = :id AND j.status = ${AWAITING_CHALLENGE}`, { id });
+  }
+
+  private lockOne(where: string, params: Record<string, unknown>): Promise<Job | null> {
+    return this.db
+      .getRepository(Job)
+      .createQueryBuilder('j')
+      .addSelect('j.challengeStateHash')
+      .setLock('pessimistic_write')
+      .where(where, params)
+      .getOne();
+  }
+
+  /** Jobs awaiting a DECOUPLED challenge last looked at before `before` (due a re-check). */
+  async decoupledChallengesDue(before: Date, limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await this.db.query(
+      `SELECT id FROM jobs WHERE status = ${AWAITING_CHALLENGE} AND challenge ->> 'type' = 'DECOUPLED' AND updated_at <= $1 LIMIT $2`,
+      [before, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Locks (skipping those locked elsewhere) up to `limit` jobs whose challenge expired by `now`. */
+  lockExpiredChallenges(now: Date, limit: number): Promise<Job[]> {
+    return this.db
+      .getRepository(Job)
+      .createQueryBuilder('j')
+      .setLock('pessimistic_write')
+      .setOnLocked('skip_locked')
+      .where(`j.status = ${AWAITING_CHALLENGE} AND (j.challenge ->> 'expiresAt')::timestamptz <= :now`, { now })
+      .limit(limit)
+      .getMany();
+  }
+
+  /** A write to a job the caller has locked (a job awaiting a challenge: no worker holds it). */
+  async updateLocked(jobId: string, patch: QueryDeepPartialEntity<Job>): Promise<void> {
+    await this.db.getRepository(Job).update({ id: jobId }, patch);
+  }
 
   async claim(o: ClaimOptions): Promise<Job[]> {
     if (o.limit <= 0) return [];
@@ -53,21 +211,21 @@ export class JobRepository {
     const [rows]: [{ id: string }[], number] = await this.db.query(
       `WITH due AS (
          SELECT id, priority, run_at AS at FROM jobs
-         WHERE status = 'queued' AND run_at <= $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
+         WHERE status = ${QUEUED} AND run_at <= $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
          ORDER BY priority, run_at, id
          LIMIT $3
          FOR UPDATE SKIP LOCKED),
        expired AS (
          SELECT id, priority, locked_until AS at FROM jobs
-         WHERE status = 'running' AND locked_until < $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
+         WHERE status = ${RUNNING} AND locked_until < $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
          ORDER BY locked_until
          LIMIT $3
          FOR UPDATE SKIP LOCKED),
        picked AS (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) c ORDER BY priority, at LIMIT $3)
-       UPDATE jobs j SET status = 'running', locked_by = $2, locked_until = $5, attempts = j.attempts + 1,
+       UPDATE jobs j SET status = ${RUNNING}, locked_by = $2, locked_until = $5, attempts = j.attempts + 1,
                          started_at = coalesce(j.started_at, $1), updated_at = $1,
                          -- Taken over from a worker whose lease ran out: its step in progress was interrupted.
-                         steps = CASE WHEN j.status = 'running' THEN ${interruptedSteps('$1')} ELSE j.steps END
+                         steps = CASE WHEN j.status = ${RUNNING} THEN ${interruptedSteps('$1')} ELSE j.steps END
        FROM picked WHERE j.id = picked.id
        RETURNING j.id`,
       [o.now, o.workerId, o.limit, o.excludeProviders, leaseUntil],
@@ -84,7 +242,7 @@ export class JobRepository {
 
   /** Extends the lease; false when it is no longer ours. */
   async renewLease(jobId: string, workerId: string, until: Date): Promise<boolean> {
-    const [, affected] = await this.db.query(`UPDATE jobs SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND status = 'running'`, [
+    const [, affected] = await this.db.query(`UPDATE jobs SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND status = ${RUNNING}`, [
       jobId,
       workerId,
       until,
@@ -98,7 +256,7 @@ export class JobRepository {
       .createQueryBuilder()
       .update(Job)
       .set(patch)
-      .where('id = :jobId AND locked_by = :workerId AND status = :running', { jobId, workerId, running: 'running' })
+      .where('id = :jobId AND locked_by = :workerId AND status = :running', { jobId, workerId, running: JOB_TRANSITIONS.claim.to })
       .execute();
     if (!result.affected) throw new LeaseLost(jobId);
   }
@@ -109,8 +267,8 @@ export class JobRepository {
    */
   async releaseAll(workerId: string, now: Date): Promise<number> {
     const [, affected] = await this.db.query(
-      `UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, run_at = $2, updated_at = $2, steps = ${interruptedSteps('$2')}
-       WHERE locked_by = $1 AND status = 'running'`,
+      `UPDATE jobs SET ${RELEASE_TO_QUEUE}, run_at = $2, updated_at = $2, steps = ${interruptedSteps('$2')}
+       WHERE locked_by = $1 AND status = ${RUNNING}`,
       [workerId, now],
     );
     return affected;
@@ -119,8 +277,8 @@ export class JobRepository {
   /** Returns running jobs whose lease ran out (their worker died) to the queue, their step marked `interrupted`. */
   async releaseExpired(now: Date): Promise<number> {
     const [, affected]: [unknown, number] = await this.db.query(
-      `UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, run_at = $1, updated_at = $1, steps = ${interruptedSteps('$1')}
-       WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND locked_until < $1 FOR UPDATE SKIP LOCKED)`,
+      `UPDATE jobs SET ${RELEASE_TO_QUEUE}, run_at = $1, updated_at = $1, steps = ${interruptedSteps('$1')}
+       WHERE id IN (SELECT id FROM jobs WHERE status = ${RUNNING} AND locked_until < $1 FOR UPDATE SKIP LOCKED)`,
       [now],
     );
     return affected;
@@ -128,10 +286,7 @@ export class JobRepository {
 
   /** Gives back a job this worker claimed but has no slot for (its provider's slots filled in the same claim). */
   async unclaim(jobId: string, workerId: string): Promise<void> {
-    await this.db.query(
-      `UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE id = $1 AND locked_by = $2`,
-      [jobId, workerId],
-    );
+    await this.db.query(`UPDATE jobs SET ${RELEASE_TO_QUEUE}, attempts = attempts - 1 WHERE id = $1 AND locked_by = $2`, [jobId, workerId]);
   }
 
   /**
@@ -159,27 +314,4 @@ export class JobRepository {
       [scope, until, storableText(reason, 500)],
     );
   }
-}
-
-/**
- * The write that ends a job (succeeded or failed): its outcome and steps, the challenge gone, the lease over.
- * locked_by stays, as the record of which worker ran it.
- */
-export function jobEndPatch(
-  status: 'succeeded' | 'failed',
-  error: ConnectionError | null,
-  steps: JobStep[],
-  now: Date,
-): QueryDeepPartialEntity<Job> {
-  return {
-    status,
-    error: error as never,
-    steps: steps as never,
-    challenge: null,
-    challengeResponseCiphertext: null,
-    challengeResponseKeyId: null,
-    finishedAt: now,
-    lockedUntil: null,
-    updatedAt: now,
-  };
 }

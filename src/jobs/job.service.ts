@@ -1,16 +1,18 @@
 import type { EntityManager } from 'typeorm';
 import { followJob } from '../connect/connect-session.lifecycle.ts';
 import { hashState } from '../security/oauth-state.ts';
-import { Connection, Institution, Job, JOB_PRIORITIES } from '../../entities/index.ts';
+import { challengeBinding } from '../security/credential-cipher.ts';
+import { Connection, Institution } from '../../entities/index.ts';
 import { recordExtraction } from '../connections/connection.lifecycle.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import { CHALLENGE_EXPIRED } from './job-failure.ts';
-import { JOBS_CHANNEL } from './job.queue.ts';
+import { JobRepository } from './job.repository.ts';
+import { applyJobTransition } from './job.transitions.ts';
 import { recordJobEvent } from './job.events.ts';
 import { presentJob, type JobView } from './job.presenter.ts';
-import type { JobStep } from '../../entities/index.ts';
+import type { Job, JobStep } from '../../entities/index.ts';
 
 /** How often a DECOUPLED challenge is checked again while the user approves elsewhere. */
 export const DECOUPLED_RECHECK_MS = 1_000;
@@ -20,7 +22,7 @@ export class JobService {
   constructor(private readonly deps: Deps) {}
 
   async get(appId: string, id: string): Promise<JobView> {
-    const job = await this.deps.db.getRepository(Job).findOneBy({ appId, id });
+    const job = await new JobRepository(this.deps.db).findForApp(appId, id);
     if (!job) throw AppError.notFound('job', id);
     return presentJob(job);
   }
@@ -30,11 +32,7 @@ export class JobService {
     if (!(await this.deps.db.getRepository(Connection).existsBy({ appId, id: connectionId }))) {
       throw AppError.notFound('connection', connectionId);
     }
-    const jobs = await this.deps.db.getRepository(Job).find({
-      where: { appId, connectionId },
-      order: { createdAt: 'DESC', id: 'DESC' },
-      take: limit,
-    });
+    const jobs = await new JobRepository(this.deps.db).listForConnection(appId, connectionId, limit);
     return jobs.map(presentJob);
   }
 
@@ -46,7 +44,7 @@ export class JobService {
    */
   async answerChallenge(appId: string, id: string, response: string): Promise<JobView> {
     const outcome = await this.deps.db.transaction(async (manager) => {
-      const job = await this.lockJob(manager, 'j.app_id = :appId AND j.id = :id', { appId, id });
+      const job = await new JobRepository(manager).lockForApp(appId, id);
       if (!job) throw AppError.notFound('job', id);
       return this.answerLocked(manager, job, response);
     });
@@ -64,9 +62,7 @@ export class JobService {
     const state = new URLSearchParams(query).get('state');
     if (!state) return null;
     return this.deps.db.transaction(async (manager) => {
-      const job = await this.lockJob(manager, `j.challenge_state_hash = :hash AND j.status = 'awaiting-challenge'`, {
-        hash: hashState(state),
-      });
+      const job = await new JobRepository(manager).lockAwaitingByStateHash(hashState(state));
       if (!job) return null;
       await this.answerLocked(manager, job, query);
       return { jobId: job.id, appId: job.appId };
@@ -81,7 +77,7 @@ export class JobService {
   async recheckDecoupled(jobId: string): Promise<boolean> {
     const now = this.deps.clock.now();
     return this.deps.db.transaction(async (manager) => {
-      const job = await this.lockJob(manager, `j.id = :id AND j.status = 'awaiting-challenge'`, { id: jobId });
+      const job = await new JobRepository(manager).lockAwaiting(jobId);
       if (!job || job.challenge?.type !== 'DECOUPLED' || now.getTime() - job.updatedAt.getTime() < DECOUPLED_RECHECK_MS) return false;
       return (await this.answerLocked(manager, job, '')) === 'queued';
     });
@@ -89,23 +85,13 @@ export class JobService {
 
   /** Queues a re-check of every DECOUPLED challenge due one (the recovery tick). */
   async recheckDecoupledChallenges(limit = 100): Promise<number> {
-    const rows: { id: string }[] = await this.deps.db.query(
-      `SELECT id FROM jobs WHERE status = 'awaiting-challenge' AND challenge ->> 'type' = 'DECOUPLED' AND updated_at <= $1 LIMIT $2`,
-      [new Date(this.deps.clock.now().getTime() - DECOUPLED_RECHECK_MS), limit],
+    const ids = await new JobRepository(this.deps.db).decoupledChallengesDue(
+      new Date(this.deps.clock.now().getTime() - DECOUPLED_RECHECK_MS),
+      limit,
     );
     let n = 0;
-    for (const { id } of rows) if (await this.recheckDecoupled(id)) n += 1;
+    for (const id of ids) if (await this.recheckDecoupled(id)) n += 1;
     return n;
-  }
-
-  private lockJob(manager: EntityManager, where: string, params: Record<string, unknown>): Promise<Job | null> {
-    return manager
-      .getRepository(Job)
-      .createQueryBuilder('j')
-      .addSelect('j.challengeStateHash')
-      .setLock('pessimistic_write')
-      .where(where, params)
-      .getOne();
   }
 
   /** The answer to the challenge of a job the caller has locked: queued to continue, or failed if too late. */
@@ -126,23 +112,10 @@ export class JobService {
         throw AppError.validation(['response'], "is not the bank's callback for this job (its state does not match)");
       }
     }
-    const sealed = this.deps.cipher.seal({ response }, `${job.appId}:${job.id}:challenge`);
-    await manager.getRepository(Job).update(
-      { id: job.id },
-      {
-        // The user who answered waits for what comes next: before any scheduled refresh.
-        status: 'queued',
-        runAt: now,
-        priority: JOB_PRIORITIES.interactive,
-        challengeResponseCiphertext: sealed.ciphertext,
-        challengeResponseKeyId: sealed.keyId,
-        // A state works once.
-        challengeStateHash: null,
-        updatedAt: now,
-      },
-    );
+    const sealed = this.deps.cipher.seal({ response }, challengeBinding(job.appId, job.id));
+    await applyJobTransition(manager, job, { type: 'answer', response: sealed }, now);
     await followJob(manager, job.id, { type: 'job-resumed' }, now);
-    await manager.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
+    await new JobRepository(manager).notifyQueued();
     return 'queued';
   }
 
@@ -150,14 +123,7 @@ export class JobService {
   async expireChallenges(limit = 100): Promise<number> {
     const now = this.deps.clock.now();
     return this.deps.db.transaction(async (manager) => {
-      const jobs = await manager
-        .getRepository(Job)
-        .createQueryBuilder('j')
-        .setLock('pessimistic_write')
-        .setOnLocked('skip_locked')
-        .where(`j.status = 'awaiting-challenge' AND (j.challenge ->> 'expiresAt')::timestamptz <= :now`, { now })
-        .limit(limit)
-        .getMany();
+      const jobs = await new JobRepository(manager).lockExpiredChallenges(now, limit);
       for (const job of jobs) await this.failExpiredChallenge(manager, job, now);
       return jobs.length;
     });
@@ -167,18 +133,7 @@ export class JobService {
     const steps: JobStep[] = job.steps.map((s) =>
       s.status === 'in-progress' ? { ...s, status: 'failed', finishedAt: now, error: CHALLENGE_EXPIRED } : s,
     );
-    await manager.getRepository(Job).update(
-      { id: job.id },
-      {
-        status: 'failed',
-        error: CHALLENGE_EXPIRED,
-        steps,
-        finishedAt: now,
-        updatedAt: now,
-        challengeResponseCiphertext: null,
-        challengeResponseKeyId: null,
-      },
-    );
+    await applyJobTransition(manager, job, { type: 'challenge-expired', error: CHALLENGE_EXPIRED, steps }, now);
     const current = await manager.getRepository(Connection).findOneBy({ appId: job.appId, id: job.connectionId });
     if (!current) return;
     const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });

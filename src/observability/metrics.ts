@@ -1,6 +1,7 @@
 import client from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { Clock } from '../clock.ts';
+import { ACTIVE_JOB_STATUSES, sqlList } from '../../entities/index.ts';
 
 export type JobOutcome = 'succeeded' | 'failed' | 'retried' | 'rate-limited' | 'awaiting-challenge';
 export type DeliveryOutcome = 'succeeded' | 'retrying' | 'failed' | 'dead';
@@ -109,7 +110,7 @@ export class Metrics {
         this.reset();
         const rows = await fromDatabase<{ queue: string; state: string; n: number }[]>((db) =>
           db.query(
-            `SELECT 'jobs' AS queue, status AS state, count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running', 'awaiting-challenge') GROUP BY status
+            `SELECT 'jobs' AS queue, status AS state, count(*)::int AS n FROM jobs WHERE status IN (${sqlList(ACTIVE_JOB_STATUSES)}) GROUP BY status
            UNION ALL
            SELECT 'deliveries', CASE WHEN locked_until IS NOT NULL THEN 'in-flight' ELSE 'pending' END, count(*)::int
            FROM webhook_deliveries WHERE status = 'pending' GROUP BY 2`,

@@ -4,6 +4,7 @@ import { presentConnection } from '../connections/connection.presenter.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
 import type { Deps } from '../deps.ts';
 import { CONSENT_LAPSED } from '../jobs/job-failure.ts';
+import { noActiveJob } from '../jobs/job.repository.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
 
 const DAY = 86_400_000;
@@ -61,7 +62,7 @@ export async function expireLapsedConsents(deps: Deps, options: { batchSize: num
       const rows: { id: string; app_id: string }[] = await m.query(
         `SELECT c.id, c.app_id FROM connections c
          WHERE c.consent_expires_at IS NOT NULL AND c.status IN ('INITIATED', 'ACTIVE') AND c.consent_expires_at <= $1
-           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.connection_id = c.id AND j.status IN ('queued', 'running', 'awaiting-challenge'))
+           AND ${noActiveJob('c')}
          ORDER BY c.consent_expires_at LIMIT $2
          FOR UPDATE OF c SKIP LOCKED`,
         [now, options.batchSize],

@@ -1,5 +1,4 @@
 import type { Deps } from '../deps.ts';
-import { JOBS_CHANNEL } from '../jobs/job.queue.ts';
 import { JobRepository } from '../jobs/job.repository.ts';
 import { DELIVERIES_CHANNEL } from '../webhooks/event.recorder.ts';
 
@@ -9,13 +8,14 @@ import { DELIVERIES_CHANNEL } from '../webhooks/event.recorder.ts';
  */
 export async function releaseExpiredLeases(deps: Deps): Promise<{ jobs: number; deliveries: number }> {
   const now = deps.clock.now();
-  const jobs = await new JobRepository(deps.db).releaseExpired(now);
+  const jobRepository = new JobRepository(deps.db);
+  const jobs = await jobRepository.releaseExpired(now);
   const [, deliveries]: [unknown, number] = await deps.db.query(
     `UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL
      WHERE id IN (SELECT id FROM webhook_deliveries WHERE locked_until < $1 FOR UPDATE SKIP LOCKED)`,
     [now],
   );
-  if (jobs > 0) await deps.db.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
+  if (jobs > 0) await jobRepository.notifyQueued();
   if (deliveries > 0) await deps.db.query(`SELECT pg_notify($1, '')`, [DELIVERIES_CHANNEL]);
   return { jobs, deliveries };
 }

@@ -1,6 +1,6 @@
 import { Institution, JOB_PRIORITIES, type Dataset } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
-import { JOBS_CHANNEL } from '../jobs/job.queue.ts';
+import { JobRepository, noActiveJob } from '../jobs/job.repository.ts';
 import { plannedSteps } from '../jobs/job.steps.ts';
 
 export interface SweepResult {
@@ -28,7 +28,7 @@ export async function sweepDueRefreshes(deps: Deps, options: { batchSize: number
         `WITH due AS (
            SELECT c.id FROM connections c
            WHERE c.auto_refresh AND c.status = 'ACTIVE' AND NOT c.user_action_required AND c.next_refresh_at <= $1
-             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.connection_id = c.id AND j.status IN ('queued', 'running', 'awaiting-challenge'))
+             AND ${noActiveJob('c')}
            ORDER BY c.next_refresh_at
            LIMIT $2
            FOR UPDATE OF c SKIP LOCKED)
@@ -43,26 +43,22 @@ export async function sweepDueRefreshes(deps: Deps, options: { batchSize: number
         [now, options.batchSize],
       );
       if (rows.length === 0) return 0;
-      const jobs = rows.map((r) => {
-        const institution = institutions.get(r.institution_id)!;
-        return { ...r, providerKey: institution.providerKey, steps: plannedSteps(r.datasets ?? institution.datasets) };
-      });
       // Scheduled: a user's own job, queued at any moment, is claimed before all of these.
-      await m.query(
-        `INSERT INTO jobs (app_id, connection_id, kind, provider_key, institution_id, priority, status, steps, run_at)
-         SELECT j.app_id, j.connection_id, 'refresh', j.provider_key, j.institution_id, $7, 'queued', j.steps, $6
-         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[]) AS j(app_id, connection_id, provider_key, institution_id, steps)`,
-        [
-          jobs.map((j) => j.app_id),
-          jobs.map((j) => j.id),
-          jobs.map((j) => j.providerKey),
-          jobs.map((j) => j.institution_id),
-          jobs.map((j) => JSON.stringify(j.steps)),
-          now,
-          JOB_PRIORITIES.scheduled,
-        ],
+      await new JobRepository(m).insertQueued(
+        rows.map((r) => {
+          const institution = institutions.get(r.institution_id)!;
+          return {
+            appId: r.app_id,
+            connectionId: r.id,
+            kind: 'refresh' as const,
+            providerKey: institution.providerKey,
+            institutionId: r.institution_id,
+            priority: JOB_PRIORITIES.scheduled,
+            steps: plannedSteps(r.datasets ?? institution.datasets),
+            runAt: now,
+          };
+        }),
       );
-      await m.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
       return rows.length;
     });
     if (n === 0) break;

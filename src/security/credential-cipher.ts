@@ -2,6 +2,14 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+/**
+ * What a sealed secret is bound to (the cipher's associated data): a ciphertext copied to another row does not open.
+ * A connection's credentials open only on their own row.
+ */
+export const credentialBinding = (appId: string, connectionId: string) => `${appId}:${connectionId}`;
+/** The user's answer to a job's challenge, bound to that job. */
+export const challengeBinding = (appId: string, jobId: string) => `${appId}:${jobId}:challenge`;
+
 export interface CredentialKey {
   id: string;
   key: Buffer;

@@ -12,7 +12,9 @@ import type { Deps } from '../../src/deps.ts';
 import { createLogger } from '../../src/logger.ts';
 import { CredentialCipher } from '../../src/security/credential-cipher.ts';
 import { createServices, type Services } from '../../src/services.ts';
-import { JobRunner, type JobRunnerOptions } from '../../src/jobs/job-runner.ts';
+import { JobRunner } from '../../src/jobs/job-runner.ts';
+import { syncJobs } from '../../src/sync/sync-execution.ts';
+import type { JobRunnerOptions } from '../../src/jobs/job-runner.options.ts';
 import { ProviderRegistry } from '../../src/providers/provider-registry.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 import type { LookupFunction } from 'node:net';
@@ -122,23 +124,22 @@ export async function startTestService(
     url,
     client: (apiKey?: string, options?: ClientOptions) => createClient(url, apiKey, options),
     connect,
-    runner: (runnerOptions?: Partial<JobRunnerOptions>) =>
-      new JobRunner(
-        deps,
-        new ProviderRegistry({
-          http: { connectTimeoutMs: 500, timeoutMs: 2_000 },
-          sandbox: { ...DEFAULT_SANDBOX_OPTIONS, bankUrl: sandboxBankUrlOf(connect) },
-        }),
-        {
-          concurrency: 8,
-          callbackUrl: callbackUrlOf(connect),
-          leaseMs: 10_000,
-          maxFailures: 3,
-          backoffBaseMs: 1_000,
-          backoffMaxMs: 4_000,
-          ...runnerOptions,
-        },
-      ),
+    runner: (runnerOptions?: Partial<JobRunnerOptions>) => {
+      const options: Partial<JobRunnerOptions> = {
+        concurrency: 8,
+        callbackUrl: callbackUrlOf(connect),
+        leaseMs: 10_000,
+        maxFailures: 3,
+        backoffBaseMs: 1_000,
+        backoffMaxMs: 4_000,
+        ...runnerOptions,
+      };
+      const providers = new ProviderRegistry({
+        http: { connectTimeoutMs: 500, timeoutMs: 2_000 },
+        sandbox: { ...DEFAULT_SANDBOX_OPTIONS, bankUrl: sandboxBankUrlOf(connect) },
+      });
+      return new JobRunner(deps, syncJobs(deps, providers, options), options);
+    },
     webhookSettings: settings,
     deliveryWorker: (overrides?: Partial<DeliveryWorkerOptions>) => new DeliveryWorker(deps, sender, { ...settings, ...overrides }),
     async close() {

@@ -201,7 +201,7 @@ describe('connections over tRPC/HTTP', () => {
     expect(raw).not.toContain('plaintext-login-id-77');
     expect(row.credentials_key_id).toBe('test1');
     // And it does open, with the right binding.
-    const { credentialBinding } = await import('../../src/connections/connection.service.ts');
+    const { credentialBinding } = await import('../../src/security/credential-cipher.ts');
     expect(
       service.deps.cipher.open(
         { ciphertext: row.credentials_ciphertext, keyId: row.credentials_key_id },

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../src/db/keyset-cursor.ts';
 import { AppError } from '../../src/errors.ts';
 import { plannedStepTitles } from '../../src/jobs/job.steps.ts';
+import { compareDecimal } from '../../src/providers/money.ts';
+import { challengeBinding, credentialBinding } from '../../src/security/credential-cipher.ts';
 import { hashApiKey, issueApiKey, looksLikeApiKey } from '../../src/security/api-key.ts';
 
 describe('API keys', () => {
@@ -48,5 +50,24 @@ describe('job steps', () => {
     expect(plannedStepTitles(['USER_INFO'])).toEqual(['verify-credentials']);
     // Transactions need accounts to hang on.
     expect(plannedStepTitles(['BANK_TRANSACTION'])).toEqual(['verify-credentials', 'retrieve-accounts', 'retrieve-transactions']);
+  });
+});
+
+describe('decimal comparison (providers/money.ts, the one home)', () => {
+  it('compares money exactly, whatever the scale or sign', () => {
+    expect(compareDecimal('100.0000', '100')).toBe(0);
+    expect(compareDecimal('99.9999', '100')).toBe(-1);
+    expect(compareDecimal('-5', '-4.99')).toBe(-1);
+    expect(compareDecimal('10', '9.99')).toBe(1);
+    expect(compareDecimal('-0.00', '0')).toBe(0);
+    expect(() => compareDecimal('1e3', '1')).toThrow('not a decimal');
+  });
+});
+
+describe('sealed-secret bindings', () => {
+  it('bind credentials to their connection and a challenge answer to its job, never to each other', () => {
+    expect(credentialBinding('app', 'c1')).toBe('app:c1');
+    expect(challengeBinding('app', 'j1')).toBe('app:j1:challenge');
+    expect(challengeBinding('app', 'c1')).not.toBe(credentialBinding('app', 'c1'));
   });
 });
