@@ -4,7 +4,7 @@ import { isDatabaseUnavailable } from '../db/database-errors.ts';
 import type { Deps } from '../deps.ts';
 import { GONE_REASON, judgeFailure, noSuccessReason, shouldDisableEndpoint } from './delivery.attempt-policy.ts';
 import { signedEnvelope } from './delivery.envelope.ts';
-import { afterFailedAttempt } from './delivery.lifecycle.ts';
+import { afterFailedAttempt, DELIVERY_TRANSITIONS } from './delivery.lifecycle.ts';
 import { DeliveryRepository, type ClaimedDelivery, type SuccessRecord } from './delivery.repository.ts';
 import { failWaitingDeliveries, recordSuccesses, settleFailedAttempt } from './delivery.transitions.ts';
 import { DeliveryLeaseLost, type AttemptResult, type DeliveryContext, type DeliverySettings, type Sender } from './delivery.types.ts';
@@ -124,7 +124,7 @@ export class DeliveryAttempter {
       this.deps.metrics.deliveryAttempt('succeeded', b.outcome.latencyMs / 1000);
       b.resolve({
         deliveryId: b.claimed.id,
-        status: 'succeeded',
+        status: DELIVERY_TRANSITIONS.succeeded.to,
         statusCode: b.outcome.statusCode,
         error: null,
         latencyMs: b.outcome.latencyMs,
@@ -188,7 +188,7 @@ export class DeliveryAttempter {
       lastError: error,
     });
     if (!held) throw new DeliveryLeaseLost(claimed.id);
-    const status = transition === 'retry-scheduled' ? 'pending' : transition === 'exhausted' ? 'dead' : 'failed';
+    const status = DELIVERY_TRANSITIONS[transition].to;
     this.deps.metrics.deliveryAttempt(status === 'pending' ? 'retrying' : status, outcome.latencyMs / 1000);
     this.deps.logger.info(
       {
