@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DELIVERY_STATUSES, GIVEN_UP_DELIVERY_STATUSES, WAITING_DELIVERY_STATUSES } from '../../entities/index.ts';
 import {
@@ -92,5 +94,30 @@ describe('delivery attempt policy', () => {
     expect(shouldDisableEndpoint(new Date(now.getTime() - settings.disableAfterMs), now, settings)).toBe(true);
     expect(shouldDisableEndpoint(new Date(now.getTime() - settings.disableAfterMs + 1), now, settings)).toBe(false);
     expect(noSuccessReason(settings)).toBe('no successful delivery for 5 days');
+  });
+});
+
+describe('one writer of delivery status', () => {
+  const sources = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+      d.isDirectory() ? sources(path.join(dir, d.name)) : d.name.endsWith('.ts') ? [path.join(dir, d.name)] : [],
+    );
+  const files = sources(path.resolve(import.meta.dirname, '../../src')).map((f) => ({
+    file: path.relative(path.resolve(import.meta.dirname, '../..'), f),
+    text: readFileSync(f, 'utf8'),
+  }));
+
+  it('only delivery.repository.ts has SQL on webhook_deliveries and its attempts', () => {
+    const offenders = files.filter((f) => /webhook_deliver(y|ies)/.test(f.text) && f.file !== 'src/webhooks/delivery.repository.ts');
+    // Comments may name the table; statements may not.
+    const withSql = offenders.filter((f) => /(UPDATE|INSERT INTO|DELETE FROM|FROM)\s+webhook_deliver/i.test(f.text));
+    expect(withSql.map((f) => f.file)).toEqual([]);
+  });
+
+  it("only delivery.transitions.ts calls the repository's status-writing statements", () => {
+    const writers =
+      /\.(settleFailedAttempt|recordSuccesses|insertForSubscribers|insertForEndpoint|resetOne|resetForEndpointSince|insertMissingForEndpointSince|failWaitingForEndpoint)\(/;
+    const callers = files.filter((f) => writers.test(f.text) && f.file !== 'src/webhooks/delivery.repository.ts').map((f) => f.file);
+    expect(callers).toEqual(['src/webhooks/delivery.transitions.ts']);
   });
 });
