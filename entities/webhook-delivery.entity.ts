@@ -9,6 +9,10 @@ import { WebhookEndpoint } from './webhook-endpoint.entity.ts';
  */
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed', 'dead'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** Waiting for an attempt (due now, due later, or in flight): claims, the wake-up and the queue depth read these. */
+export const WAITING_DELIVERY_STATUSES = ['pending'] as const satisfies readonly DeliveryStatus[];
+/** Given up on (endpoint disabled, or the schedule ran out): what recovering an endpoint queues again. */
+export const GIVEN_UP_DELIVERY_STATUSES = ['failed', 'dead'] as const satisfies readonly DeliveryStatus[];
 
 /** One event on its way to one endpoint: the durable queue of webhook delivery. */
 @Entity('webhook_deliveries')

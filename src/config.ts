@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
@@ -6,6 +5,7 @@ import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './api/rate-limiter.
 import type { ConnectSettings } from './connect/connect-settings.ts';
 import { DEFAULT_RUNNER_OPTIONS } from './jobs/job-runner.options.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
+import { isIpOrCidr } from './security/address-policy.ts';
 import { DEFAULT_RETRY_SCHEDULE, parseDuration } from './webhooks/delivery-schedule.ts';
 
 /**
@@ -70,14 +70,6 @@ const addressList = z.string().transform((raw, ctx) => {
   }
   return entries;
 });
-
-function isIpOrCidr(entry: string): boolean {
-  const [ip, bits, ...rest] = entry.split('/');
-  if (rest.length || !ip || isIP(ip) === 0) return false;
-  if (bits === undefined) return true;
-  const n = Number(bits);
-  return /^\d+$/.test(bits) && n <= (isIP(ip) === 4 ? 32 : 128);
-}
 
 const cronPattern = z.string().refine((p) => cron.validate(p), 'must be a cron pattern (node-cron: 5 or 6 fields, seconds first when 6)');
 const schedulePatterns = Object.fromEntries(Object.entries(SCHEDULES).map(([, s]) => [s.env, cronPattern.default(s.pattern)])) as Record<

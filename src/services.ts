@@ -9,7 +9,7 @@ import { DEFAULT_CONNECT_SETTINGS, type ConnectSettings } from './connect/connec
 import { IdempotencyService } from './idempotency/idempotency.service.ts';
 import { JobService } from './jobs/job.service.ts';
 import { DeliveryService } from './webhooks/delivery.service.ts';
-import type { Sender } from './webhooks/delivery.worker.ts';
+import type { Sender } from './webhooks/delivery.types.ts';
 import { EndpointService } from './webhooks/endpoint.service.ts';
 import { EventService } from './webhooks/event.service.ts';
 import { NotificationRuleService } from './webhooks/notification-rule.service.ts';

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Event } from '../../entities/index.ts';
-import { envelope } from '../../src/webhooks/delivery.worker.ts';
+import { envelope } from '../../src/webhooks/delivery.envelope.ts';
 import { recordEvent } from '../../src/webhooks/event.recorder.ts';
 import { inProcessService } from '../lib/in-process.ts';
 import { startProcess, waitUntil, type BenchProcess } from '../lib/process.ts';

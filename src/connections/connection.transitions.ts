@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { Connection } from '../../entities/index.ts';
-import { recordConnectionChange } from '../webhooks/event.recorder.ts';
+import { recordConnectionChange } from './connection.events.ts';
 import { snapshotOf, transition, type LifecycleEvent } from './connection.lifecycle.ts';
 import { ConnectionRepository } from './connection.repository.ts';
 

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.ts';
 import { JobRepository } from '../jobs/job.repository.ts';
-import { DELIVERIES_CHANNEL } from '../webhooks/event.recorder.ts';
+import { DeliveryRepository } from '../webhooks/delivery.repository.ts';
 
 /**
  * Hands back work whose holder died: jobs and deliveries whose lease ran out return to the queue (claims would take
@@ -10,13 +10,10 @@ export async function releaseExpiredLeases(deps: Deps): Promise<{ jobs: number; 
   const now = deps.clock.now();
   const jobRepository = new JobRepository(deps.db);
   const jobs = await jobRepository.releaseExpired(now);
-  const [, deliveries]: [unknown, number] = await deps.db.query(
-    `UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL
-     WHERE id IN (SELECT id FROM webhook_deliveries WHERE locked_until < $1 FOR UPDATE SKIP LOCKED)`,
-    [now],
-  );
+  const deliveryRepository = new DeliveryRepository(deps.db);
+  const deliveries = await deliveryRepository.releaseExpiredLeases(now);
   if (jobs > 0) await jobRepository.notifyQueued();
-  if (deliveries > 0) await deps.db.query(`SELECT pg_notify($1, '')`, [DELIVERIES_CHANNEL]);
+  if (deliveries > 0) await deliveryRepository.notifyQueued(deps.db);
   return { jobs, deliveries };
 }
 
@@ -25,11 +22,8 @@ export async function releaseExpiredLeases(deps: Deps): Promise<{ jobs: number; 
  * commit-time NOTIFY reached one (a worker that was down, a lost LISTEN connection).
  */
 export async function wakeForDueDeliveries(deps: Deps): Promise<boolean> {
-  const [row]: { due: boolean }[] = await deps.db.query(
-    `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1
-                      AND (locked_until IS NULL OR locked_until < $1)) AS due`,
-    [deps.clock.now()],
-  );
-  if (row?.due) await deps.db.query(`SELECT pg_notify($1, '')`, [DELIVERIES_CHANNEL]);
-  return row?.due ?? false;
+  const deliveries = new DeliveryRepository(deps.db);
+  const due = await deliveries.anyDue(deps.clock.now());
+  if (due) await deliveries.notifyQueued(deps.db);
+  return due;
 }

@@ -2,6 +2,7 @@ import type { Deps } from '../deps.ts';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository.ts';
 import { IDEMPOTENCY_RETENTION_MS } from '../idempotency/idempotency.service.ts';
 import { JobRepository } from '../jobs/job.repository.ts';
+import { DeliveryRepository } from '../webhooks/delivery.repository.ts';
 
 export interface RetentionOptions {
   eventRetentionMs: number;
@@ -17,22 +18,9 @@ export interface RetentionOptions {
  */
 export async function pruneOldRecords(deps: Deps, o: RetentionOptions): Promise<{ attempts: number; events: number; jobs: number }> {
   const now = deps.clock.now().getTime();
-  const attempts = await inBatches(
-    deps,
-    o.batchSize,
-    `DELETE FROM webhook_delivery_attempts WHERE id IN (
-      SELECT id FROM webhook_delivery_attempts WHERE attempted_at < $1 LIMIT $2)`,
-    new Date(now - o.attemptRetentionMs),
-  );
-  const events = await inBatches(
-    deps,
-    o.batchSize,
-    `DELETE FROM events WHERE id IN (
-      SELECT e.id FROM events e WHERE e.occurred_at < $1
-        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
-      LIMIT $2)`,
-    new Date(now - o.eventRetentionMs),
-  );
+  const deliveries = new DeliveryRepository(deps.db);
+  const attempts = await inBatches(o.batchSize, (n) => deliveries.deleteAttemptsBefore(new Date(now - o.attemptRetentionMs), n));
+  const events = await inBatches(o.batchSize, (n) => deliveries.deleteSettledEventsBefore(new Date(now - o.eventRetentionMs), n));
   const jobRepository = new JobRepository(deps.db);
   const jobCutoff = new Date(now - o.jobRetentionMs);
   let jobs = 0;
@@ -49,10 +37,11 @@ export async function pruneOldRecords(deps: Deps, o: RetentionOptions): Promise<
   return { attempts, events, jobs };
 }
 
-async function inBatches(deps: Deps, batchSize: number, sql: string, cutoff: Date): Promise<number> {
+/** Runs a bounded delete until it deletes less than a batch; returns the total. */
+async function inBatches(batchSize: number, deleteBatch: (limit: number) => Promise<number>): Promise<number> {
   let total = 0;
   for (;;) {
-    const [, n]: [unknown, number] = await deps.db.query(sql, [cutoff, batchSize]);
+    const n = await deleteBatch(batchSize);
     total += n;
     if (n < batchSize) return total;
   }

@@ -10,7 +10,7 @@ import { presentEndpoint, type EndpointView } from './endpoint.presenter.ts';
 import { sealSecret } from './endpoint.secrets.ts';
 import type { CreateEndpointInput, UpdateEndpointInput } from './webhook.schemas.ts';
 import type { WebhookSettings } from './webhook.settings.ts';
-import { endpointUrlProblem } from './webhook-sender.ts';
+import { endpointUrlProblem } from '../security/address-policy.ts';
 import { generateSecret } from './webhook-signer.ts';
 
 /** Webhook endpoints: where an app's events go, which ones, and the secret that signs them. */

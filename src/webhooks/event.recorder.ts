@@ -1,10 +1,7 @@
 import type { EntityManager } from 'typeorm';
-import { NotificationRule, type Connection, type EventType } from '../../entities/index.ts';
-import { presentConnection } from '../connections/connection.presenter.ts';
+import { NotificationRule, type EventType } from '../../entities/index.ts';
+import { queueDeliveries } from './delivery.transitions.ts';
 import { evaluateRule, triggersFor, type RuleFacts } from './notification-rule.matcher.ts';
-
-/** Delivery workers LISTEN here; the NOTIFY reaches them when the transaction that queued deliveries commits. */
-export const DELIVERIES_CHANNEL = 'cs_deliveries_queued';
 
 export interface NewEvent {
   appId: string;
@@ -55,33 +52,16 @@ export async function recordEvent(m: EntityManager, e: NewEvent): Promise<Record
     [e.appId, e.type, e.userId, e.connectionId, sequence, e.endpointId ?? null, e.occurredAt, data],
   );
   const eventId = event!.id;
-  const deliveries = await fanOut(m, eventId, e);
-  if (deliveries > 0) await m.query(`SELECT pg_notify($1, '')`, [DELIVERIES_CHANNEL]);
+  const deliveries = await queueDeliveries(m, {
+    appId: e.appId,
+    eventId,
+    type: e.type,
+    connectionId: e.connectionId,
+    occurredAt: e.occurredAt,
+    endpointId: e.endpointId,
+  });
   if (!e.endpointId) await fireRules(m, { ...e, data }, eventId);
   return { id: eventId, sequence, deliveries };
-}
-
-/** One pending delivery per endpoint that wants the event; returns how many. */
-async function fanOut(m: EntityManager, eventId: string, e: NewEvent): Promise<number> {
-  // TypeORM answers an INSERT with its rows (an UPDATE with [rows, count]): count what RETURNING gives.
-  const rows: { id: string }[] = e.endpointId
-    ? await m.query(
-        `INSERT INTO webhook_deliveries (app_id, event_id, endpoint_id, status, next_attempt_at)
-         SELECT $1, $2, id, 'pending', $4 FROM webhook_endpoints
-         WHERE app_id = $1 AND id = $3 AND (enabled OR $5)
-         RETURNING id`,
-        [e.appId, eventId, e.endpointId, e.occurredAt, e.type === 'webhook.test'],
-      )
-    : await m.query(
-        `INSERT INTO webhook_deliveries (app_id, event_id, endpoint_id, status, next_attempt_at)
-         SELECT $1, $2, id, 'pending', $6 FROM webhook_endpoints
-         WHERE app_id = $1 AND enabled
-           AND (event_types IS NULL OR $3 = ANY(event_types) OR $4 = ANY(event_types))
-           AND (connection_ids IS NULL OR $5::uuid IS NULL OR $5::uuid = ANY(connection_ids))
-         RETURNING id`,
-        [e.appId, eventId, e.type, `${e.type.split('.')[0]}.*`, e.connectionId, e.occurredAt],
-      );
-  return rows.length;
 }
 
 async function fireRules(m: EntityManager, e: NewEvent, eventId: string): Promise<void> {
@@ -104,39 +84,6 @@ async function fireRules(m: EntityManager, e: NewEvent, eventId: string): Promis
       occurredAt: e.occurredAt,
       endpointId: rule.endpointId,
       data,
-    });
-  }
-}
-
-/**
- * The events a connection's write implies: state and status changes, a new error, and the error clearing
- * (`connection.repaired`). Called by every writer of a lifecycle transition, in its transaction.
- */
-export async function recordConnectionChange(m: EntityManager, before: Connection, after: Connection, now: Date): Promise<void> {
-  const connection = presentConnection(after);
-  const base = { appId: after.appId, userId: after.userId, connectionId: after.id, occurredAt: now };
-  if (before.state !== after.state) {
-    await recordEvent(m, {
-      ...base,
-      type: 'connection.state_changed',
-      data: { connection, previousState: before.state, state: after.state },
-    });
-  }
-  if (before.status !== after.status) {
-    await recordEvent(m, {
-      ...base,
-      type: 'connection.status_changed',
-      data: { connection, previousStatus: before.status, status: after.status },
-    });
-  }
-  if (after.error && (before.error?.code !== after.error.code || before.state !== after.state)) {
-    await recordEvent(m, { ...base, type: 'connection.error', data: { connection, error: after.error } });
-  }
-  if (before.failingSince && !after.failingSince) {
-    await recordEvent(m, {
-      ...base,
-      type: 'connection.repaired',
-      data: { connection, failingSince: before.failingSince, failures: before.consecutiveFailures },
     });
   }
 }

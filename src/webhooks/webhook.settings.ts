@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import type { DeliverySettings } from './delivery.worker.ts';
+import type { DeliverySettings } from './delivery.types.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
 /** Everything the webhook side is configured by (README's WEBHOOK_* variables). */

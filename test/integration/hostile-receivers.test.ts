@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryWorker, type Sender } from '../../src/webhooks/delivery.worker.ts';
+import type { Sender } from '../../src/webhooks/delivery.types.ts';
+import { DeliveryWorker } from '../../src/webhooks/delivery.worker.ts';
 import type { SendOutcome } from '../../src/webhooks/webhook-sender.ts';
 import { connectionInput, createTestApp, type TestApp } from '../helpers/factories.ts';
 import { waitUntil } from '../helpers/service-process.ts';

@@ -1,7 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type LookupFunction } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { WebhookSender, endpointUrlProblem, type WebhookSenderOptions } from '../../src/webhooks/webhook-sender.ts';
+import { endpointUrlProblem } from '../../src/security/address-policy.ts';
+import { WebhookSender, type WebhookSenderOptions } from '../../src/webhooks/webhook-sender.ts';
 import { freePort } from '../helpers/free-port.ts';
 
 interface SeenRequest {

@@ -26,6 +26,7 @@ import {
   type PluginErrorBody,
   type PluginOperationWithBody,
 } from './plugin-protocol.ts';
+import { parseRetryAfter } from '../../http/retry-after.ts';
 import { Redactor } from './redaction.ts';
 
 export interface HttpProviderOptions {
@@ -234,7 +235,7 @@ export class HttpProvider implements Provider {
       throw new ChallengeRequired(challenge);
     }
     if (status === RATE_LIMITED_STATUS) {
-      const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
+      const retryAfterMs = boundedRetryAfter(response.headers['retry-after'], Date.now());
       const scope = errorBody(response.body)?.error.scope;
       throw new ProviderError('rate-limited', `The plug-in provider asked to slow down (HTTP 429) on ${where}.`, {
         code: 'rate-limited',
@@ -329,13 +330,10 @@ function typedError(body: string): (PluginErrorBody['error'] & { kind: ClientErr
 export const MAX_RETRY_AFTER_MS = 86_400_000;
 
 /**
- * Retry-After is delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else gets the default, and anything
- * longer than a day a day (a hostile '99999999999999' would otherwise make a date no column can hold).
+ * The provider's Retry-After (src/http/retry-after.ts); absent or unreadable gets the default, and anything longer
+ * than a day a day (a hostile '99999999999999' would otherwise make a date no column can hold).
  */
-export function parseRetryAfter(header: string | undefined, nowMs: number): number {
-  const value = header?.trim();
-  if (!value) return DEFAULT_RETRY_AFTER_MS;
-  if (/^\d+$/.test(value)) return Math.min(MAX_RETRY_AFTER_MS, Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? DEFAULT_RETRY_AFTER_MS : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - nowMs));
+function boundedRetryAfter(header: string | undefined, nowMs: number): number {
+  const ms = parseRetryAfter(header, nowMs);
+  return ms === null ? DEFAULT_RETRY_AFTER_MS : Math.min(MAX_RETRY_AFTER_MS, ms);
 }
