@@ -1,4 +1,5 @@
 import type { NotificationRuleParams, NotificationTrigger } from '../../entities/index.ts';
+import { compareDecimal } from '../providers/money.ts';
 
 /**
  * What a notification rule can look at beyond an event's stored data: the amounts of new transactions are not
@@ -118,24 +119,3 @@ function isLoginError(data: Record<string, unknown>): boolean {
 }
 
 const abs = (d: string) => (d.startsWith('-') ? d.slice(1) : d);
-
-/** Compares two decimal strings exactly (money is numeric, never a float). */
-export function compareDecimal(a: string, b: string): number {
-  const [an, bn] = [normalize(a), normalize(b)];
-  if (an.neg !== bn.neg) return an.neg ? -1 : 1;
-  const sign = an.neg ? -1 : 1;
-  const width = Math.max(an.int.length, bn.int.length);
-  const fracWidth = Math.max(an.frac.length, bn.frac.length);
-  const ak = an.int.padStart(width, '0') + an.frac.padEnd(fracWidth, '0');
-  const bk = bn.int.padStart(width, '0') + bn.frac.padEnd(fracWidth, '0');
-  return ak === bk ? 0 : ak < bk ? -sign : sign;
-}
-
-function normalize(d: string): { neg: boolean; int: string; frac: string } {
-  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(d.trim());
-  if (!m) throw new Error(`not a decimal: ${d}`);
-  const int = (m[2] ?? '').replace(/^0+/, '') || '0';
-  const frac = (m[3] ?? '').replace(/0+$/, '');
-  const zero = int === '0' && frac === '';
-  return { neg: m[1] === '-' && !zero, int, frac };
-}

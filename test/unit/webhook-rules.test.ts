@@ -1,7 +1,8 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { describeDuration, parseDuration, retryDelayMs } from '../../src/webhooks/delivery-schedule.ts';
-import { compareDecimal, evaluateRule, type RuleLike } from '../../src/webhooks/notification-rule.matcher.ts';
+import { compareDecimal } from '../../src/providers/money.ts';
+import { evaluateRule, type RuleLike } from '../../src/webhooks/notification-rule.matcher.ts';
 import { generateSecret, signatureHeaders } from '../../src/webhooks/webhook-signer.ts';
 
 const rule = (over: Partial<RuleLike>): RuleLike => ({
