@@ -39,6 +39,21 @@ export class InstitutionRepository {
     return this.repo.findOneBy({ id });
   }
 
+  /** For an id a row references (a connection's institution): a missing row is a broken invariant, so it throws. */
+  findByIdOrFail(id: string): Promise<Institution> {
+    return this.repo.findOneByOrFail({ id });
+  }
+
+  /**
+   * Hosted Connect's bank search: enabled and not unavailable, name or id containing `text` (if any), by name, 50 at
+   * most. `text` is matched literally (LIKE's wildcards escaped).
+   */
+  searchConnectable(text: string): Promise<Institution[]> {
+    const qb = this.repo.createQueryBuilder('i').where(`i.enabled AND i.status <> 'unavailable'`).orderBy('i.name', 'ASC');
+    if (text) qb.andWhere('(i.name ILIKE :q OR i.id ILIKE :q)', { q: `%${escapeLike(text)}%` });
+    return qb.limit(50).getMany();
+  }
+
   /** Inserts or overwrites each definition by id, in one statement (INSERT … ON CONFLICT DO UPDATE). */
   async upsertAll(definitions: QueryDeepPartialEntity<Institution>[]): Promise<void> {
     await this.repo.upsert(definitions, { conflictPaths: ['id'] });
