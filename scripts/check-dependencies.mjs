@@ -442,6 +442,11 @@ for (const c of shown) {
   say(`  cycle [${c.rule}]: ${c.folders}`);
   for (const e of c.edges) say(`      ${e}`);
 }
+if (verbose) {
+  say();
+  say('known violations (in the baseline):');
+  for (const v of violations.filter((x) => known.has(keyOf(x)))) say(`  [${v.rule}] ${v.from} → ${v.to}: ${v.examples[0]}`);
+}
 if (fresh.length) {
   say();
   say(`FAIL: ${fresh.length} new violation${fresh.length === 1 ? '' : 's'} (not in ${baselineFile}):`);
