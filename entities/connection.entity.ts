@@ -12,6 +12,7 @@ import {
   type Relation,
 } from 'typeorm';
 import { sqlList } from './sql.ts';
+import { autoRefreshableSql } from '../src/connections/refresh-schedule.ts';
 import { Application } from './application.entity.ts';
 import { Institution, type Dataset, type InstitutionMethod } from './institution.entity.ts';
 
@@ -67,7 +68,8 @@ export interface DatasetExtraction {
 @Index('ix_connections_app_status', ['appId', 'status', 'createdAt', 'id'])
 @Index('ix_connections_app_institution', ['appId', 'institutionId', 'createdAt', 'id'])
 // The scheduler's stale scan: only connections it may refresh, ordered by when they are due.
-@Index('ix_connections_refresh_due', ['nextRefreshAt'], { where: `"auto_refresh" AND "status" = 'ACTIVE' AND NOT "user_action_required"` })
+// Its predicate is the due rule's own (refresh-schedule.ts), so the sweep's and the metric's scans can use it.
+@Index('ix_connections_refresh_due', ['nextRefreshAt'], { where: autoRefreshableSql({ quoted: true }) })
 // The consent sweep: consents of connections that can still expire, by expiry.
 @Index('ix_connections_consent', ['consentExpiresAt'], {
   where: `"consent_expires_at" IS NOT NULL AND "status" IN ('INITIATED', 'ACTIVE')`,

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from './errors.ts';
+import { QuotaRepository } from './quota.repository.ts';
 
 /**
  * How much one app (or one of its users) may hold. Without them, one app could create 10,000 webhook endpoints and
@@ -33,7 +34,7 @@ export async function requireRoomFor(
   count: () => Promise<number>,
   what: string,
 ): Promise<void> {
-  await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`quota:${quota}:${scope}`]);
+  await new QuotaRepository(manager).lockScope(`quota:${quota}:${scope}`);
   const n = await count();
   if (n >= limit) {
     throw new AppError(ErrorCode.QUOTA_EXCEEDED, `${what} has ${n} already, the most allowed (${VARIABLE[quota]}=${limit})`, {

@@ -1,13 +1,14 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { ConnectSession } from '../../entities/index.ts';
-import { Institution, type Connection, type Job } from '../../entities/index.ts';
+import type { Connection, Institution, Job } from '../../entities/index.ts';
 import type { AppService } from '../apps/app.service.ts';
 import { originsOf } from '../apps/redirect-uris.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
 import { institutionIdSchema } from '../connections/connection.schemas.ts';
 import { requireAcceptsNewConnections, type ConnectionService } from '../connections/connection.service.ts';
 import type { Deps } from '../deps.ts';
+import { InstitutionRepository } from '../institutions/institution.repository.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import type { JobService } from '../jobs/job.service.ts';
 import type { JobView } from '../jobs/job.presenter.ts';
@@ -66,7 +67,7 @@ export class ConnectSessionService {
     }
     const institutionId = input.institutionId ?? connection?.institutionId ?? null;
     if (institutionId) {
-      const institution = await this.deps.db.getRepository(Institution).findOneBy({ id: institutionId });
+      const institution = await new InstitutionRepository(this.deps.db.manager).findById(institutionId);
       if (!institution) throw AppError.validation(['institutionId'], `no institution ${institutionId}`);
       // A repair reconnects an existing connection, which a disabled institution still serves.
       if (connection) {
@@ -155,7 +156,7 @@ export class ConnectSessionService {
   async chooseInstitution(token: string, institutionId: string): Promise<ConnectPageModel | null> {
     // What a form sent is anything at all: only an id that could be one is looked up.
     const parsed = institutionIdSchema.safeParse(institutionId);
-    const institution = parsed.success ? await this.deps.db.getRepository(Institution).findOneBy({ id: parsed.data }) : null;
+    const institution = parsed.success ? await new InstitutionRepository(this.deps.db.manager).findById(parsed.data) : null;
     if (!institution || !institution.enabled || institution.status === 'unavailable')
       throw AppError.validation(['institutionId'], 'is not a bank you can connect now');
     return this.move(token, { type: 'institution-chosen', institutionId });
@@ -163,18 +164,12 @@ export class ConnectSessionService {
 
   /** The banks the user can choose from, matching what they typed. */
   searchInstitutions(query: string | undefined): Promise<Institution[]> {
-    const qb = this.deps.db
-      .getRepository(Institution)
-      .createQueryBuilder('i')
-      .where(`i.enabled AND i.status <> 'unavailable'`)
-      .orderBy('i.name', 'ASC');
     // Typed into a search box: control characters (NUL, which PostgreSQL refuses, among them) dropped, 100 kept.
     const text = (query ?? '')
       .replace(/[\u0000-\u001f\u007f]/g, '')
       .trim()
       .slice(0, 100);
-    if (text) qb.andWhere('(i.name ILIKE :q OR i.id ILIKE :q)', { q: `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%` });
-    return qb.limit(50).getMany();
+    return new InstitutionRepository(this.deps.db.manager).searchConnectable(text);
   }
 
   /**
@@ -330,7 +325,7 @@ export class ConnectSessionService {
   private async model(session: ConnectSession): Promise<ConnectPageModel> {
     const app = await this.apps.find(session.appId);
     const institution = session.institutionId
-      ? await this.deps.db.getRepository(Institution).findOneBy({ id: session.institutionId })
+      ? await new InstitutionRepository(this.deps.db.manager).findById(session.institutionId)
       : null;
     const job = session.jobId ? await this.jobs.get(session.appId, session.jobId).catch(() => null) : null;
     return { session, app: { name: app.name, redirectOrigins: originsOf(app.redirectUris) }, institution, job, now: this.deps.clock.now() };

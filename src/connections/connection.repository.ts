@@ -90,6 +90,11 @@ export class ConnectionRepository {
     return new Set(rows.map((r) => r.id));
   }
 
+  /** Whether the app has this connection (another app's looks exactly like a missing one). */
+  exists(appId: string, id: string): Promise<boolean> {
+    return this.repo.existsBy({ appId, id });
+  }
+
   async countByUser(appId: string, userId: string): Promise<number> {
     const [row]: { n: number }[] = await this.manager.query(
       `SELECT count(*)::int AS n FROM connections WHERE app_id = $1 AND user_id = $2`,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { Institution, type Connection, type Dataset, type Job } from '../../entities/index.ts';
+import type { Connection, Dataset, Institution, Job } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
+import { InstitutionRepository } from '../institutions/institution.repository.ts';
 import { DEFAULT_QUOTAS, requireRoomFor, type Quotas } from '../quotas.ts';
 import { AppError, ErrorCode, type FieldIssue } from '../errors.ts';
 import { credentialBinding } from '../security/credential-cipher.ts';
@@ -31,7 +32,7 @@ export class ConnectionService {
     input: CreateConnectionInput,
     within?: (m: EntityManager, created: { connection: Connection; job: Job }) => Promise<void>,
   ): Promise<{ connection: ConnectionView; job: JobView }> {
-    const institution = await this.deps.db.getRepository(Institution).findOneBy({ id: input.institutionId });
+    const institution = await new InstitutionRepository(this.deps.db.manager).findById(input.institutionId);
     if (!institution) throw AppError.validation(['institutionId'], `no institution ${input.institutionId}`);
     requireAcceptsNewConnections(institution);
     throwIfAny([
@@ -124,7 +125,7 @@ export class ConnectionService {
       }
       await throwIfBusy(manager, appId, [input.id]);
 
-      const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });
+      const institution = await new InstitutionRepository(manager).findByIdOrFail(current.institutionId);
       throwIfAny([
         ...checkDatasets(institution, input.datasets),
         ...(input.credentials !== undefined ? checkCredentials(institution, input.credentials, false) : []),
@@ -185,7 +186,7 @@ export class ConnectionService {
       const current = await new ConnectionRepository(manager).lockOne(appId, id);
       if (!current) throw AppError.notFound('connection', id);
       await throwIfBusy(manager, appId, [id]);
-      const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });
+      const institution = await new InstitutionRepository(manager).findByIdOrFail(current.institutionId);
       const now = this.deps.clock.now();
       const changed = await applyTransition(manager, appId, id, { type: 'credentials-updated' }, now, () => ({
         consentExpiresAt: null,
@@ -254,7 +255,7 @@ export class ConnectionService {
 
   /** Queues a refresh of a connection whose row lock the caller holds (used by the API and the scheduler). */
   async enqueueRefresh(manager: EntityManager, connection: Connection): Promise<Job> {
-    const institution = await manager.getRepository(Institution).findOneByOrFail({ id: connection.institutionId });
+    const institution = await new InstitutionRepository(manager).findByIdOrFail(connection.institutionId);
     return enqueueJob(manager, {
       appId: connection.appId,
       connectionId: connection.id,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DATASETS, INSTITUTION_METHODS, INSTITUTION_STATUSES, SIGN_IN_METHODS, type Institution } from '../../entities/index.ts';
-import { institutionIdSchema } from '../connections/connection.schemas.ts';
+import { institutionIdSchema } from './institution-id.schema.ts';
 import { AppError, ErrorCode, formatPath, type FieldIssue } from '../errors.ts';
 import { BUILT_IN_PROVIDER_KEYS } from '../providers/provider-registry.ts';
 import { inputObject, noControlChars } from '../validation.ts';

@@ -1,6 +1,7 @@
-import { Institution } from '../../entities/index.ts';
+import type { Institution } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode } from '../errors.ts';
+import { InstitutionRepository } from './institution.repository.ts';
 import { definitionSchema, parseOrThrow, updateSchema, type InstitutionDefinition } from './institution.schemas.ts';
 import { seededInstitutions } from './institution.seed.ts';
 
@@ -11,39 +12,32 @@ export interface InstitutionQuery {
   includeDisabled?: boolean;
 }
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 /** The data holders. Global (not tenant-owned): every app sees the same list. */
 export class InstitutionService {
   constructor(private readonly deps: Deps) {}
 
   private get repo() {
-    return this.deps.db.getRepository(Institution);
+    return new InstitutionRepository(this.deps.db.manager);
   }
 
   async list(query: InstitutionQuery = {}): Promise<Institution[]> {
-    const qb = this.repo.createQueryBuilder('i').orderBy('i.id', 'ASC');
-    if (!query.includeDisabled) qb.andWhere('i.enabled');
-    if (query.country) qb.andWhere('i.country = :country', { country: query.country.toUpperCase() });
-    if (query.search) {
-      qb.andWhere(`(i.name ILIKE :q OR i.id ILIKE :q OR i.bank_code = :exact)`, {
-        q: `%${escapeLike(query.search)}%`,
-        exact: query.search,
-      });
-    }
-    return qb.getMany();
+    return this.repo.list({
+      includeDisabled: query.includeDisabled,
+      country: query.country ? query.country.toUpperCase() : query.country,
+      search: query.search,
+    });
   }
 
   /** One institution, disabled or not (an existing connection's institution stays readable). */
   async get(id: string): Promise<Institution> {
-    const found = await this.repo.findOneBy({ id });
+    const found = await this.repo.findById(id);
     if (!found) throw AppError.notFound('institution', id);
     return found;
   }
 
   /** Upserts the sandbox institutions; safe to run on every start and from many replicas at once. */
   async seed(sandboxPluginUrl: string): Promise<void> {
-    await this.repo.upsert(seededInstitutions(sandboxPluginUrl), { conflictPaths: ['id'] });
+    await this.repo.upsertAll(seededInstitutions(sandboxPluginUrl));
   }
 
   /**
@@ -52,14 +46,13 @@ export class InstitutionService {
    * does not list are left as they are.
    */
   async apply(definitions: InstitutionDefinition[]): Promise<void> {
-    if (definitions.length) await this.repo.upsert(definitions, { conflictPaths: ['id'] });
+    if (definitions.length) await this.repo.upsertAll(definitions);
   }
 
   /** A new institution from an operator's definition (validated here); CONFLICT when the id exists. */
   async add(input: unknown): Promise<Institution> {
     const definition = parseOrThrow(definitionSchema, input);
-    const inserted = await this.repo.createQueryBuilder().insert().values(definition).orIgnore().returning('id').execute();
-    if (!inserted.raw.length)
+    if (!(await this.repo.insertIfAbsent(definition)))
       throw new AppError(ErrorCode.CONFLICT, `institution ${definition.id} exists; change it with institutions:update`);
     return this.get(definition.id);
   }
@@ -69,14 +62,13 @@ export class InstitutionService {
     const changes = parseOrThrow(updateSchema, patch);
     const { createdAt: _c, updatedAt: _u, ...current } = await this.get(id);
     const next = parseOrThrow(definitionSchema, { ...current, ...changes });
-    await this.repo.update({ id }, next);
+    await this.repo.update(id, next);
     return this.get(id);
   }
 
   /** Disabled: no new connections, not listed to apps; existing connections keep refreshing. */
   async setEnabled(id: string, enabled: boolean): Promise<Institution> {
-    const { affected } = await this.repo.update({ id }, { enabled });
-    if (!affected) throw AppError.notFound('institution', id);
+    if (!(await this.repo.update(id, { enabled }))) throw AppError.notFound('institution', id);
     return this.get(id);
   }
 }
