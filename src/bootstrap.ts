@@ -1,5 +1,6 @@
+import { clusterReadings } from './cluster-readings.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { connectSettingsFrom, quotasFrom, type Config } from './config.ts';
+import { connectSettingsFrom, quotasFrom, webhookSettingsFrom, type Config } from './config.ts';
 import { sandboxBankUrlOf, type ConnectSettings } from './connect/connect-settings.ts';
 import { loadInstitutionsFile } from './institutions/institutions-file.ts';
 import { openDatabase, type OpenDatabase } from './db/open-database.ts';
@@ -10,7 +11,7 @@ import { ProviderRegistry } from './providers/provider-registry.ts';
 import { DEFAULT_SANDBOX_OPTIONS } from './providers/sandbox/sandbox.provider.ts';
 import { CredentialCipher, loadOrCreateDevKey } from './security/credential-cipher.ts';
 import { createServices, type Services, type WebhookRuntime } from './services.ts';
-import { createWebhookSender, webhookSettingsFrom } from './webhooks/webhook.settings.ts';
+import { createWebhookSender } from './webhooks/webhook.settings.ts';
 
 export interface Runtime {
   deps: Deps;
@@ -29,7 +30,7 @@ export async function bootstrap(config: Config, logger: Logger, clock: Clock = s
   const cipher = new CredentialCipher(keys);
   const database = await openDatabase(config, logger, { migrate: true });
   const metrics = new Metrics({ defaultMetrics: true });
-  metrics.observeDatabase(database.db, clock);
+  metrics.observeDatabase(clusterReadings(database.db), clock);
   const deps: Deps = { db: database.db, clock, cipher, logger, metrics };
   const webhookSettings = webhookSettingsFrom(config);
   const webhooks: WebhookRuntime = { settings: webhookSettings, sender: createWebhookSender(webhookSettings) };

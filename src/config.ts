@@ -3,6 +3,7 @@ import cron from 'node-cron';
 import { SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './api/rate-limiter.ts';
 import type { ConnectSettings } from './connect/connect-settings.ts';
+import type { WebhookSettings } from './webhooks/webhook.settings.ts';
 import { DEFAULT_RUNNER_OPTIONS } from './jobs/job-runner.options.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 import { isIpOrCidr } from './security/address-policy.ts';
@@ -250,6 +251,23 @@ export function rateLimitsFrom(config: Config): RateLimitSettings | null {
     requestBurst: config.RATE_LIMIT_BURST,
     mutationsPerSecond: config.RATE_LIMIT_MUTATIONS_PER_SECOND,
     mutationBurst: config.RATE_LIMIT_MUTATIONS_BURST,
+  };
+}
+
+/** The webhook side's settings, from the WEBHOOK_* variables. */
+export function webhookSettingsFrom(config: Config): WebhookSettings {
+  return {
+    allowHttp: config.WEBHOOK_ALLOW_HTTP,
+    allowedAddresses: config.WEBHOOK_ALLOWED_ADDRESSES,
+    connectTimeoutMs: config.WEBHOOK_CONNECT_TIMEOUT_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
+    disableAfterMs: config.WEBHOOK_DISABLE_AFTER_MS,
+    leaseMs: config.WEBHOOK_LEASE_MS,
+    secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP_MS,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    perEndpointConcurrency: config.WEBHOOK_ENDPOINT_CONCURRENCY,
+    pollMs: config.WEBHOOK_POLL_MS,
   };
 }
 

@@ -1,13 +1,13 @@
 import { systemClock } from '../../src/clock.ts';
 import type { Config } from '../../src/config.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig, webhookSettingsFrom } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import type { Deps } from '../../src/deps.ts';
 import { createLogger } from '../../src/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { CredentialCipher } from '../../src/security/credential-cipher.ts';
 import { createServices, type Services } from '../../src/services.ts';
-import { createWebhookSender, webhookSettingsFrom } from '../../src/webhooks/webhook.settings.ts';
+import { createWebhookSender } from '../../src/webhooks/webhook.settings.ts';
 
 /** The service's domain in this process, on a bench database: for seeding through the real code paths. */
 export async function inProcessService(

@@ -3,6 +3,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { Connection } from '../../entities/index.ts';
 import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
 import type { ListConnectionsInput } from './connection.schemas.ts';
+import { refreshDueSql } from './refresh-schedule.ts';
 
 /**
  * Every query on connections. Each one takes the app id and filters by it: tenant isolation by construction.
@@ -105,6 +106,15 @@ export class ConnectionRepository {
 
   async deleteByIds(appId: string, ids: string[]): Promise<void> {
     if (ids.length) await this.repo.createQueryBuilder().delete().where('app_id = :appId AND id IN (:...ids)', { appId, ids }).execute();
+  }
+
+  /** When the longest-overdue connection due for an automatic refresh became due (the refresh-lag metric). */
+  async oldestRefreshDue(now: Date): Promise<{ oldest: Date | null }> {
+    const [row]: { oldest: Date | null }[] = await this.manager.query(
+      `SELECT min(next_refresh_at) AS oldest FROM connections WHERE ${refreshDueSql('$1')}`,
+      [now],
+    );
+    return { oldest: row?.oldest ? new Date(row.oldest) : null };
   }
 }
 

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
-import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { createDataSource } from './data-source.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
@@ -17,7 +16,15 @@ export interface OpenDatabase {
  * DATABASE_URL when set; otherwise the embedded PostgreSQL in DATA_DIR/pg (started, or joined if another local
  * process already runs it). Migrations are applied when `migrate` is set.
  */
-export async function openDatabase(config: Config, logger: Logger, options: { migrate: boolean }): Promise<OpenDatabase> {
+/** What opening the database reads of the configuration (config.ts's Config has these). */
+export interface DatabaseSettings {
+  DATABASE_URL?: string | undefined;
+  DATA_DIR: string;
+  EMBEDDED_PG_PORT: number;
+  DB_POOL_SIZE: number;
+}
+
+export async function openDatabase(config: DatabaseSettings, logger: Logger, options: { migrate: boolean }): Promise<OpenDatabase> {
   let url = config.DATABASE_URL;
   let stopEmbedded: (() => Promise<void>) | null = null;
   if (!url) {

@@ -112,6 +112,13 @@ export class JobRepository {
   }
 
   /** Wakes the job workers once the caller's transaction commits. */
+  /** Jobs queued, running or awaiting a challenge, by status (the queue-depth metric). */
+  async countActiveByStatus(): Promise<{ state: string; n: number }[]> {
+    return this.db.query(
+      `SELECT status AS state, count(*)::int AS n FROM jobs WHERE status IN (${sqlList(ACTIVE_JOB_STATUSES)}) GROUP BY status`,
+    );
+  }
+
   async notifyQueued(): Promise<void> {
     await this.db.query(`SELECT pg_notify($1, '')`, [JOBS_CHANNEL]);
   }

@@ -1,11 +1,23 @@
 import client from 'prom-client';
-import type { DataSource } from 'typeorm';
 import type { Clock } from '../clock.ts';
-import { ACTIVE_JOB_STATUSES, sqlList } from '../../entities/index.ts';
-import { DeliveryRepository } from '../webhooks/delivery.repository.ts';
 
 export type JobOutcome = 'succeeded' | 'failed' | 'retried' | 'rate-limited' | 'awaiting-challenge';
 export type DeliveryOutcome = 'succeeded' | 'retrying' | 'failed' | 'dead';
+
+/**
+ * The cluster-wide readings a scrape takes from the database, each a repository's statement (src/cluster-readings.ts
+ * wires them): the metrics name what they show and import no domain code.
+ */
+export interface ClusterReadings {
+  /** Answers when the database does. */
+  ping(): Promise<unknown>;
+  /** Jobs queued, running or awaiting a challenge, by status. */
+  activeJobsByStatus(): Promise<{ state: string; n: number }[]>;
+  /** Waiting deliveries, `in-flight` (claimed) or `pending`. */
+  waitingDeliveriesByState(): Promise<{ state: string; n: number }[]>;
+  /** When the longest-overdue connection due for an automatic refresh became due; null when none is. */
+  oldestRefreshDue(now: Date): Promise<{ oldest: Date | null }>;
+}
 
 /** How long a scrape waits for the database's cluster-wide readings (Prometheus' own timeout is 10 s). */
 const DATABASE_SCRAPE_TIMEOUT_MS = 2_000;
@@ -29,7 +41,7 @@ export class Metrics {
   private readonly httpSeconds: client.Histogram<'procedure' | 'status'>;
   /** Each NOTIFY channel this process listens on, and whether it is listening now (also shown by /healthz). */
   readonly listeners = new Map<string, boolean>();
-  private db: { db: DataSource; clock: Clock } | null = null;
+  private db: { readings: ClusterReadings; clock: Clock } | null = null;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) client.collectDefaultMetrics({ register: this.registry, prefix: 'cs_' });
@@ -99,7 +111,7 @@ export class Metrics {
       help: 'Whether the database answers (0: the cluster-wide gauges are missing from this scrape)',
       registers: r,
       async collect() {
-        this.set((await fromDatabase((db) => db.query('SELECT 1'))) ? 1 : 0);
+        this.set((await fromDatabase((db) => db.ping())) ? 1 : 0);
       },
     });
     new client.Gauge({
@@ -109,17 +121,12 @@ export class Metrics {
       registers: r,
       async collect() {
         this.reset();
-        // Read together, so a database that does not answer costs one scrape timeout, not two. The deliveries' half
-        // is the delivery repository's statement.
-        const [rows, deliveries] = await Promise.all([
-          fromDatabase<{ queue: string; state: string; n: number }[]>((db) =>
-            db.query(
-              `SELECT 'jobs' AS queue, status AS state, count(*)::int AS n FROM jobs WHERE status IN (${sqlList(ACTIVE_JOB_STATUSES)}) GROUP BY status`,
-            ),
-          ),
-          fromDatabase((db) => new DeliveryRepository(db).waitingByState()),
+        // Read together, so a database that does not answer costs one scrape timeout, not two.
+        const [jobs, deliveries] = await Promise.all([
+          fromDatabase((db) => db.activeJobsByStatus()),
+          fromDatabase((db) => db.waitingDeliveriesByState()),
         ]);
-        for (const row of rows ?? []) this.set({ queue: row.queue, state: row.state }, row.n);
+        for (const row of jobs ?? []) this.set({ queue: 'jobs', state: row.state }, row.n);
         for (const row of deliveries ?? []) this.set({ queue: 'deliveries', state: row.state }, row.n);
       },
     });
@@ -130,35 +137,29 @@ export class Metrics {
       async collect() {
         this.reset();
         const now = clockNow();
-        const rows = await fromDatabase<{ oldest: Date | null }[]>((db) =>
-          db.query(
-            `SELECT min(next_refresh_at) AS oldest FROM connections
-             WHERE auto_refresh AND status = 'ACTIVE' AND NOT user_action_required AND next_refresh_at <= $1`,
-            [now],
-          ),
-        );
-        if (!rows) return;
-        const oldest = rows[0]?.oldest;
-        this.set(oldest ? (now.getTime() - new Date(oldest).getTime()) / 1000 : 0);
+        const reading = await fromDatabase((db) => db.oldestRefreshDue(now));
+        if (!reading) return;
+        const { oldest } = reading;
+        this.set(oldest ? (now.getTime() - oldest.getTime()) / 1000 : 0);
       },
     });
   }
 
-  /** Lets the scrape read queue depths and refresh lag from this database. */
-  observeDatabase(db: DataSource, clock: Clock): void {
-    this.db = { db, clock };
+  /** Lets the scrape read queue depths and refresh lag from the database. */
+  observeDatabase(readings: ClusterReadings, clock: Clock): void {
+    this.db = { readings, clock };
   }
 
   /**
    * A cluster-wide reading for a scrape, or null when there is no database or it does not answer in time: the
    * scrape then still serves this process's own counters (and cs_database_up 0), instead of failing whole.
    */
-  private async fromDatabase<T>(read: (db: DataSource) => Promise<T>): Promise<T | null> {
+  private async fromDatabase<T>(read: (db: ClusterReadings) => Promise<T>): Promise<T | null> {
     if (!this.db) return null;
     let timer: NodeJS.Timeout | undefined;
     try {
       const result = await Promise.race([
-        read(this.db.db),
+        read(this.db.readings),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), DATABASE_SCRAPE_TIMEOUT_MS))),
       ]);
       return result;

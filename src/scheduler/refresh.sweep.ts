@@ -2,6 +2,7 @@ import { Institution, JOB_PRIORITIES, type Dataset } from '../../entities/index.
 import type { Deps } from '../deps.ts';
 import { JobRepository, noActiveJob } from '../jobs/job.repository.ts';
 import { plannedSteps } from '../jobs/job.steps.ts';
+import { refreshDueSql } from '../connections/refresh-schedule.ts';
 
 export interface SweepResult {
   queued: number;
@@ -27,7 +28,7 @@ export async function sweepDueRefreshes(deps: Deps, options: { batchSize: number
       const [rows]: [{ id: string; app_id: string; institution_id: string; datasets: Dataset[] | null }[], number] = await m.query(
         `WITH due AS (
            SELECT c.id FROM connections c
-           WHERE c.auto_refresh AND c.status = 'ACTIVE' AND NOT c.user_action_required AND c.next_refresh_at <= $1
+           WHERE ${refreshDueSql('$1', { alias: 'c' })}
              AND ${noActiveJob('c')}
            ORDER BY c.next_refresh_at
            LIMIT $2

@@ -1,3 +1,4 @@
+import { clusterReadings } from '../../src/cluster-readings.ts';
 import { randomBytes } from 'node:crypto';
 import { createServer, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,14 +19,14 @@ import type { JobRunnerOptions } from '../../src/jobs/job-runner.options.ts';
 import { ProviderRegistry } from '../../src/providers/provider-registry.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 import type { LookupFunction } from 'node:net';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig, webhookSettingsFrom } from '../../src/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { DEFAULT_QUOTAS, type Quotas } from '../../src/quotas.ts';
 import { callbackUrlOf, DEFAULT_CONNECT_SETTINGS, sandboxBankUrlOf, type ConnectSettings } from '../../src/connect/connect-settings.ts';
 import { DEFAULT_SANDBOX_OPTIONS } from '../../src/providers/sandbox/sandbox.provider.ts';
 import { DeliveryWorker, type DeliveryWorkerOptions } from '../../src/webhooks/delivery.worker.ts';
 import { WebhookSender } from '../../src/webhooks/webhook-sender.ts';
-import { webhookSettingsFrom, type WebhookSettings } from '../../src/webhooks/webhook.settings.ts';
+import type { WebhookSettings } from '../../src/webhooks/webhook.settings.ts';
 
 export interface TestService {
   database: TestDatabase;
@@ -100,7 +101,7 @@ export async function startTestService(
   const connect: ConnectSettings = { ...DEFAULT_CONNECT_SETTINGS, ...options.connect };
   const services = createServices(deps, { settings, sender }, { ...DEFAULT_QUOTAS, ...options.quotas }, connect);
   await services.institutions.seed(options.sandboxPluginUrl ?? 'http://127.0.0.1:9/unused');
-  deps.metrics.observeDatabase(database.db, deps.clock);
+  deps.metrics.observeDatabase(clusterReadings(database.db), deps.clock);
   // Tests make calls as fast as they can: no rate limits unless a test asks for them.
   const app = createHttpApp({
     services,
