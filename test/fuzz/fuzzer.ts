@@ -1,4 +1,5 @@
 import superjson from 'superjson';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 /**
  * A seeded fuzzer for the whole API over real HTTP. Each case takes a valid input of a procedure and breaks it
@@ -162,18 +163,6 @@ export const PROCEDURES: Procedure[] = [
   { path: 'connectSessions.get', kind: 'query', valid: (_f, d) => ({ id: d.uuid() }) },
   { path: 'connectSessions.cancel', kind: 'mutation', valid: (_f, d) => ({ id: d.uuid() }) },
 ];
-
-/** mulberry32: small, fast and seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Dice {
   constructor(readonly random: () => number) {}
@@ -451,7 +440,7 @@ export async function fuzz(
   target: FuzzTarget,
   options: { seed: number; cases: number; onProgress?: (done: number) => void },
 ): Promise<FuzzReport> {
-  const d = new Dice(prng(options.seed));
+  const d = new Dice(seededRandom(options.seed));
   const report: FuzzReport = { seed: options.seed, cases: options.cases, byStatus: {}, failures: [] };
   for (let i = 0; i < options.cases; i++) {
     const p = PROCEDURES[i % PROCEDURES.length]!;

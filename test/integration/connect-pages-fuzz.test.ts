@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/factories.ts';
 import { startTestService, type TestService } from '../helpers/test-service.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 // The hosted pages under malformed input, the way the tRPC fuzzer treats the API: junk in every form field, path,
 // query and content type, with and without a valid CSRF token, on sessions at every step. Never a 5xx, and every
@@ -13,16 +14,6 @@ beforeAll(async () => {
   app = await createTestApp(service);
 });
 afterAll(() => service.close());
-
-/** A small seeded generator (mulberry32), so a failure can be replayed with its seed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   '',
@@ -64,7 +55,7 @@ describe('hosted pages under malformed input', () => {
   it('1,500 junk requests: no 5xx, and every session still answers', async () => {
     const seed = Number(process.env.FUZZ_SEED ?? 20261202);
     console.log(`connect pages fuzz: seed ${seed}`);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
     const junk = (n: number) => Array.from({ length: n }, () => pick(PIECES)).join('');
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionInput, createTestApp, settleJobs, type TestApp } from '../helpers/factories.ts';
 import { startTestService, type TestService } from '../helpers/test-service.ts';
 import { FINGERPRINT_SQL } from '../fuzz/fuzzer.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 // Seeded junk on every REST operation of the document: malformed JSON, wrong types, unknown fields, huge numbers,
 // NUL bytes, wrong methods and content types, junk query parameters. Never a 5xx, every error is the JSON error
@@ -9,18 +10,6 @@ import { FINGERPRINT_SQL } from '../fuzz/fuzzer.ts';
 
 const CASES = Number(process.env.REST_JUNK_CASES ?? 400);
 const SEED = Number(process.env.REST_JUNK_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
-/** mulberry32: small, fast and seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 type Json = Record<string, any>;
 interface Operation {
@@ -159,7 +148,7 @@ describe('junk on every REST operation', () => {
     { timeout: 240_000 },
     async () => {
       console.log(`rest junk seed ${SEED} (replay with REST_JUNK_SEED=${SEED})`);
-      const random = prng(SEED);
+      const random = seededRandom(SEED);
       const fingerprint = async () => (await service.database.db.query(FINGERPRINT_SQL))[0].fingerprint as string;
       const failures: string[] = [];
       const byStatus: Record<number, number> = {};

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { encodePng, renderLatencyChart, SERIES_COLOURS, type ChartPanel } from '../../bench/lib/chart.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 interface Chunk {
   type: string;
@@ -68,14 +69,7 @@ function decode(png: Buffer): Decoded {
 
 /** Deterministic log-normal-ish latencies around medianMs. */
 function latencies(n: number, medianMs: number, seed: number): number[] {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const u = Math.max(1e-12, rand());

@@ -1,6 +1,7 @@
 import superjson from 'superjson';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serializeOutput } from '../../src/api/transformer.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 /** Either both throw the same error, or both give the same result, key order and -0 included. */
 function expectSameAsSuperjson(value: unknown): 'same' | 'both threw' {
@@ -61,7 +62,7 @@ describe('response transformer (superjson format)', () => {
     let fast = 0;
     const runs = 3_000;
     for (let seed = 1; seed <= runs; seed++) {
-      const value = randomValue(mulberry32(seed));
+      const value = randomValue(seededRandom(seed));
       const before = fallbacks.mock.calls.length;
       let outcome;
       try {
@@ -79,18 +80,6 @@ describe('response transformer (superjson format)', () => {
     expect(runs - fast - threw).toBeGreaterThan(runs / 10);
   });
 });
-
-/** A small seeded PRNG (mulberry32), so a failure names a seed that reproduces it. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = [
   'id',
