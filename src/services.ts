@@ -8,6 +8,7 @@ import { ConnectSessionService } from './connect/connect-session.service.ts';
 import { DEFAULT_CONNECT_SETTINGS, type ConnectSettings } from './connect/connect-settings.ts';
 import { IdempotencyService } from './idempotency/idempotency.service.ts';
 import { JobService } from './jobs/job.service.ts';
+import { ownedResources } from './owned-resources.ts';
 import { DeliveryService } from './webhooks/delivery.service.ts';
 import type { Sender } from './webhooks/delivery.types.ts';
 import { EndpointService } from './webhooks/endpoint.service.ts';
@@ -41,7 +42,7 @@ export function createServices(
   quotas: Quotas = DEFAULT_QUOTAS,
   connect: ConnectSettings = DEFAULT_CONNECT_SETTINGS,
 ): Services {
-  const endpoints = new EndpointService(deps, webhooks.settings, quotas);
+  const endpoints = new EndpointService(deps, webhooks.settings, ownedResources, quotas);
   const apps = new AppService(deps);
   const connections = new ConnectionService(deps, quotas);
   const jobs = new JobService(deps);
@@ -54,7 +55,7 @@ export function createServices(
     events: new EventService(deps),
     endpoints,
     deliveries: new DeliveryService(deps, endpoints, webhooks.sender, webhooks.settings),
-    notificationRules: new NotificationRuleService(deps, quotas),
+    notificationRules: new NotificationRuleService(deps, ownedResources, quotas),
     idempotency: new IdempotencyService(deps),
     connectSessions: new ConnectSessionService(deps, apps, connections, jobs, connect, quotas),
   };

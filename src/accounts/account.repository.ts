@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { Account, Connection, Transaction } from '../../entities/index.ts';
-import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
+import { listKeysetPage } from '../db/keyset-cursor.ts';
 
 /** Whose accounts to list: one connection's, or every connection of one of the app's users. */
 export type AccountScope = { connectionId: string } | { userId: string };
@@ -45,15 +45,6 @@ export class AccountRepository {
     else qb.andWhere('t.connection_id = :connectionId', { connectionId: filter.scope.connectionId });
     if (filter.from) qb.andWhere('t.booked_at >= :from', { from: filter.from });
     if (filter.to) qb.andWhere('t.booked_at <= :to', { to: filter.to });
-    if (filter.cursor) {
-      const before = decodeCursor(filter.cursor);
-      qb.andWhere('(t.booked_at, t.id) < (:at, :id)', { at: before.at, id: before.id });
-    }
-    const rows = await qb
-      .orderBy('t.booked_at', 'DESC')
-      .addOrderBy('t.id', 'DESC')
-      .limit(filter.limit + 1)
-      .getMany();
-    return keysetPage(rows, filter.limit, (t) => ({ at: t.bookedAt, id: t.id }));
+    return listKeysetPage(qb, { at: 't.booked_at', id: 't.id', direction: 'DESC' }, filter, (t) => ({ at: t.bookedAt, id: t.id }));
   }
 }

@@ -8,7 +8,7 @@ import {
   type DeliveryStatus,
 } from '../../entities/index.ts';
 import { sqlList } from '../../entities/sql.ts';
-import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
+import { listKeysetPage } from '../db/keyset-cursor.ts';
 import { storableOrNull } from '../storable-text.ts';
 import type { DeliveryContext } from './delivery.types.ts';
 
@@ -365,16 +365,7 @@ export class DeliveryRepository {
     if (f.endpointId) qb.andWhere('d.endpoint_id = :endpointId', { endpointId: f.endpointId });
     if (f.eventId) qb.andWhere('d.event_id = :eventId', { eventId: f.eventId });
     if (f.status) qb.andWhere('d.status = :status', { status: f.status });
-    if (f.cursor) {
-      const after = decodeCursor(f.cursor);
-      qb.andWhere('(d.created_at, d.id) > (:at, :id)', { at: after.at, id: after.id });
-    }
-    const rows = await qb
-      .orderBy('d.created_at', 'ASC')
-      .addOrderBy('d.id', 'ASC')
-      .limit(f.limit + 1)
-      .getMany();
-    return keysetPage(rows, f.limit, (d) => ({ at: d.createdAt, id: d.id }));
+    return listKeysetPage(qb, { at: 'd.created_at', id: 'd.id', direction: 'ASC' }, f, (d) => ({ at: d.createdAt, id: d.id }));
   }
 
   /** The attempts of these deliveries, oldest first. */

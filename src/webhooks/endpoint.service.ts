@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { WebhookEndpoint } from '../../entities/index.ts';
-import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
+import type { WebhookEndpoint } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
 import type { EntityManager } from 'typeorm';
-import { ConnectionRepository } from '../connections/connection.repository.ts';
 import { AppError, requireAllFound } from '../errors.ts';
 import { DEFAULT_QUOTAS, requireRoomFor, type Quotas } from '../quotas.ts';
 import { presentEndpoint, type EndpointView } from './endpoint.presenter.ts';
+import { EndpointRepository } from './endpoint.repository.ts';
 import { sealSecret } from './endpoint.secrets.ts';
+import type { OwnedResources } from './owned-resources.ts';
 import type { CreateEndpointInput, UpdateEndpointInput } from './webhook.schemas.ts';
 import type { WebhookSettings } from './webhook.settings.ts';
 import { endpointUrlProblem } from '../security/address-policy.ts';
@@ -18,11 +18,12 @@ export class EndpointService {
   constructor(
     private readonly deps: Deps,
     private readonly settings: WebhookSettings,
+    private readonly owned: OwnedResources,
     private readonly quotas: Quotas = DEFAULT_QUOTAS,
   ) {}
 
   private get repo() {
-    return this.deps.db.getRepository(WebhookEndpoint);
+    return new EndpointRepository(this.deps.db.manager);
   }
 
   /** Creates an endpoint. The answer holds its signing secret; no other answer ever does, except rotateSecret's. */
@@ -32,16 +33,10 @@ export class EndpointService {
     const secret = generateSecret();
     const sealed = sealSecret(this.deps.cipher, { appId, id }, secret);
     await this.deps.db.transaction(async (m) => {
-      await requireRoomFor(
-        m,
-        'endpointsPerApp',
-        this.quotas.endpointsPerApp,
-        appId,
-        () => m.getRepository(WebhookEndpoint).countBy({ appId }),
-        'the app',
-      );
+      const endpoints = new EndpointRepository(m);
+      await requireRoomFor(m, 'endpointsPerApp', this.quotas.endpointsPerApp, appId, () => endpoints.countForApp(appId), 'the app');
       await this.requireOwnConnections(m, appId, input.connectionIds);
-      await m.getRepository(WebhookEndpoint).insert({
+      await endpoints.insert({
         id,
         appId,
         url: input.url,
@@ -61,23 +56,13 @@ export class EndpointService {
   }
 
   async find(appId: string, id: string): Promise<WebhookEndpoint> {
-    const found = await this.repo.findOneBy({ appId, id });
+    const found = await this.repo.findForApp(appId, id);
     if (!found) throw AppError.notFound('webhook endpoint', id);
     return found;
   }
 
   async list(appId: string, input: { cursor?: string; limit: number }): Promise<{ items: EndpointView[]; nextCursor: string | null }> {
-    const qb = this.repo.createQueryBuilder('e').where('e.app_id = :appId', { appId });
-    if (input.cursor) {
-      const after = decodeCursor(input.cursor);
-      qb.andWhere('(e.created_at, e.id) > (:at, :id)', { at: after.at, id: after.id });
-    }
-    const rows = await qb
-      .orderBy('e.created_at', 'ASC')
-      .addOrderBy('e.id', 'ASC')
-      .limit(input.limit + 1)
-      .getMany();
-    const page = keysetPage(rows, input.limit, (e) => ({ at: e.createdAt, id: e.id }));
+    const page = await this.repo.listForApp(appId, input);
     return { items: page.items.map(presentEndpoint), nextCursor: page.nextCursor };
   }
 
@@ -96,14 +81,14 @@ export class EndpointService {
       patch.disabledReason = input.enabled ? null : 'disabled by the app';
       if (input.enabled) patch.failingSince = null;
     }
-    if (Object.keys(patch).length) await this.repo.update({ appId, id: input.id }, patch);
+    if (Object.keys(patch).length) await this.repo.update(appId, input.id, patch);
     return this.get(appId, input.id);
   }
 
   /** Deletes the endpoint with its deliveries and the notification rules that send to it. */
   async delete(appId: string, id: string): Promise<{ id: string }> {
     await this.find(appId, id);
-    await this.repo.delete({ appId, id });
+    await this.repo.delete(appId, id);
     return { id };
   }
 
@@ -112,32 +97,24 @@ export class EndpointService {
     const now = this.deps.clock.now();
     const secret = generateSecret();
     await this.deps.db.transaction(async (m) => {
-      const current = await m
-        .getRepository(WebhookEndpoint)
-        .createQueryBuilder('e')
-        .addSelect('e.secretCiphertext')
-        .setLock('pessimistic_write')
-        .where('e.app_id = :appId AND e.id = :id', { appId, id })
-        .getOne();
+      const endpoints = new EndpointRepository(m);
+      const current = await endpoints.lockWithSecret(appId, id);
       if (!current) throw AppError.notFound('webhook endpoint', id);
       const sealed = sealSecret(this.deps.cipher, current, secret);
-      await m.getRepository(WebhookEndpoint).update(
-        { appId, id },
-        {
-          secretCiphertext: sealed.ciphertext,
-          secretKeyId: sealed.keyId,
-          previousSecretCiphertext: current.secretCiphertext,
-          previousSecretKeyId: current.secretKeyId,
-          previousSecretExpiresAt: new Date(now.getTime() + this.settings.secretOverlapMs),
-        },
-      );
+      await endpoints.update(appId, id, {
+        secretCiphertext: sealed.ciphertext,
+        secretKeyId: sealed.keyId,
+        previousSecretCiphertext: current.secretCiphertext,
+        previousSecretKeyId: current.secretKeyId,
+        previousSecretExpiresAt: new Date(now.getTime() + this.settings.secretOverlapMs),
+      });
     });
     return { endpoint: await this.get(appId, id), secret };
   }
 
   /** An endpoint filtered on connections names only the app's own: another app's is NOT_FOUND, as missing. */
   private async requireOwnConnections(m: EntityManager, appId: string, ids: string[] | null | undefined): Promise<void> {
-    if (ids?.length) requireAllFound(ids, await new ConnectionRepository(m).ownedIds(appId, ids), 'connection', ['connectionIds']);
+    if (ids?.length) requireAllFound(ids, await this.owned.connectionIds(m, appId, ids), 'connection', ['connectionIds']);
   }
 
   private checkUrl(url: string): void {

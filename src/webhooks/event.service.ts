@@ -1,6 +1,7 @@
-import { Event, type EventType } from '../../entities/index.ts';
+import type { EventType } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
+import { EventRepository } from './event.repository.ts';
 import type { ListEventsInput } from './webhook.schemas.ts';
 
 export interface EventView {
@@ -34,15 +35,13 @@ export class EventService {
    * whether more events are already waiting.
    */
   async list(appId: string, input: ListEventsInput): Promise<{ items: EventView[]; nextCursor: string | null; hasMore: boolean }> {
-    const qb = this.deps.db.getRepository(Event).createQueryBuilder('e').where('e.app_id = :appId', { appId });
-    if (input.since) qb.andWhere('e.occurred_at >= :since', { since: input.since });
-    if (input.types) qb.andWhere('e.type IN (:...types)', { types: input.types });
-    if (input.connectionId) qb.andWhere('e.connection_id = :connectionId', { connectionId: input.connectionId });
-    if (input.cursor) qb.andWhere('e.position > :after', { after: decode(input.cursor) });
-    const rows = await qb
-      .orderBy('e.position', 'ASC')
-      .limit(input.limit + 1)
-      .getMany();
+    const afterPosition = input.cursor ? decode(input.cursor) : undefined;
+    // One more than the page, to tell whether more are waiting.
+    const rows = await new EventRepository(this.deps.db.manager).listForApp(
+      appId,
+      { since: input.since, types: input.types, connectionId: input.connectionId, afterPosition },
+      input.limit + 1,
+    );
     const items = rows.slice(0, input.limit);
     const last = items.at(-1);
     return {

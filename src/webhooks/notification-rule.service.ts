@@ -1,10 +1,11 @@
 import type { EntityManager } from 'typeorm';
-import { NotificationRule, WebhookEndpoint } from '../../entities/index.ts';
-import { FinancialDataRepository } from '../accounts/financial-data.repository.ts';
-import { ConnectionRepository } from '../connections/connection.repository.ts';
+import type { NotificationRule } from '../../entities/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, requireAllFound } from '../errors.ts';
 import { DEFAULT_QUOTAS, requireRoomFor, type Quotas } from '../quotas.ts';
+import { EndpointRepository } from './endpoint.repository.ts';
+import { NotificationRuleRepository } from './notification-rule.repository.ts';
+import type { OwnedResources } from './owned-resources.ts';
 import { parseRuleParams, type CreateNotificationRuleInput, type UpdateNotificationRuleInput } from './webhook.schemas.ts';
 
 export interface NotificationRuleView {
@@ -33,52 +34,51 @@ const present = (r: NotificationRule): NotificationRuleView => ({
 export class NotificationRuleService {
   constructor(
     private readonly deps: Deps,
+    private readonly owned: OwnedResources,
     private readonly quotas: Quotas = DEFAULT_QUOTAS,
   ) {}
 
   private get repo() {
-    return this.deps.db.getRepository(NotificationRule);
+    return new NotificationRuleRepository(this.deps.db.manager);
   }
 
   async create(appId: string, input: CreateNotificationRuleInput): Promise<NotificationRuleView> {
     const id = await this.deps.db.transaction(async (m) => {
-      const rules = m.getRepository(NotificationRule);
+      const rules = new NotificationRuleRepository(m);
       await requireRoomFor(
         m,
         'notificationRulesPerApp',
         this.quotas.notificationRulesPerApp,
         appId,
-        () => rules.countBy({ appId }),
+        () => rules.countForApp(appId),
         'the app',
       );
       await this.checkReferences(m, appId, input.endpointId, input.connectionIds ?? null, input.params);
-      const saved = await rules.save(
-        rules.create({
-          appId,
-          triggerEvent: input.triggerEvent,
-          params: input.params,
-          connectionIds: input.connectionIds ?? null,
-          endpointId: input.endpointId,
-          includeDetails: input.includeDetails,
-        }),
-      );
+      const saved = await rules.insert({
+        appId,
+        triggerEvent: input.triggerEvent,
+        params: input.params,
+        connectionIds: input.connectionIds ?? null,
+        endpointId: input.endpointId,
+        includeDetails: input.includeDetails,
+      });
       return saved.id;
     });
     return this.get(appId, id);
   }
 
   async get(appId: string, id: string): Promise<NotificationRuleView> {
-    const rule = await this.repo.findOneBy({ appId, id });
+    const rule = await this.repo.findForApp(appId, id);
     if (!rule) throw AppError.notFound('notification rule', id);
     return present(rule);
   }
 
   async list(appId: string): Promise<NotificationRuleView[]> {
-    return (await this.repo.find({ where: { appId }, order: { createdAt: 'ASC', id: 'ASC' } })).map(present);
+    return (await this.repo.listForApp(appId)).map(present);
   }
 
   async update(appId: string, input: UpdateNotificationRuleInput): Promise<NotificationRuleView> {
-    const rule = await this.repo.findOneBy({ appId, id: input.id });
+    const rule = await this.repo.findForApp(appId, input.id);
     if (!rule) throw AppError.notFound('notification rule', input.id);
     const patch: Partial<NotificationRule> = {};
     if (input.params !== undefined) {
@@ -94,13 +94,13 @@ export class NotificationRuleService {
     if (input.endpointId !== undefined) patch.endpointId = input.endpointId;
     if (input.includeDetails !== undefined) patch.includeDetails = input.includeDetails;
     await this.checkReferences(this.deps.db.manager, appId, input.endpointId ?? rule.endpointId, input.connectionIds ?? null, patch.params);
-    if (Object.keys(patch).length) await this.repo.update({ appId, id: input.id }, patch);
+    if (Object.keys(patch).length) await this.repo.update(appId, input.id, patch);
     return this.get(appId, input.id);
   }
 
   async delete(appId: string, id: string): Promise<{ id: string }> {
     await this.get(appId, id);
-    await this.repo.delete({ appId, id });
+    await this.repo.delete(appId, id);
     return { id };
   }
 
@@ -115,16 +115,13 @@ export class NotificationRuleService {
     connectionIds: string[] | null,
     params: NotificationRule['params'] | undefined,
   ): Promise<void> {
-    if (!(await m.getRepository(WebhookEndpoint).existsBy({ appId, id: endpointId })))
+    if (!(await new EndpointRepository(m).existsForApp(appId, endpointId)))
       throw AppError.notFound('webhook endpoint', endpointId, ['endpointId']);
     if (connectionIds?.length)
-      requireAllFound(connectionIds, await new ConnectionRepository(m).ownedIds(appId, connectionIds), 'connection', ['connectionIds']);
+      requireAllFound(connectionIds, await this.owned.connectionIds(m, appId, connectionIds), 'connection', ['connectionIds']);
     const accountIds = params && 'accountIds' in params ? params.accountIds : undefined;
     if (accountIds?.length) {
-      requireAllFound(accountIds, await new FinancialDataRepository(m).ownedAccountIds(appId, accountIds), 'account', [
-        'params',
-        'accountIds',
-      ]);
+      requireAllFound(accountIds, await this.owned.accountIds(m, appId, accountIds), 'account', ['params', 'accountIds']);
     }
   }
 }
