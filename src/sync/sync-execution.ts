@@ -13,10 +13,10 @@ import { recordExtraction, type LifecycleEvent } from '../connections/connection
 import { applyTransition } from '../connections/connection.transitions.ts';
 import { firstRefreshAt, refreshAfterFailure, refreshIntervalMs } from '../connections/refresh-schedule.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
+import { recordJobEvent } from '../connections/job.events.ts';
 import { followJob } from '../connect/connect-session.lifecycle.ts';
 import type { Deps } from '../deps.ts';
 import { backoffMs, CONSENT_LAPSED, decideFailure, exhausted, type FailureEffect } from '../jobs/job-failure.ts';
-import { recordJobEvent } from '../jobs/job.events.ts';
 import { DEFAULT_RUNNER_OPTIONS, type JobRunnerOptions } from '../jobs/job-runner.options.ts';
 import type { JobHandler, JobLease } from '../jobs/job-handler.ts';
 import { JobRepository, LeaseLost } from '../jobs/job.repository.ts';
