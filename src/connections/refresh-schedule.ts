@@ -4,7 +4,7 @@ import type { RefreshPolicy } from '../refresh-policy.ts';
 /**
  * When a connection is next refreshed automatically. Refreshes keep to a fixed rhythm per connection: the sweep
  * that queues a refresh moves nextRefreshAt one interval on from the time it was due (not from when the job ran),
- * so each connection is refreshed once per interval (the SQL is in src/scheduler/refresh.sweep.ts). A fleet created together is spread by jitter on its first
+ * so each connection is refreshed once per interval (the statement is ConnectionRepository.scheduleDueRefreshes). A fleet created together is spread by jitter on its first
  * schedule; a connection whose refreshes keep failing waits twice as long after each failure, up to a cap.
  */
 
