@@ -10,7 +10,6 @@ import { requireAcceptsNewConnections, type ConnectionService } from '../connect
 import type { Deps } from '../deps.ts';
 import { InstitutionRepository } from '../institutions/institution.repository.ts';
 import { AppError, ErrorCode } from '../errors.ts';
-import type { JobService } from '../jobs/job.service.ts';
 import type { JobView } from '../jobs/job.presenter.ts';
 import { DEFAULT_QUOTAS, requireRoomFor, type Quotas } from '../quotas.ts';
 import type { ConnectSettings } from './connect-settings.ts';
@@ -18,6 +17,7 @@ import { applySessionEvent, IllegalSessionTransition, type SessionEvent } from '
 import { effectiveStatus, isFinished, presentConnectSession, type ConnectSessionView } from './connect-session.presenter.ts';
 import { ConnectSessionRepository } from './connect-session.repository.ts';
 import type { CreateConnectSessionInput } from './connect-session.schemas.ts';
+import type { JobService } from './job.service.ts';
 
 /** What the hosted pages are drawn from: the session, whose it is, the bank, and the job under way. */
 export interface ConnectPageModel {

@@ -7,6 +7,7 @@ import type {
   DatasetExtraction,
   JobKind,
 } from '../../entities/index.ts';
+import type { FailureEffect } from '../jobs/job-failure.ts';
 
 /**
  * The one place a connection's status, state, error and need for user action change. Every writer (the service,
@@ -25,17 +26,6 @@ export interface LifecycleSnapshot {
   failingSince: Date | null;
   consecutiveFailures: number;
 }
-
-/** What a failure means for the connection beyond "the data is old". */
-export type FailureEffect =
-  /** A technical failure: retrying later may work. */
-  | 'none'
-  /** New credentials are needed (invalid credentials, a failed or unanswered challenge). */
-  | 'needs-credentials'
-  /** The consent has lapsed: status EXPIRED. */
-  | 'consent-expired'
-  /** Access was withdrawn at the provider: status DISCONNECTED. */
-  | 'revoked';
 
 export type LifecycleEvent =
   | { type: 'job-started'; kind: JobKind }

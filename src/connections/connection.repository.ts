@@ -1,12 +1,25 @@
-import type { EntityManager } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
-import { Connection } from '../../entities/index.ts';
+import { Connection, sqlList, type ConnectionStatus, type Dataset } from '../../entities/index.ts';
 import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
+import { noActiveJob } from '../jobs/job.repository.ts';
 import type { ListConnectionsInput } from './connection.schemas.ts';
 import { refreshDueSql } from './refresh-schedule.ts';
 
+/** The statuses whose consent the consent sweeps watch: warned before it ends, EXPIRED once it has. */
+const CONSENT_WATCHED: readonly ConnectionStatus[] = ['INITIATED', 'ACTIVE'];
+
+/** A connection the refresh sweep moved to its next slot, with what its job needs. */
+export interface ScheduledRefresh {
+  id: string;
+  appId: string;
+  institutionId: string;
+  datasets: Dataset[] | null;
+}
+
 /**
- * Every query on connections. Each one takes the app id and filters by it: tenant isolation by construction.
+ * Every query on connections. Each one takes the app id and filters by it: tenant isolation by construction. The
+ * scheduler's sweeps, which work across apps, are the exception, and say so.
  */
 export class ConnectionRepository {
   constructor(private readonly manager: EntityManager) {}
@@ -23,6 +36,15 @@ export class ConnectionRepository {
       [appId, id],
     );
     return rows[0] ?? null;
+  }
+
+  /** The row with its sealed credentials (select: false everywhere else): the refresh, which hands them to the provider. */
+  findWithCredentials(appId: string, id: string): Promise<Connection | null> {
+    return this.repo
+      .createQueryBuilder('c')
+      .addSelect('c.credentialsCiphertext')
+      .where('c.app_id = :appId AND c.id = :id', { appId, id })
+      .getOne();
   }
 
   /** The row, locked until the transaction ends: callers that check "busy" and then write hold this. */
@@ -115,6 +137,75 @@ export class ConnectionRepository {
       [now],
     );
     return { oldest: row?.oldest ? new Date(row.oldest) : null };
+  }
+
+  /**
+   * The refresh sweep's batch, across apps: locks up to `limit` connections that are due (the one due rule) and have
+   * no job in progress, with SKIP LOCKED so replicas sweeping at once share the work, and moves each to its next
+   * slot. The next slot keeps the connection's rhythm: one interval on from when it was due, or from now if it fell
+   * behind by more than an interval. Intervals never go below the institution's minimum.
+   */
+  async scheduleDueRefreshes(now: Date, limit: number): Promise<ScheduledRefresh[]> {
+    const [rows]: [{ id: string; app_id: string; institution_id: string; datasets: Dataset[] | null }[], number] = await this.manager.query(
+      `WITH due AS (
+         SELECT c.id FROM connections c
+         WHERE ${refreshDueSql('$1', { alias: 'c' })}
+           AND ${noActiveJob('c')}
+         ORDER BY c.next_refresh_at
+         LIMIT $2
+         FOR UPDATE OF c SKIP LOCKED)
+       UPDATE connections c
+       SET next_refresh_at = CASE
+             WHEN c.next_refresh_at + greatest(c.refresh_interval_minutes, i.min_refresh_interval_minutes) * interval '1 minute' > $1
+             THEN c.next_refresh_at + greatest(c.refresh_interval_minutes, i.min_refresh_interval_minutes) * interval '1 minute'
+             ELSE $1::timestamptz + greatest(c.refresh_interval_minutes, i.min_refresh_interval_minutes) * interval '1 minute' END
+       FROM due, institutions i
+       WHERE c.id = due.id AND i.id = c.institution_id
+       RETURNING c.id, c.app_id, c.institution_id, c.datasets`,
+      [now, limit],
+    );
+    return rows.map((r) => ({ id: r.id, appId: r.app_id, institutionId: r.institution_id, datasets: r.datasets }));
+  }
+
+  /**
+   * The consent-warning sweep's batch, across apps: up to `limit` connections whose consent ends after `now` and by
+   * `until`, and that were not yet warned about this expiry, locked (SKIP LOCKED) and marked as warned for it.
+   * Returns their ids.
+   */
+  async markConsentsEndingBy(now: Date, until: Date, limit: number): Promise<string[]> {
+    const [rows]: [{ id: string }[], number] = await this.manager.query(
+      `WITH due AS (
+         SELECT id FROM connections
+         WHERE consent_expires_at IS NOT NULL AND status IN (${sqlList(CONSENT_WATCHED)})
+           AND consent_expires_at > $1 AND consent_expires_at <= $2
+           AND consent_warned_for IS DISTINCT FROM consent_expires_at
+         ORDER BY consent_expires_at LIMIT $3
+         FOR UPDATE SKIP LOCKED)
+       UPDATE connections c SET consent_warned_for = c.consent_expires_at FROM due WHERE c.id = due.id RETURNING c.id`,
+      [now, until, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Connections by id, whatever their app: for a sweep that found the ids itself (markConsentsEndingBy). */
+  findSweptByIds(ids: readonly string[]): Promise<Connection[]> {
+    return this.repo.findBy({ id: In(ids) });
+  }
+
+  /**
+   * The consent-expiry sweep's batch, across apps: up to `limit` connections whose consent has passed by `now` and
+   * that have no job in progress (the job notices a lapsed consent itself), locked with SKIP LOCKED.
+   */
+  async lockLapsedConsents(now: Date, limit: number): Promise<{ id: string; appId: string }[]> {
+    const rows: { id: string; app_id: string }[] = await this.manager.query(
+      `SELECT c.id, c.app_id FROM connections c
+       WHERE c.consent_expires_at IS NOT NULL AND c.status IN (${sqlList(CONSENT_WATCHED)}) AND c.consent_expires_at <= $1
+         AND ${noActiveJob('c')}
+       ORDER BY c.consent_expires_at LIMIT $2
+       FOR UPDATE OF c SKIP LOCKED`,
+      [now, limit],
+    );
+    return rows.map((r) => ({ id: r.id, appId: r.app_id }));
   }
 }
 

@@ -3,7 +3,7 @@ import { CONNECTION_STATES, CONNECTION_STATUSES, DATASETS, INSTITUTION_METHODS }
 import { institutionIdSchema } from '../institutions/institution-id.schema.ts';
 import { jobView } from '../jobs/job.schemas.ts';
 import { dateTime, exact, inputObject, intParam, noControlChars } from '../validation.ts';
-import { connectionErrorView } from './connection-error.schemas.ts';
+import { connectionErrorView } from '../connection-error.schemas.ts';
 
 // Input schemas for the connections API. They live in the domain (not the transport) because they are the rules
 // of what a connection may hold; the router only attaches them.

@@ -1,20 +1,12 @@
 import type { ConnectionStatus } from '../../entities/index.ts';
+import type { RefreshPolicy } from '../refresh-policy.ts';
 
 /**
  * When a connection is next refreshed automatically. Refreshes keep to a fixed rhythm per connection: the sweep
  * that queues a refresh moves nextRefreshAt one interval on from the time it was due (not from when the job ran),
- * so each connection is refreshed once per interval (the SQL is in src/scheduler/refresh.sweep.ts). A fleet created together is spread by jitter on its first
+ * so each connection is refreshed once per interval (the statement is ConnectionRepository.scheduleDueRefreshes). A fleet created together is spread by jitter on its first
  * schedule; a connection whose refreshes keep failing waits twice as long after each failure, up to a cap.
  */
-
-export interface RefreshPolicy {
-  /** The first schedule after a connect (or a repair) lands up to this fraction of an interval early. */
-  jitterFraction: number;
-  /** The longest wait after repeated failures (never shorter than the interval itself). */
-  failureBackoffMaxMs: number;
-}
-
-export const DEFAULT_REFRESH_POLICY: RefreshPolicy = { jitterFraction: 0.1, failureBackoffMaxMs: 7 * 86_400_000 };
 
 /** The connection's interval, never below its institution's minimum. */
 export function refreshIntervalMs(refreshIntervalMinutes: number, institutionMinimumMinutes: number): number {

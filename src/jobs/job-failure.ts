@@ -1,6 +1,19 @@
 import type { ConnectionError } from '../../entities/index.ts';
-import type { FailureEffect } from '../connections/connection.lifecycle.ts';
 import { ProviderError, type RateLimitScope } from '../providers/provider.ts';
+
+/**
+ * What a failure means for the connection beyond "the data is old": decided here, with the error, and turned into
+ * the connection's status by its lifecycle (src/connections/connection.lifecycle.ts).
+ */
+export type FailureEffect =
+  /** A technical failure: retrying later may work. */
+  | 'none'
+  /** New credentials are needed (invalid credentials, a failed or unanswered challenge). */
+  | 'needs-credentials'
+  /** The consent has lapsed: status EXPIRED. */
+  | 'consent-expired'
+  /** Access was withdrawn at the provider: status DISCONNECTED. */
+  | 'revoked';
 
 /** What the runner does with something a provider threw. The one place provider errors become connection errors. */
 export type FailureDecision =

@@ -1,4 +1,4 @@
-import { DEFAULT_REFRESH_POLICY, type RefreshPolicy } from '../connections/refresh-schedule.ts';
+import { DEFAULT_REFRESH_POLICY, type RefreshPolicy } from '../refresh-policy.ts';
 
 /** How a job runner works. The defaults live here once: src/config.ts takes its environment defaults from them. */
 export interface JobRunnerOptions {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CHALLENGE_TYPES, JOB_KINDS, JOB_STATUSES, STEP_STATUSES, STEP_TITLES } from '../../entities/index.ts';
-import { connectionErrorView } from '../connections/connection-error.schemas.ts';
+import { connectionErrorView } from '../connection-error.schemas.ts';
 import { dateTime, inputObject, intParam } from '../validation.ts';
 
 export const jobIdInput = inputObject({ id: z.uuid({ message: 'must be a job id (uuid)' }) });

@@ -1,10 +1,8 @@
-import { In } from 'typeorm';
-import { Connection } from '../../entities/index.ts';
 import { presentConnection } from '../connections/connection.presenter.ts';
+import { ConnectionRepository } from '../connections/connection.repository.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
 import type { Deps } from '../deps.ts';
 import { CONSENT_LAPSED } from '../jobs/job-failure.ts';
-import { noActiveJob } from '../jobs/job.repository.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
 
 const DAY = 86_400_000;
@@ -19,20 +17,10 @@ export async function warnExpiringConsents(deps: Deps, options: { warnDays: numb
   for (;;) {
     const now = deps.clock.now();
     const n = await deps.db.transaction(async (m) => {
-      const [rows]: [{ id: string }[], number] = await m.query(
-        `WITH due AS (
-           SELECT id FROM connections
-           WHERE consent_expires_at IS NOT NULL AND status IN ('INITIATED', 'ACTIVE')
-             AND consent_expires_at > $1 AND consent_expires_at <= $2
-             AND consent_warned_for IS DISTINCT FROM consent_expires_at
-           ORDER BY consent_expires_at LIMIT $3
-           FOR UPDATE SKIP LOCKED)
-         UPDATE connections c SET consent_warned_for = c.consent_expires_at FROM due WHERE c.id = due.id RETURNING c.id`,
-        [now, new Date(now.getTime() + options.warnDays * DAY), options.batchSize],
-      );
-      if (rows.length === 0) return 0;
-      const connections = await m.getRepository(Connection).findBy({ id: In(rows.map((r) => r.id)) });
-      for (const c of connections) {
+      const connections = new ConnectionRepository(m);
+      const ids = await connections.markConsentsEndingBy(now, new Date(now.getTime() + options.warnDays * DAY), options.batchSize);
+      if (ids.length === 0) return 0;
+      for (const c of await connections.findSweptByIds(ids)) {
         const msLeft = c.consentExpiresAt!.getTime() - now.getTime();
         await recordEvent(m, {
           appId: c.appId,
@@ -43,7 +31,7 @@ export async function warnExpiringConsents(deps: Deps, options: { warnDays: numb
           data: { connection: presentConnection(c), consentExpiresAt: c.consentExpiresAt, daysLeft: Math.floor(msLeft / DAY) },
         });
       }
-      return rows.length;
+      return ids.length;
     });
     total += n;
     if (n < options.batchSize) return total;
@@ -59,15 +47,8 @@ export async function expireLapsedConsents(deps: Deps, options: { batchSize: num
   for (;;) {
     const now = deps.clock.now();
     const n = await deps.db.transaction(async (m) => {
-      const rows: { id: string; app_id: string }[] = await m.query(
-        `SELECT c.id, c.app_id FROM connections c
-         WHERE c.consent_expires_at IS NOT NULL AND c.status IN ('INITIATED', 'ACTIVE') AND c.consent_expires_at <= $1
-           AND ${noActiveJob('c')}
-         ORDER BY c.consent_expires_at LIMIT $2
-         FOR UPDATE OF c SKIP LOCKED`,
-        [now, options.batchSize],
-      );
-      for (const r of rows) await applyTransition(m, r.app_id, r.id, { type: 'consent-lapsed', error: CONSENT_LAPSED }, now);
+      const rows = await new ConnectionRepository(m).lockLapsedConsents(now, options.batchSize);
+      for (const r of rows) await applyTransition(m, r.appId, r.id, { type: 'consent-lapsed', error: CONSENT_LAPSED }, now);
       return rows.length;
     });
     total += n;

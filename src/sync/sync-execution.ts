@@ -1,27 +1,20 @@
-import {
-  Connection,
-  Institution,
-  type ConnectionError,
-  type Dataset,
-  type Job,
-  type JobStep,
-  type StepTitle,
-} from '../../entities/index.ts';
+import type { Connection, ConnectionError, Dataset, Job, JobStep, StepTitle } from '../../entities/index.ts';
 import type { EntityManager } from 'typeorm';
 import type { AccountUpsert } from '../accounts/financial-data.repository.ts';
-import { recordExtraction, type FailureEffect, type LifecycleEvent } from '../connections/connection.lifecycle.ts';
+import { recordExtraction, type LifecycleEvent } from '../connections/connection.lifecycle.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
 import { firstRefreshAt, refreshAfterFailure, refreshIntervalMs } from '../connections/refresh-schedule.ts';
 import { ConnectionRepository } from '../connections/connection.repository.ts';
+import { recordJobEvent } from '../connections/job.events.ts';
 import { followJob } from '../connect/connect-session.lifecycle.ts';
 import type { Deps } from '../deps.ts';
-import { backoffMs, CONSENT_LAPSED, decideFailure, exhausted } from '../jobs/job-failure.ts';
-import { recordJobEvent } from '../jobs/job.events.ts';
+import { backoffMs, CONSENT_LAPSED, decideFailure, exhausted, type FailureEffect } from '../jobs/job-failure.ts';
 import { DEFAULT_RUNNER_OPTIONS, type JobRunnerOptions } from '../jobs/job-runner.options.ts';
 import type { JobHandler, JobLease } from '../jobs/job-handler.ts';
 import { JobRepository, LeaseLost } from '../jobs/job.repository.ts';
 import { applyJobTransition } from '../jobs/job.transitions.ts';
 import type { JobOutcome } from '../observability/metrics.ts';
+import { InstitutionRepository } from '../institutions/institution.repository.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import { ChallengeRequired, type ProviderContext, type ProviderSession } from '../providers/provider.ts';
 import { credentialBinding } from '../security/credential-cipher.ts';
@@ -83,14 +76,9 @@ export class SyncExecution {
   }
 
   async run(): Promise<void> {
-    const connection = await this.deps.db
-      .getRepository(Connection)
-      .createQueryBuilder('c')
-      .addSelect('c.credentialsCiphertext')
-      .where('c.app_id = :appId AND c.id = :id', { appId: this.job.appId, id: this.job.connectionId })
-      .getOne();
+    const connection = await new ConnectionRepository(this.deps.db.manager).findWithCredentials(this.job.appId, this.job.connectionId);
     if (!connection) return; // deleted with its jobs; nothing left to do
-    const institution = await this.deps.db.getRepository(Institution).findOneByOrFail({ id: connection.institutionId });
+    const institution = await new InstitutionRepository(this.deps.db.manager).findByIdOrFail(connection.institutionId);
     const datasets = connection.datasets ?? institution.datasets;
     this.datasets = datasets;
     this.datasetState = connection.datasetState;

@@ -58,6 +58,17 @@ describe('dependency rules', () => {
     expect(output).toContain("src/db/planted.ts:1 imports '../connections/connection.repository.ts'");
   });
 
+  it('fail on an import against the layer order connect → connections → jobs', () => {
+    const dir = copyOfTree();
+    writeFileSync(path.join(dir, 'src/jobs/planted.ts'), `export { presentConnection } from '../connections/connection.presenter.ts';\n`);
+    writeFileSync(path.join(dir, 'src/connections/planted.ts'), `export type { JobService } from '../connect/job.service.ts';\n`);
+    const { status, output } = check(dir);
+    expect(status).toBe(1);
+    expect(output).toContain('[jobs-below-connections-and-connect] src/jobs/planted.ts → src/connections/connection.presenter.ts');
+    expect(output).toContain('[connections-below-connect] src/connections/planted.ts → src/connect/job.service.ts');
+    expect(output).toContain("src/jobs/planted.ts:1 imports '../connections/connection.presenter.ts'");
+  });
+
   it('ignore imports written in comments, strings and templates, and see dynamic ones', () => {
     const dir = copyOfTree();
     writeFileSync(

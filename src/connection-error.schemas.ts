@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * A connection's or a job's error as the API shows it (the seed documents' category, origin, code, message). Its own
- * module, because connection and job schemas both use it and connection schemas use the job's.
+ * A connection's or a job's error as the API shows it (the seed documents' category, origin, code, message): the
+ * view of the entities' ConnectionError. Its own module, below both connections and jobs, because both schemas use it.
  */
 export const connectionErrorView = z.object({
   category: z.enum(['functional', 'technical']),

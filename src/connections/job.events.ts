@@ -1,9 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import type { Connection } from '../../entities/index.ts';
-import { presentConnection } from '../connections/connection.presenter.ts';
+import { presentJob } from '../jobs/job.presenter.ts';
+import { JobRepository } from '../jobs/job.repository.ts';
 import { recordEvent } from '../webhooks/event.recorder.ts';
-import { presentJob } from './job.presenter.ts';
-import { JobRepository } from './job.repository.ts';
+import { presentConnection } from './connection.presenter.ts';
+
+// Here, not in src/jobs: a job's events carry its connection, and the job queue knows nothing of connections.
 
 /** job.completed, job.failed, job.challenge_required: the job as jobs.get returns it, and its connection. */
 export async function recordJobEvent(

@@ -1,23 +1,27 @@
 import type { EntityManager } from 'typeorm';
-import { followJob } from '../connect/connect-session.lifecycle.ts';
 import { hashState } from '../security/oauth-state.ts';
 import { challengeBinding } from '../security/credential-cipher.ts';
-import { Connection, Institution } from '../../entities/index.ts';
+import type { Connection, Job, JobStep } from '../../entities/index.ts';
 import { recordExtraction } from '../connections/connection.lifecycle.ts';
+import { ConnectionRepository } from '../connections/connection.repository.ts';
 import { applyTransition } from '../connections/connection.transitions.ts';
+import { recordJobEvent } from '../connections/job.events.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, ErrorCode } from '../errors.ts';
-import { CHALLENGE_EXPIRED } from './job-failure.ts';
-import { JobRepository } from './job.repository.ts';
-import { applyJobTransition } from './job.transitions.ts';
-import { recordJobEvent } from './job.events.ts';
-import { presentJob, type JobView } from './job.presenter.ts';
-import type { Job, JobStep } from '../../entities/index.ts';
+import { InstitutionRepository } from '../institutions/institution.repository.ts';
+import { CHALLENGE_EXPIRED } from '../jobs/job-failure.ts';
+import { JobRepository } from '../jobs/job.repository.ts';
+import { applyJobTransition } from '../jobs/job.transitions.ts';
+import { presentJob, type JobView } from '../jobs/job.presenter.ts';
+import { followJob } from './connect-session.lifecycle.ts';
 
 /** How often a DECOUPLED challenge is checked again while the user approves elsewhere. */
 export const DECOUPLED_RECHECK_MS = 1_000;
 
-/** Jobs as apps see them, and the user's side of multi-step authentication. */
+/**
+ * Jobs as apps see them, and the user's side of multi-step authentication. Here, above connections and the job queue,
+ * because an answer (or its expiry) moves the job, its connection and the connect sessions following it together.
+ */
 export class JobService {
   constructor(private readonly deps: Deps) {}
 
@@ -29,7 +33,7 @@ export class JobService {
 
   /** A connection's jobs, newest first. */
   async list(appId: string, connectionId: string, limit: number): Promise<JobView[]> {
-    if (!(await this.deps.db.getRepository(Connection).existsBy({ appId, id: connectionId }))) {
+    if (!(await new ConnectionRepository(this.deps.db.manager).exists(appId, connectionId))) {
       throw AppError.notFound('connection', connectionId);
     }
     const jobs = await new JobRepository(this.deps.db).listForConnection(appId, connectionId, limit);
@@ -134,9 +138,9 @@ export class JobService {
       s.status === 'in-progress' ? { ...s, status: 'failed', finishedAt: now, error: CHALLENGE_EXPIRED } : s,
     );
     await applyJobTransition(manager, job, { type: 'challenge-expired', error: CHALLENGE_EXPIRED, steps }, now);
-    const current = await manager.getRepository(Connection).findOneBy({ appId: job.appId, id: job.connectionId });
+    const current = await new ConnectionRepository(manager).findOne(job.appId, job.connectionId);
     if (!current) return;
-    const institution = await manager.getRepository(Institution).findOneByOrFail({ id: current.institutionId });
+    const institution = await new InstitutionRepository(manager).findByIdOrFail(current.institutionId);
     const usesUserInfo = (c: Connection) => (c.datasets ?? institution.datasets).includes('USER_INFO');
     const changed = await applyTransition(
       manager,
