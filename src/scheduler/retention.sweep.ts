@@ -3,6 +3,7 @@ import { IdempotencyRepository } from '../idempotency/idempotency.repository.ts'
 import { IDEMPOTENCY_RETENTION_MS } from '../idempotency/idempotency.service.ts';
 import { JobRepository } from '../jobs/job.repository.ts';
 import { DeliveryRepository } from '../webhooks/delivery.repository.ts';
+import { RunCoordinatorRepository } from './run-coordinator.repository.ts';
 
 export interface RetentionOptions {
   eventRetentionMs: number;
@@ -33,7 +34,7 @@ export async function pruneOldRecords(deps: Deps, o: RetentionOptions): Promise<
   const keys = new IdempotencyRepository(deps.db);
   while ((await keys.deleteCreatedBefore(new Date(now - IDEMPOTENCY_RETENTION_MS), o.batchSize)) === o.batchSize);
   // Run-coordination keys only matter for the slot they name.
-  await deps.db.query(`DELETE FROM scheduler_runs WHERE claimed_at < $1`, [new Date(now - 86_400_000)]);
+  await new RunCoordinatorRepository(deps.db.manager).deleteClaimedBefore(new Date(now - 86_400_000));
   return { attempts, events, jobs };
 }
 

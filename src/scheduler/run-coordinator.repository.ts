@@ -20,4 +20,9 @@ export class RunCoordinatorRepository {
   async markFinished(key: string): Promise<void> {
     await this.manager.query(`UPDATE scheduler_runs SET finished_at = now() WHERE key = $1`, [storedKey(key)]);
   }
+
+  /** Forgets the slots claimed before `cutoff` (a slot's row only matters for the tick it names). */
+  async deleteClaimedBefore(cutoff: Date): Promise<void> {
+    await this.manager.query(`DELETE FROM scheduler_runs WHERE claimed_at < $1`, [cutoff]);
+  }
 }
