@@ -62,7 +62,7 @@ const mapErrors = t.middleware(async ({ next }) => {
 
 const authenticate = t.middleware(async ({ ctx, next }) => {
   const match = /^Bearer\s+(\S+)$/i.exec(ctx.authorization ?? '');
-  const app = match ? await ctx.services.apps.authenticate(match[1]!) : null;
+  const app = match ? await ctx.apiKeys.authenticate(match[1]!) : null;
   if (!app) {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key (Authorization: Bearer csk_…)' });
   }
