@@ -2,6 +2,7 @@ import { z } from 'zod';
 import cron from 'node-cron';
 import { SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './api/rate-limiter.ts';
+import { DEFAULT_API_KEY_CACHE_MS } from './apps/api-key-cache.ts';
 import type { ConnectSettings } from './connect/connect-settings.ts';
 import type { WebhookSettings } from './webhooks/webhook.settings.ts';
 import { DEFAULT_RUNNER_OPTIONS } from './jobs/job-runner.options.ts';
@@ -185,6 +186,8 @@ const schema = z.object({
   CONNECT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   /** Per-app token buckets of each API process (src/api/rate-limiter.ts); RATE_LIMITS=false turns them off. */
   RATE_LIMITS: boolean.default(true),
+  /** How long an API process trusts a key it looked up (src/apps/api-key-cache.ts); 0 looks every key up. */
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(DEFAULT_API_KEY_CACHE_MS),
   RATE_LIMIT_PER_SECOND: z.coerce.number().positive().max(1_000_000).default(DEFAULT_RATE_LIMITS.requestsPerSecond),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_RATE_LIMITS.requestBurst),
   RATE_LIMIT_MUTATIONS_PER_SECOND: z.coerce.number().positive().max(1_000_000).default(DEFAULT_RATE_LIMITS.mutationsPerSecond),

@@ -58,6 +58,7 @@ if (config.ROLES.includes('api')) {
     metrics: runtime.deps.metrics,
     rateLimits: rateLimitsFrom(config),
     connect: runtime.connect,
+    apiKeyCacheMs: config.API_KEY_CACHE_MS,
   });
   server = app.listen(config.PORT, config.HOST, () => {
     // publicUrl: where Hosted Connect's links (connectSessions.create's url) point; PUBLIC_URL when behind a proxy.

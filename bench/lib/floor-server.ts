@@ -2,7 +2,9 @@
 // (the tRPC GET URLs, `Authorization: Bearer csk_…`), same work per request (one indexed lookup of the key's
 // sha256 in applications, then the very SQL TypeORM sends, through a pg Pool of DB_POOL_SIZE), same JSON body
 // (the connection view of src/connections/connection.presenter.ts inside tRPC's {"result":{"data":{"json": …}}},
-// but without superjson's "meta" — dates go out as ISO strings, as superjson's json part carries them).
+// but without superjson's "meta" — dates go out as ISO strings, as superjson's json part carries them). The REST
+// paths (GET /api/v1/connections/{id}, GET /api/v1/connections?userId=…&status=…&limit=…) do the same work and send
+// the same view as plain JSON, without the envelope, as the REST API does.
 // No express, no tRPC, no zod, no TypeORM, no logger. Env: PORT, HOST, DATABASE_URL, DB_POOL_SIZE.
 // Prints "floor listening on <port>" when it accepts requests; GET /readyz answers once the database does.
 import { createHash } from 'node:crypto';
@@ -198,10 +200,13 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     await pool.query('SELECT 1');
     return send(res, 200, { status: 'ready' });
   }
-  if (req.method !== 'GET' || (path !== '/trpc/connections.get' && path !== '/trpc/connections.list')) return fail(res, 404, 'not found');
+  if (req.method !== 'GET') return fail(res, 404, 'not found');
+  const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+  if (path.startsWith(REST_CONNECTIONS)) return rest(req, res, path, query);
+  if (path !== '/trpc/connections.get' && path !== '/trpc/connections.list') return fail(res, 404, 'not found');
   let input: unknown;
   try {
-    const raw = new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('input');
+    const raw = query.get('input');
     input = raw ? (JSON.parse(raw) as { json?: unknown }).json : undefined;
   } catch {
     return fail(res, 400, 'input is not JSON');
@@ -209,15 +214,50 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const appId = await authenticate(req);
   if (!appId) return fail(res, 401, 'Missing or invalid API key (Authorization: Bearer csk_…)');
   if (path === '/trpc/connections.get') {
-    const id = (input as { id?: unknown } | undefined)?.id;
-    if (typeof id !== 'string' || !UUID.test(id)) return fail(res, 400, 'id: must be a connection id (uuid)');
-    const { rows } = await pool.query<Row>(GET_CONNECTION, [appId, id]);
-    if (!rows[0]) return fail(res, 404, `connection ${id} not found`);
-    return send(res, 200, { result: { data: { json: present(rows[0], 'Connection_') } } });
+    const view = await get(appId, (input as { id?: unknown } | undefined)?.id);
+    if (typeof view === 'number') return fail(res, view, 'not a connection of the app');
+    return send(res, 200, { result: { data: { json: view } } });
   }
   const page = await list(appId, (input ?? {}) as ListInput);
   if (!page) return fail(res, 400, 'bad cursor or limit');
   return send(res, 200, { result: { data: { json: page } } });
+}
+
+/** One connection's view, or the status to answer (400, 404). */
+async function get(appId: string, id: unknown): Promise<ReturnType<typeof present> | number> {
+  if (typeof id !== 'string' || !UUID.test(id)) return 400;
+  const { rows } = await pool.query<Row>(GET_CONNECTION, [appId, id]);
+  return rows[0] ? present(rows[0], 'Connection_') : 404;
+}
+
+const REST_CONNECTIONS = '/api/v1/connections';
+
+/** The REST shapes of the same two reads: the id in the path, the list's input as flat query parameters. */
+async function rest(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+  const appId = await authenticate(req);
+  if (!appId) return send(res, 401, { code: 'UNAUTHORIZED', message: 'Missing or invalid API key (Authorization: Bearer csk_…)' });
+  if (path.startsWith(`${REST_CONNECTIONS}/`)) {
+    const view = await get(appId, decodeURIComponent(path.slice(REST_CONNECTIONS.length + 1)));
+    if (typeof view === 'number') return send(res, view, { code: 'NOT_FOUND', message: 'not a connection of the app' });
+    return send(res, 200, view);
+  }
+  if (path !== REST_CONNECTIONS) return send(res, 404, { code: 'NOT_FOUND', message: 'not found' });
+  const many = (name: string) => (query.has(name) ? query.getAll(name) : undefined);
+  const limit = query.get('limit');
+  const page = await list(appId, {
+    userId: query.get('userId') ?? undefined,
+    filter: {
+      status: many('status'),
+      state: many('state'),
+      institutionId: many('institutionId'),
+      method: many('method'),
+      ids: many('ids'),
+    },
+    cursor: query.get('cursor') ?? undefined,
+    limit: limit === null ? undefined : Number(limit),
+  });
+  if (!page) return send(res, 400, { code: 'BAD_REQUEST', message: 'bad cursor or limit' });
+  return send(res, 200, page);
 }
 
 const server = createServer((req, res) => {

@@ -10,13 +10,18 @@ import type { RequestAccess } from './request-access.ts';
 // oxlint-disable-next-line typescript/no-empty-interface, typescript/no-empty-object-type -- filled by declaration merging (context.ts)
 export interface ApiServices {}
 
+/** How the auth middleware resolves a key to an app; context.ts merges in the service's (a cached lookup). */
+// oxlint-disable-next-line typescript/no-empty-interface, typescript/no-empty-object-type -- filled by declaration merging (context.ts)
+export interface ApiKeys {}
+
 /** What every procedure gets (context.ts's contextFactory makes one per request). */
 export interface ApiContext {
   requestId: string;
   services: ApiServices;
   logger: Logger;
-  /** The raw Authorization header; the auth middleware resolves it to an app. */
+  /** The raw Authorization header; the auth middleware resolves it to an app through `apiKeys`. */
   authorization: string | undefined;
+  apiKeys: ApiKeys;
   /** The raw Idempotency-Key header, when a mutation carries one. */
   idempotencyKey: string | undefined;
   /** How many procedure calls this HTTP request holds (more than one in a batch). */

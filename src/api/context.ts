@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CreateExpressContextOptions } from '@trpc/server/adapters/express';
+import { ApiKeyCache } from '../apps/api-key-cache.ts';
+import type { AppSummary } from '../apps/app.service.ts';
 import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
 import type { ApiContext } from './api-context.ts';
@@ -12,9 +14,15 @@ export type { ApiContext } from './api-context.ts';
 declare module './api-context.ts' {
   // oxlint-disable-next-line typescript/no-empty-interface, typescript/no-empty-object-type -- declaration merging
   interface ApiServices extends Services {}
+  interface ApiKeys {
+    /** The app a presented key belongs to, or null. */
+    authenticate(presentedKey: string): Promise<AppSummary | null>;
+  }
 }
 
-export function contextFactory(services: Services, logger: Logger, rateLimiter: RateLimiter | null) {
+/** `apiKeyCacheMs`: how long this process trusts a key it looked up (API_KEY_CACHE_MS; src/apps/api-key-cache.ts). */
+export function contextFactory(services: Services, logger: Logger, rateLimiter: RateLimiter | null, apiKeyCacheMs: number) {
+  const apiKeys = new ApiKeyCache((key) => services.apps.authenticate(key), apiKeyCacheMs);
   return ({ req, res, info }: CreateExpressContextOptions): ApiContext => {
     const requestId = (res.locals.requestId as string | undefined) ?? randomUUID();
     const key = req.headers['idempotency-key'];
@@ -23,6 +31,7 @@ export function contextFactory(services: Services, logger: Logger, rateLimiter: 
       services,
       logger: logger.child({ requestId }),
       authorization: req.headers.authorization,
+      apiKeys,
       idempotencyKey: Array.isArray(key) ? key.join(', ') : key,
       calls: info?.calls.length ?? 1,
       rateLimiter,

@@ -43,10 +43,13 @@ const t = initTRPC
   });
 
 /**
- * Domain errors leave as their tRPC code; a database that cannot be reached is SERVICE_UNAVAILABLE (503, with
- * Retry-After), so a client can tell "try again" from a fault; everything else stays an internal error.
+ * Every procedure call is recorded for the request's access log line and metrics (src/api/access-log.ts). Domain
+ * errors leave as their tRPC code; a database that cannot be reached is SERVICE_UNAVAILABLE (503, with
+ * Retry-After), so a client can tell "try again" from a fault; everything else stays an internal error. (One
+ * middleware, not two: each link of tRPC's middleware chain costs a context merge and a promise per call.)
  */
-const mapErrors = t.middleware(async ({ next }) => {
+const recordAccessAndMapErrors = t.middleware(async ({ ctx, path, next }) => {
+  ctx.access.procedures.push(path);
   const result = await next();
   if (result.ok) return result;
   if (result.error.cause instanceof AppError) throw appErrorToTRPC(result.error.cause);
@@ -60,43 +63,36 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-const authenticate = t.middleware(async ({ ctx, next }) => {
+/**
+ * The calling app, from its API key, within its token buckets of this process; past them, TOO_MANY_REQUESTS with
+ * Retry-After and RateLimit fields. (Authentication and the rate limit are one middleware for the same reason.)
+ */
+const authenticateAndLimit = t.middleware(async ({ ctx, type, next }) => {
   const match = /^Bearer\s+(\S+)$/i.exec(ctx.authorization ?? '');
-  const app = match ? await ctx.services.apps.authenticate(match[1]!) : null;
+  const app = match ? await ctx.apiKeys.authenticate(match[1]!) : null;
   if (!app) {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key (Authorization: Bearer csk_…)' });
   }
   ctx.access.appId = app.id;
-  return next({ ctx: { ...ctx, app, logger: ctx.logger.child({ appId: app.id }) } });
-});
-
-/** The app's token buckets of this process; past them, TOO_MANY_REQUESTS with Retry-After and RateLimit fields. */
-const rateLimit = t.middleware(async ({ ctx, type, next }) => {
-  const app = (ctx as ApiContext & { app?: AppSummary }).app;
-  if (!ctx.rateLimiter || !app) return next();
-  const decision = ctx.rateLimiter.take(app.id, type === 'mutation');
-  Object.assign(ctx.responseHeaders, decision.headers);
-  if (!decision.allowed) {
-    ctx.responseHeaders['retry-after'] = String(decision.retryAfterSeconds);
-    throw new TRPCError({
-      code: 'TOO_MANY_REQUESTS',
-      message: `Rate limit of this replica reached for the app${type === 'mutation' ? ' (mutations)' : ''}; retry in ${decision.retryAfterSeconds} s`,
-    });
+  if (ctx.rateLimiter) {
+    const decision = ctx.rateLimiter.take(app.id, type === 'mutation');
+    Object.assign(ctx.responseHeaders, decision.headers);
+    if (!decision.allowed) {
+      ctx.responseHeaders['retry-after'] = String(decision.retryAfterSeconds);
+      throw new TRPCError({
+        code: 'TOO_MANY_REQUESTS',
+        message: `Rate limit of this replica reached for the app${type === 'mutation' ? ' (mutations)' : ''}; retry in ${decision.retryAfterSeconds} s`,
+      });
+    }
   }
-  return next();
+  return next({ ctx: { ...ctx, app, logger: ctx.logger.child({ appId: app.id }) } });
 });
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-/** Every procedure call is recorded for the request's access log line and metrics (src/api/access-log.ts). */
-const recordAccess = t.middleware(({ ctx, path, next }) => {
-  ctx.access.procedures.push(path);
-  return next();
-});
-
-export const publicProcedure = t.procedure.use(recordAccess).use(mapErrors);
+export const publicProcedure = t.procedure.use(recordAccessAndMapErrors);
 /** Every tenant procedure: `ctx.app` is the calling app, within its rate limits. */
-export const appProcedure = publicProcedure.use(authenticate).use(rateLimit);
+export const appProcedure = publicProcedure.use(authenticateAndLimit);
 
 /**
  * Wraps a mutation's resolver so that it honours the Idempotency-Key header (src/idempotency): a repeated key with

@@ -57,8 +57,11 @@ export function restApi({ createContext, logger, publicUrl }: RestApiOptions): R
     res.end(asset.body);
   });
 
-  // A known path with a method it does not have is 405 with Allow, not the adapter's 404.
+  // A known path with a method it does not have is 405 with Allow, not the adapter's 404. Every request passes here:
+  // one test of its method's routes, as one pattern, answers the usual case; the full table is read only for the rest.
+  const byMethod = methodPatterns(routes);
   router.use((req, res, next) => {
+    if (byMethod.get(req.method)?.test(req.path)) return next();
     const matching = routes.filter((r) => r.pattern.test(req.path));
     const allowed = [...new Set(matching.flatMap((r) => r.methods))];
     if (!matching.length || allowed.includes(req.method) || req.method === 'HEAD') return next();
@@ -158,4 +161,11 @@ function routeTable(doc: OpenAPIObject): { pattern: RegExp; methods: string[] }[
     pattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
     methods: Object.keys(item as object).map((m) => m.toUpperCase()),
   }));
+}
+
+/** For each method, one pattern matching any path that has it (the routes' patterns as alternatives). */
+function methodPatterns(routes: { pattern: RegExp; methods: string[] }[]): Map<string, RegExp> {
+  const sources = new Map<string, string[]>();
+  for (const route of routes) for (const m of route.methods) sources.set(m, [...(sources.get(m) ?? []), route.pattern.source]);
+  return new Map([...sources].map(([m, list]) => [m, new RegExp(list.map((source) => `(?:${source})`).join('|'))]));
 }
