@@ -25,6 +25,8 @@ export const isThirdParty = (url: string, origin: string) => !url.startsWith('da
 
 /** Which page of the flow an HTML document is, from the forms and data attributes the service renders. */
 export function classifyPage(html: string): string {
+  // A document that never arrived: its navigation was cut short by another one.
+  if (!html) return '(navigation cut short)';
   const h1 = /<h1>([^<]*)<\/h1>/.exec(html)?.[1] ?? '';
   if (/data-done="true"/.test(html)) return /Connected/.test(h1) ? 'success' : `done: ${h1}`;
   if (/action="[^"]*\/challenge"/.test(html)) return 'challenge';
