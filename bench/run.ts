@@ -17,6 +17,7 @@ import { withDatabase } from '../test/helpers/pg-urls.ts';
 import { BENCH_RUNTIME, processRecords, ROOT, type ProcessRecord } from './lib/process.ts';
 import type { BenchContext, Scenario, ScenarioResult } from './lib/types.ts';
 import { api } from './scenarios/api.ts';
+import { connect } from './scenarios/connect.ts';
 import { priority } from './scenarios/priority.ts';
 import { queue } from './scenarios/queue.ts';
 import { refresh } from './scenarios/refresh.ts';
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, { title: string; run: Scenario }> = {
   refresh: { title: '5. Refresh end to end', run: refresh },
   webhooks: { title: '6. Webhooks', run: webhooks },
   priority: { title: '7. Priority', run: priority },
+  connect: { title: '8. Connect pages', run: connect },
 };
 
 /**

@@ -25,12 +25,20 @@
     return;
   }
   if (data.statusUrl) {
+    // Once the user has sent a form (a challenge's answer, Cancel), the page that answers it is on its way: a poll
+    // that saw the change that same answer made would reload this page and cut that navigation short.
+    var leaving = false;
+    document.addEventListener('submit', function () {
+      leaving = true;
+    });
     var poll = function () {
+      if (leaving) return;
       fetch(data.statusUrl, { headers: { accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' })
         .then(function (r) {
           return r.ok ? r.json() : null;
         })
         .then(function (s) {
+          if (leaving) return;
           if (!s) return setTimeout(poll, 2000);
           if (s.redirectUrl) return window.location.assign(s.redirectUrl);
           if (s.version !== data.version) return window.location.reload();
@@ -41,5 +49,12 @@
         });
     };
     setTimeout(poll, 700);
+    // Back to this page from the browser's history: follow the job again.
+    window.addEventListener('pageshow', function (e) {
+      if (e.persisted && leaving) {
+        leaving = false;
+        setTimeout(poll, 700);
+      }
+    });
   }
 })();
