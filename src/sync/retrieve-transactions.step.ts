@@ -30,12 +30,16 @@ export async function writeTransactions(
   fetched: FetchedTransactions,
   now: () => Date,
 ): Promise<void> {
-  const data = new FinancialDataRepository(m);
   const created: TransactionFact[] = [];
   let updated = 0;
   const byAccount: { accountId: string; count: number }[] = [];
+  const results = await new FinancialDataRepository(m).upsertTransactions(
+    connection.appId,
+    connection.id,
+    fetched.map(({ account, transactions }) => ({ accountId: account.id, transactions })),
+  );
   for (const { account, transactions } of fetched) {
-    const result = await data.upsertTransactions(connection.appId, connection.id, account.id, transactions);
+    const result = results.get(account.id)!;
     updated += result.updated.length;
     const byProviderId = new Map(transactions.map((t) => [t.id, t]));
     for (const row of result.inserted) {

@@ -181,9 +181,8 @@ export class SyncExecution {
       finishedAt: null,
       error: null,
     });
-    await this.deps.db.transaction((m) =>
-      this.jobs.fencedUpdate(m, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() }),
-    );
+    // One fenced UPDATE is atomic by itself: no BEGIN and COMMIT round trips around it.
+    await this.jobs.fencedUpdate(this.deps.db.manager, this.job.id, this.workerId, { steps: this.steps as never, updatedAt: this.now() });
     const fetched = await fetch();
     const now = this.now();
     const steps = this.steps.map((s) => (s.title === title ? { ...s, status: 'success' as const, finishedAt: now } : s));

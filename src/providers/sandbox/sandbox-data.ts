@@ -89,19 +89,21 @@ function accountPlans(user: SandboxUser): AccountPlan[] {
   });
 }
 
+const bookedAt = (user: SandboxUser, plan: AccountPlan, k: number) => EPOCH + plan.phaseMs + k * user.profile.periodHours * HOUR;
+
 function transactionAt(user: SandboxUser, plan: AccountPlan, k: number, now: number): ProviderTransaction {
   const r = unit(user.loginId, plan.index, k);
   const credit = r < 0.12; // salary, refunds, transfers in
   const magnitude = credit ? 50_000 + Math.round(r * 1_000_000) : 300 + Math.round(unit(user.loginId, plan.index, k, 'amt') * 25_000);
-  const bookedAt = EPOCH + plan.phaseMs + k * user.profile.periodHours * HOUR;
+  const booked = bookedAt(user, plan, k);
   return {
     id: `${plan.id}-t${k}`,
     accountId: plan.id,
     amount: formatMinor(credit ? magnitude : -magnitude),
     currency: 'AUD',
     description: credit ? 'Salary / transfer in' : MERCHANTS[Math.floor(r * MERCHANTS.length)]!,
-    bookedAt: new Date(bookedAt),
-    status: bookedAt > now - PENDING_DAYS * DAY ? 'pending' : 'posted',
+    bookedAt: new Date(booked),
+    status: booked > now - PENDING_DAYS * DAY ? 'pending' : 'posted',
   };
 }
 
@@ -111,15 +113,41 @@ const lastIndex = (user: SandboxUser, plan: AccountPlan, now: number) =>
 
 const toMinor = (amount: string) => Math.round(Number(amount.replace('.', '')));
 
+/** Running totals of an account's transaction amounts in minor units: `[k]` is the sum over transactions 0..k. */
+const runningTotals = new Map<string, number[]>();
+/** Accounts whose running totals are kept (a bench or test uses a handful; any loginId may reach the sandbox). */
+const RUNNING_TOTALS_KEPT = 256;
+
+/**
+ * The sum of the amounts of transactions 0..k of an account. An amount depends on the login and the account's
+ * index only (not on the time or the institution), so the sums are computed once and extended as time adds
+ * transactions: a balance no longer hashes every transaction since EPOCH (some 1,500 per account by late 2026,
+ * two hashes each) on every listAccounts.
+ */
+function amountsThrough(user: SandboxUser, plan: AccountPlan, k: number): number {
+  if (k < 0) return 0;
+  const key = `${user.loginId}\u0000${plan.index}`;
+  let totals = runningTotals.get(key);
+  if (!totals) {
+    if (runningTotals.size >= RUNNING_TOTALS_KEPT) runningTotals.delete(runningTotals.keys().next().value!);
+    totals = [];
+    runningTotals.set(key, totals);
+  }
+  for (let j = totals.length; j <= k; j++) totals.push((totals[j - 1] ?? 0) + toMinor(transactionAt(user, plan, j, 0).amount));
+  return totals[k]!;
+}
+
 export function sandboxAccounts(user: SandboxUser, now: Date): ProviderAccount[] {
+  const at = now.getTime();
+  const postedBefore = at - PENDING_DAYS * DAY;
   return accountPlans(user).map((plan) => {
-    let postedMinor = plan.openingMinor;
-    let pendingMinor = 0;
-    for (let k = 0; k <= lastIndex(user, plan, now.getTime()); k++) {
-      const t = transactionAt(user, plan, k, now.getTime());
-      if (t.status === 'posted') postedMinor += toMinor(t.amount);
-      else pendingMinor += toMinor(t.amount);
-    }
+    const last = lastIndex(user, plan, at);
+    // Transactions are booked in order of k, so the posted ones (booked at or before postedBefore) are a prefix.
+    let lastPosted = Math.min(last, lastIndex(user, plan, postedBefore));
+    while (lastPosted < last && bookedAt(user, plan, lastPosted + 1) <= postedBefore) lastPosted++;
+    while (lastPosted >= 0 && bookedAt(user, plan, lastPosted) > postedBefore) lastPosted--;
+    const postedMinor = plan.openingMinor + amountsThrough(user, plan, lastPosted);
+    const pendingMinor = amountsThrough(user, plan, last) - amountsThrough(user, plan, lastPosted);
     return {
       id: plan.id,
       name: plan.name,
