@@ -12,7 +12,7 @@ const HELP = `Usage: npm run cli -- <command> [args]
 Commands:
   apps:create <name>      create an app; prints {"id","name","apiKey"} (the key is shown only here)
   apps:list               list apps (id, name, key prefix, created time), one JSON line each
-  apps:rotate-key <id>    issue a new key for an app; the old key stops working within API_KEY_CACHE_MS (5 s)
+  apps:rotate-key <id>    issue a new key for an app; the old key stops working at once, on every API process
   apps:get <id>           one app with its redirect URIs
   apps:add-redirect-uri <id> <uri>
                           register a redirect URI for Hosted Connect (https, or http on loopback; matched exactly)

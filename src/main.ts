@@ -10,6 +10,9 @@ import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { SCHEDULE_NAMES, SCHEDULES, type ScheduleName } from './scheduler/schedules.ts';
 import { createLogger, routeProcessOutput } from './logger.ts';
+import { ApiKeyCache } from './apps/api-key-cache.ts';
+import { replacedKeysListener } from './apps/replaced-keys.listener.ts';
+import type { NotificationListener } from './db/notification-listener.ts';
 
 // Boot: config → database → roles (api, worker, scheduler) → graceful stop.
 
@@ -41,6 +44,8 @@ const runtime = await bootstrap(config, logger).catch((error: unknown) => {
 });
 
 let server: Server | null = null;
+let apiKeyCache: ApiKeyCache | null = null;
+let apiKeyListener: NotificationListener | null = null;
 if (config.ROLES.includes('api')) {
   if (config.CREATE_DEMO_APP && (await runtime.services.apps.count()) === 0) {
     const { app, apiKey } = await runtime.services.apps.create('demo');
@@ -51,6 +56,9 @@ if (config.ROLES.includes('api')) {
       `created app "demo"; its API key, shown only this once: ${apiKey}`,
     );
   }
+  apiKeyCache = new ApiKeyCache((key) => runtime.services.apps.authenticate(key), config.API_KEY_CACHE_MS, Date.now, false);
+  apiKeyListener = replacedKeysListener(apiKeyCache, runtime.deps.db, logger);
+  await apiKeyListener?.start();
   const app = createHttpApp({
     services: runtime.services,
     db: runtime.deps.db,
@@ -58,7 +66,7 @@ if (config.ROLES.includes('api')) {
     metrics: runtime.deps.metrics,
     rateLimits: rateLimitsFrom(config),
     connect: runtime.connect,
-    apiKeyCacheMs: config.API_KEY_CACHE_MS,
+    apiKeyCache,
   });
   server = app.listen(config.PORT, config.HOST, () => {
     // publicUrl: where Hosted Connect's links (connectSessions.create's url) point; PUBLIC_URL when behind a proxy.
@@ -126,6 +134,7 @@ async function stop(signal: string) {
   }
   await Promise.all([runner?.stop(config.SHUTDOWN_GRACE_MS), deliveries?.stop(config.SHUTDOWN_GRACE_MS)]);
   server?.closeAllConnections();
+  await apiKeyListener?.stop();
   await runtime.database.close();
   logger.info({ signal }, 'stopped');
   process.exit(0);

@@ -20,9 +20,9 @@ declare module './api-context.ts' {
   }
 }
 
-/** `apiKeyCacheMs`: how long this process trusts a key it looked up (API_KEY_CACHE_MS; src/apps/api-key-cache.ts). */
-export function contextFactory(services: Services, logger: Logger, rateLimiter: RateLimiter | null, apiKeyCacheMs: number) {
-  const apiKeys = new ApiKeyCache((key) => services.apps.authenticate(key), apiKeyCacheMs);
+/** `apiKeys`: the process's remembered keys (src/apps/api-key-cache.ts); without one, every key is looked up. */
+export function contextFactory(services: Services, logger: Logger, rateLimiter: RateLimiter | null, apiKeyCache: ApiKeyCache | null) {
+  const apiKeys = apiKeyCache ?? new ApiKeyCache((key) => services.apps.authenticate(key), 0);
   return ({ req, res, info }: CreateExpressContextOptions): ApiContext => {
     const requestId = (res.locals.requestId as string | undefined) ?? randomUUID();
     const key = req.headers['idempotency-key'];

@@ -9,7 +9,7 @@ import type { Services } from '../services.ts';
 import { appRouter } from './app-router.ts';
 import { DEFAULT_CONNECT_SETTINGS, type ConnectSettings } from '../connect/connect-settings.ts';
 import { connectPagesRouter } from './connect-pages/connect-pages.router.ts';
-import { DEFAULT_API_KEY_CACHE_MS } from '../apps/api-key-cache.ts';
+import type { ApiKeyCache } from '../apps/api-key-cache.ts';
 import { accessLog } from './access-log.ts';
 import { contextFactory } from './context.ts';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './rate-limiter.ts';
@@ -25,8 +25,8 @@ export interface HttpAppOptions {
   rateLimits?: RateLimitSettings | null;
   /** Hosted Connect's settings (the public URL its forms must come from). */
   connect?: ConnectSettings;
-  /** How long a looked-up API key is trusted (API_KEY_CACHE_MS; default DEFAULT_API_KEY_CACHE_MS, 0 looks up every time). */
-  apiKeyCacheMs?: number;
+  /** The process's remembered API keys (main.ts wires it to the replaced-key notifications); without it every key is looked up. */
+  apiKeyCache?: ApiKeyCache | null;
 }
 
 /** The express app: request ids, health, readiness, the tRPC API at /trpc and the REST API at /api/v1. */
@@ -37,11 +37,11 @@ export function createHttpApp({
   metrics,
   rateLimits = DEFAULT_RATE_LIMITS,
   connect = DEFAULT_CONNECT_SETTINGS,
-  apiKeyCacheMs = DEFAULT_API_KEY_CACHE_MS,
+  apiKeyCache = null,
 }: HttpAppOptions): Express {
   const app = express();
   const rateLimiter = rateLimits ? new RateLimiter(rateLimits) : null;
-  const createContext = contextFactory(services, logger, rateLimiter, apiKeyCacheMs);
+  const createContext = contextFactory(services, logger, rateLimiter, apiKeyCache);
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 

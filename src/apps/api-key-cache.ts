@@ -3,6 +3,8 @@ import { hashApiKey, looksLikeApiKey } from '../security/api-key.ts';
 
 /** How long an API process trusts a key it has looked up (API_KEY_CACHE_MS's default). */
 export const DEFAULT_API_KEY_CACHE_MS = 5_000;
+/** The channel a replaced key is announced on (the NOTIFY commits with the new key; see AppRepository.replaceKey). */
+export const API_KEYS_CHANNEL = 'cs_api_keys';
 /** Keys remembered at most: past it, the oldest lookup is forgotten first. */
 export const API_KEY_CACHE_ENTRIES = 10_000;
 
@@ -13,11 +15,14 @@ interface Entry {
 
 /**
  * The app a key belongs to, remembered for `ttlMs` so that an API process does not look its callers' keys up in
- * PostgreSQL on every request (the API benchmark found that query a large part of a read's cost). Revocation stays
- * bounded: a key rotated by any process (keys are rotated by the CLI's apps:rotate-key, never through the API) stops
- * working on every API process within `ttlMs` (API_KEY_CACHE_MS; 0 looks every key up). Only keys that were found are remembered: a key
- * created a moment ago works on its first call, and a wrong key always reaches the database. Entries are held by the
- * key's sha256, never the key itself; concurrent first calls with one key share one lookup.
+ * PostgreSQL on every request (the API benchmark found that query a large part of a read's cost). A replaced key stops
+ * working at once: the rotation's commit carries a NOTIFY on API_KEYS_CHANNEL, and every API process that hears it
+ * forgets what it remembered (`clear`). While a process does not hear those notifications (before its listener is up,
+ * or after it lost its connection, `setTrusted(false)`), it remembers nothing and looks every key up, so a missed
+ * notification can never leave an old key working. Only keys that were found are remembered: a key created a moment
+ * ago works on its first call, and a wrong key always reaches the database. Entries are held by the key's sha256,
+ * never the key itself; concurrent first calls with one key share one lookup. `ttlMs` (API_KEY_CACHE_MS; 0 looks
+ * every key up) bounds how long an entry lives even when no key changes.
  */
 export class ApiKeyCache {
   private readonly entries = new Map<string, Entry>();
@@ -26,10 +31,27 @@ export class ApiKeyCache {
     private readonly lookup: (presentedKey: string) => Promise<AppSummary | null>,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
+    private trusted = true,
   ) {}
 
+  /** Whether this cache remembers anything at all (API_KEY_CACHE_MS above 0). */
+  get caches(): boolean {
+    return this.ttlMs > 0;
+  }
+
+  /** Forgets every remembered key (a key was replaced, by this process or another). */
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** Whether this process hears of replaced keys; while it does not, nothing is remembered. */
+  setTrusted(trusted: boolean): void {
+    this.trusted = trusted;
+    this.entries.clear();
+  }
+
   authenticate(presentedKey: string): Promise<AppSummary | null> {
-    if (this.ttlMs <= 0 || !looksLikeApiKey(presentedKey)) return this.lookup(presentedKey);
+    if (this.ttlMs <= 0 || !this.trusted || !looksLikeApiKey(presentedKey)) return this.lookup(presentedKey);
     const hash = hashApiKey(presentedKey);
     const now = this.now();
     const cached = this.entries.get(hash);

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { Application } from '../../entities/index.ts';
+import { API_KEYS_CHANNEL } from './api-key-cache.ts';
 
 /** Every query on applications (client apps): their keys and their redirect URIs. */
 export class AppRepository {
@@ -31,10 +32,16 @@ export class AppRepository {
     return this.repo.findOneByOrFail({ id });
   }
 
-  /** Replaces the app's key (hash, prefix, rotation time); false when there is no such app. */
+  /**
+   * Replaces the app's key (hash, prefix, rotation time); false when there is no such app. The NOTIFY commits with it,
+   * so every API process forgets the keys it remembered as the new one becomes the only one (ApiKeyCache).
+   */
   async replaceKey(id: string, key: { apiKeyHash: string; apiKeyPrefix: string; keyRotatedAt: Date }): Promise<boolean> {
-    const result = await this.repo.update({ id }, key);
-    return Boolean(result.affected);
+    return this.manager.transaction(async (m) => {
+      const result = await m.getRepository(Application).update({ id }, key);
+      if (result.affected) await m.query(`SELECT pg_notify($1, $2)`, [API_KEYS_CHANNEL, id]);
+      return Boolean(result.affected);
+    });
   }
 
   /** The app's redirect URIs, its row locked until the transaction ends (so a concurrent add sees this one's). */

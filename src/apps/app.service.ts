@@ -52,7 +52,7 @@ export class AppService {
     return this.repo.count();
   }
 
-  /** Issues a new key; the old one stops working as soon as API processes stop trusting it (API_KEY_CACHE_MS). */
+  /** Issues a new key; the old one stops working at once: the commit notifies every API process (ApiKeyCache). */
   async rotateKey(id: string): Promise<{ app: AppSummary; apiKey: string }> {
     if (!UUID.test(id)) throw AppError.notFound('app', id);
     const issued = issueApiKey();

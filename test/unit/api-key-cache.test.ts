@@ -23,6 +23,24 @@ function fixture(ttlMs: number) {
 }
 
 describe('ApiKeyCache', () => {
+  it('forgets every key when told one was replaced, and remembers nothing while it is not told (untrusted)', async () => {
+    const f = fixture(60_000);
+    await f.cache.authenticate(KEY);
+    f.keys.delete(KEY);
+    expect(await f.cache.authenticate(KEY)).toEqual(APP);
+    f.cache.clear();
+    expect(await f.cache.authenticate(KEY)).toBeNull();
+    f.keys.set(KEY, APP);
+    f.cache.setTrusted(false);
+    await f.cache.authenticate(KEY);
+    await f.cache.authenticate(KEY);
+    expect(f.calls).toHaveLength(4);
+    f.cache.setTrusted(true);
+    await f.cache.authenticate(KEY);
+    await f.cache.authenticate(KEY);
+    expect(f.calls).toHaveLength(5);
+  });
+
   it('looks a found key up once per TTL, and a rotated key stops working when the TTL ends', async () => {
     const f = fixture(5_000);
     expect(await f.cache.authenticate(KEY)).toEqual(APP);
