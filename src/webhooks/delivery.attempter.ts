@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { WebhookEndpoint } from '../../entities/index.ts';
+import type { Event, WebhookEndpoint } from '../../entities/index.ts';
 import { isDatabaseUnavailable } from '../db/database-errors.ts';
 import type { Deps } from '../deps.ts';
 import { GONE_REASON, judgeFailure, noSuccessReason, shouldDisableEndpoint } from './delivery.attempt-policy.ts';
@@ -34,6 +34,12 @@ export class DeliveryAttempter {
   private readonly deliveries: DeliveryRepository;
   private successes: PendingSuccess[] = [];
   private successTimer: NodeJS.Timeout | null = null;
+  /**
+   * What the deliveries of one claimed batch share, kept as long as the batch's context (keyed by its entities):
+   * an event's envelope (the same body for every endpoint) and an endpoint's opened secrets (one decryption each).
+   */
+  private readonly bodies = new WeakMap<Event, string>();
+  private readonly secrets = new WeakMap<WebhookEndpoint, { secrets: string[]; until: number }>();
   /** Batched success writes under way. */
   private readonly writing = new Set<Promise<void>>();
 
@@ -74,10 +80,20 @@ export class DeliveryAttempter {
     // refuse replays, so it must be real even when the service runs on a simulated clock.
     const sentAt = new Date();
     const attemptedAt = this.deps.clock.now();
-    const { body, headers } = signedEnvelope(event, sentAt, openSecrets(this.deps.cipher, endpoint, attemptedAt));
+    const { body, headers } = signedEnvelope(event, sentAt, this.secretsOf(endpoint, attemptedAt), this.bodies);
     const outcome = await this.sender.send(endpoint.url, headers, body);
     if (outcome.ok) return { ok: true, written: this.settleSuccess(claimed, workerId, attemptedAt, outcome) };
     return { ok: false, written: this.deps.db.transaction((m) => this.settle(m, claimed, workerId, endpoint, attemptedAt, outcome)) };
+  }
+
+  /** openSecrets, once per endpoint of a batch: again only when the previous secret's overlap has ended since. */
+  private secretsOf(endpoint: WebhookEndpoint, now: Date): string[] {
+    const known = this.secrets.get(endpoint);
+    if (known && now.getTime() < known.until) return known.secrets;
+    const secrets = openSecrets(this.deps.cipher, endpoint, now);
+    const until = secrets.length > 1 ? endpoint.previousSecretExpiresAt!.getTime() : Infinity;
+    this.secrets.set(endpoint, { secrets, until });
+    return secrets;
   }
 
   /**
