@@ -103,7 +103,7 @@ export class DeliveryAttempter {
    */
   async writeQueuedSuccesses(): Promise<void> {
     if (this.successes.length > 0) void this.flushSuccesses();
-    await Promise.allSettled([...this.writing]);
+    await Promise.allSettled(this.writing);
   }
 
   /**
@@ -135,7 +135,7 @@ export class DeliveryAttempter {
   async writeQueuedSuccessesThen<T>(then: (m: EntityManager) => Promise<T>): Promise<T> {
     const batch = this.takeQueuedSuccesses();
     // Writes already under way end first, so their leases are released before the claim counts them.
-    await Promise.allSettled([...this.writing]);
+    await Promise.allSettled(this.writing);
     if (batch.length === 0) return this.deps.db.transaction(then);
     let written: { held: Set<string>; result: T };
     try {
