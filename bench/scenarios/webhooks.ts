@@ -181,8 +181,8 @@ export const webhooks: Scenario = async (ctx) => {
         },
       ],
       ratios: [
-        { name: 'webhooks: service / floor (deliveries/s)', value: serviceRate / floorRate, target: { op: '>=', value: 0.7 } },
-        { name: 'webhooks: commit-to-receipt p50 (ms)', value: p50, target: { op: '<=', value: 50 } },
+        { name: 'webhooks: service / floor (deliveries/s)', value: serviceRate / floorRate, target: { op: '>=', value: 0.8 } },
+        { name: 'webhooks: commit-to-receipt p50 (ms)', value: p50, target: { op: '<=', value: 10 } },
       ],
       latencies: [{ label: 'commit-to-receipt', samplesMs: latencies }],
       peakRssMb: { 'webhooks (worker process)': worker.peakRssMb() ?? 0 },

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { WebhookEndpoint } from '../../entities/index.ts';
+import type { Event, WebhookEndpoint } from '../../entities/index.ts';
 import { isDatabaseUnavailable } from '../db/database-errors.ts';
 import type { Deps } from '../deps.ts';
 import { GONE_REASON, judgeFailure, noSuccessReason, shouldDisableEndpoint } from './delivery.attempt-policy.ts';
@@ -34,6 +34,14 @@ export class DeliveryAttempter {
   private readonly deliveries: DeliveryRepository;
   private successes: PendingSuccess[] = [];
   private successTimer: NodeJS.Timeout | null = null;
+  /**
+   * What the deliveries of one claimed batch share, kept as long as the batch's context (keyed by its entities):
+   * an event's envelope (the same body for every endpoint) and an endpoint's opened secrets (one decryption each).
+   */
+  private readonly bodies = new WeakMap<Event, string>();
+  private readonly secrets = new WeakMap<WebhookEndpoint, { secrets: string[]; until: number }>();
+  /** Batched success writes under way. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: Deps,
@@ -48,7 +56,22 @@ export class DeliveryAttempter {
     return this.deliveries.contextOf(claimed);
   }
 
+  /** One attempt, answered once its outcome is written (the test of an endpoint waits for it). */
   async attempt(claimed: ClaimedDelivery, workerId: string, context?: DeliveryContext): Promise<AttemptResult | null> {
+    const sent = await this.send(claimed, workerId, context);
+    return sent && sent.written;
+  }
+
+  /**
+   * Sends one attempt and returns as soon as the receiver has answered: `ok` says whether it was a 2xx, and `written`
+   * settles once the outcome is recorded. A success is written with the next batch (see settleSuccess), so the
+   * worker's slot can take the next delivery meanwhile; the delivery stays leased until then, so nothing else sends it.
+   */
+  async send(
+    claimed: ClaimedDelivery,
+    workerId: string,
+    context?: DeliveryContext,
+  ): Promise<{ ok: boolean; written: Promise<AttemptResult | null> } | null> {
     const { events, endpoints } = context ?? (await this.load([claimed]));
     const event = events.get(claimed.eventId);
     const endpoint = endpoints.get(claimed.endpointId);
@@ -57,10 +80,30 @@ export class DeliveryAttempter {
     // refuse replays, so it must be real even when the service runs on a simulated clock.
     const sentAt = new Date();
     const attemptedAt = this.deps.clock.now();
-    const { body, headers } = signedEnvelope(event, sentAt, openSecrets(this.deps.cipher, endpoint, attemptedAt));
+    const { body, headers } = signedEnvelope(event, sentAt, this.secretsOf(endpoint, attemptedAt), this.bodies);
     const outcome = await this.sender.send(endpoint.url, headers, body);
-    if (outcome.ok) return this.settleSuccess(claimed, workerId, attemptedAt, outcome);
-    return this.deps.db.transaction((m) => this.settle(m, claimed, workerId, endpoint, attemptedAt, outcome));
+    if (outcome.ok) return { ok: true, written: this.settleSuccess(claimed, workerId, attemptedAt, outcome) };
+    return { ok: false, written: this.deps.db.transaction((m) => this.settle(m, claimed, workerId, endpoint, attemptedAt, outcome)) };
+  }
+
+  /** openSecrets, once per endpoint of a batch: again only when the previous secret's overlap has ended since. */
+  private secretsOf(endpoint: WebhookEndpoint, now: Date): string[] {
+    const known = this.secrets.get(endpoint);
+    if (known && now.getTime() < known.until) return known.secrets;
+    const secrets = openSecrets(this.deps.cipher, endpoint, now);
+    const until = secrets.length > 1 ? endpoint.previousSecretExpiresAt!.getTime() : Infinity;
+    this.secrets.set(endpoint, { secrets, until });
+    return secrets;
+  }
+
+  /**
+   * Writes the successes queued so far now, without waiting for company, and waits for writes already under way.
+   * Never throws (a write that failed rejected its own deliveries' promises). The worker calls it before each claim:
+   * a delivery stays leased until its success is written, and the claim counts leases per endpoint.
+   */
+  async writeQueuedSuccesses(): Promise<void> {
+    if (this.successes.length > 0) void this.flushSuccesses();
+    await Promise.allSettled(this.writing);
   }
 
   /**
@@ -77,26 +120,64 @@ export class DeliveryAttempter {
     });
   }
 
-  private async flushSuccesses(): Promise<void> {
+  private flushSuccesses(): Promise<void> {
+    const batch = this.takeQueuedSuccesses();
+    if (batch.length === 0) return Promise.resolve();
+    return this.track(this.writeSuccesses(batch));
+  }
+
+  /**
+   * Writes the successes queued so far and then runs `then` (the worker's next claim) in the same transaction: one
+   * commit for both, and the claim's per-endpoint count already sees those leases released. If the batch cannot be
+   * written for another reason than the database being away, it is written the usual way (row by row if need be),
+   * and `then` runs in a transaction of its own.
+   */
+  async writeQueuedSuccessesThen<T>(then: (m: EntityManager) => Promise<T>): Promise<T> {
+    const batch = this.takeQueuedSuccesses();
+    // Writes already under way end first, so their leases are released before the claim counts them.
+    await Promise.allSettled(this.writing);
+    if (batch.length === 0) return this.deps.db.transaction(then);
+    let written: { held: Set<string>; result: T };
+    try {
+      written = await this.deps.db.transaction(async (m) => {
+        const held = await recordSuccesses(
+          m,
+          batch.map((b) => successRecord(b)),
+          this.deps.clock.now(),
+        );
+        return { held, result: await then(m) };
+      });
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) {
+        for (const b of batch) b.reject(error);
+        throw error;
+      }
+      await this.track(this.writeSuccesses(batch));
+      return this.deps.db.transaction(then);
+    }
+    this.resolveSuccesses(batch, written.held);
+    return written.result;
+  }
+
+  private takeQueuedSuccesses(): PendingSuccess[] {
     if (this.successTimer) clearTimeout(this.successTimer);
     this.successTimer = null;
-    const batch = this.successes.splice(0);
-    if (batch.length === 0) return;
-    const now = this.deps.clock.now();
-    const record = (b: PendingSuccess, responseBody = b.outcome.responseBody || null) => ({
-      deliveryId: b.claimed.id,
-      workerId: b.workerId,
-      attemptedAt: b.attemptedAt,
-      statusCode: b.outcome.statusCode!,
-      latencyMs: b.outcome.latencyMs,
-      responseBody,
-    });
+    return this.successes.splice(0);
+  }
+
+  private track(writing: Promise<void>): Promise<void> {
+    const tracked = writing.finally(() => this.writing.delete(tracked));
+    this.writing.add(tracked);
+    return tracked;
+  }
+
+  private async writeSuccesses(batch: PendingSuccess[]): Promise<void> {
     let held: Set<string>;
     try {
       held = await recordSuccesses(
         this.deps.db,
-        batch.map((b) => record(b)),
-        now,
+        batch.map((b) => successRecord(b)),
+        this.deps.clock.now(),
       );
     } catch (error) {
       // The database is away: no row can be written now. Each delivery is sent again after its lease.
@@ -110,12 +191,17 @@ export class DeliveryAttempter {
       held = new Set();
       for (const b of batch) {
         try {
-          for (const id of await this.writeAlone(b, record)) held.add(id);
+          for (const id of await this.writeAlone(b)) held.add(id);
         } catch (rowError) {
           b.reject(rowError);
         }
       }
     }
+    this.resolveSuccesses(batch, held);
+  }
+
+  /** Answers each success of a written batch: recorded, or another worker holds it now. */
+  private resolveSuccesses(batch: readonly PendingSuccess[], held: Set<string>): void {
     for (const b of batch) {
       if (!held.has(b.claimed.id)) {
         b.reject(new DeliveryLeaseLost(b.claimed.id));
@@ -134,16 +220,16 @@ export class DeliveryAttempter {
   }
 
   /** One success written by itself, without its response excerpt if that is what could not be stored. */
-  private async writeAlone(b: PendingSuccess, record: (b: PendingSuccess, body?: string | null) => SuccessRecord): Promise<Set<string>> {
+  private async writeAlone(b: PendingSuccess): Promise<Set<string>> {
     const now = this.deps.clock.now();
     try {
-      return await recordSuccesses(this.deps.db, [record(b)], now);
+      return await recordSuccesses(this.deps.db, [successRecord(b)], now);
     } catch (error) {
       this.deps.logger.warn(
         { err: error, deliveryId: b.claimed.id },
         'webhook success write failed; writing it without the response excerpt',
       );
-      return recordSuccesses(this.deps.db, [record(b, null)], now);
+      return recordSuccesses(this.deps.db, [successRecord(b, null)], now);
     }
   }
 
@@ -220,4 +306,15 @@ export class DeliveryAttempter {
       data: { endpoint: { ...presentEndpoint(endpoint), enabled: false, disabledReason: reason }, reason },
     });
   }
+}
+
+function successRecord(b: PendingSuccess, responseBody = b.outcome.responseBody || null): SuccessRecord {
+  return {
+    deliveryId: b.claimed.id,
+    workerId: b.workerId,
+    attemptedAt: b.attemptedAt,
+    statusCode: b.outcome.statusCode!,
+    latencyMs: b.outcome.latencyMs,
+    responseBody,
+  };
 }

@@ -15,8 +15,20 @@ export function envelope(event: Event): string {
   });
 }
 
-/** The request one attempt sends: the envelope as body, signed with the endpoint's secrets at `sentAt`. */
-export function signedEnvelope(event: Event, sentAt: Date, secrets: readonly string[]): { body: string; headers: Record<string, string> } {
-  const body = envelope(event);
+/**
+ * The request one attempt sends: the envelope as body, signed with the endpoint's secrets at `sentAt`. `bodies`
+ * keeps each event's envelope for the other endpoints it goes to.
+ */
+export function signedEnvelope(
+  event: Event,
+  sentAt: Date,
+  secrets: readonly string[],
+  bodies?: WeakMap<Event, string>,
+): { body: string; headers: Record<string, string> } {
+  let body = bodies?.get(event);
+  if (body === undefined) {
+    body = envelope(event);
+    bodies?.set(event, body);
+  }
   return { body, headers: signatureHeaders(event.id, sentAt, body, secrets) };
 }

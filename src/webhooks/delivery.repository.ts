@@ -78,42 +78,43 @@ export interface ClaimOptions {
 export class DeliveryRepository {
   constructor(private readonly db: DataSource) {}
 
-  async claim(o: ClaimOptions): Promise<ClaimedDelivery[]> {
+  /** Claims in the caller's transaction when given one (the worker writes its last successes in it first). */
+  async claim(o: ClaimOptions, within?: EntityManager): Promise<ClaimedDelivery[]> {
     if (o.limit <= 0) return [];
-    return this.db.transaction(async (m) => {
-      await m.query(`SELECT pg_advisory_xact_lock(hashtext('cs_webhook_delivery_claim'))`);
-      const [rows]: [Record<string, unknown>[], number] = await m.query(
-        `WITH due AS (
-           SELECT e.id AS endpoint_id,
-                  $3::int - (SELECT count(*)::int FROM webhook_deliveries f WHERE f.endpoint_id = e.id AND f.locked_until >= $1) AS free,
-                  (SELECT min(d.next_attempt_at) FROM webhook_deliveries d
-                    WHERE d.endpoint_id = e.id AND d.${WAITING} AND d.next_attempt_at <= $1
-                      AND (d.locked_until IS NULL OR d.locked_until < $1)) AS oldest
-           FROM webhook_endpoints e WHERE e.enabled),
-         picked AS (
-           SELECT p.id FROM (SELECT * FROM due WHERE free > 0 AND oldest IS NOT NULL ORDER BY oldest) due
-           CROSS JOIN LATERAL (
-             SELECT d.id FROM webhook_deliveries d
-             WHERE d.endpoint_id = due.endpoint_id AND d.${WAITING} AND d.next_attempt_at <= $1
-               AND (d.locked_until IS NULL OR d.locked_until < $1)
-             ORDER BY d.next_attempt_at, d.id
-             LIMIT due.free
-             FOR UPDATE SKIP LOCKED) p
-           LIMIT $2)
-         UPDATE webhook_deliveries d SET locked_by = $4, locked_until = $5, attempts = d.attempts + 1
-         FROM picked WHERE d.id = picked.id
-         RETURNING d.id, d.app_id, d.event_id, d.endpoint_id, d.attempts, d.schedule_start`,
-        [o.now, o.limit, o.perEndpoint, o.workerId, new Date(o.now.getTime() + o.leaseMs)],
-      );
-      return rows.map((r) => ({
-        id: r.id as string,
-        appId: r.app_id as string,
-        eventId: r.event_id as string,
-        endpointId: r.endpoint_id as string,
-        attempts: r.attempts as number,
-        scheduleStart: r.schedule_start as number,
-      }));
-    });
+    if (!within) return this.db.transaction((m) => this.claim(o, m));
+    const m = within;
+    await m.query(`SELECT pg_advisory_xact_lock(hashtext('cs_webhook_delivery_claim'))`);
+    const [rows]: [Record<string, unknown>[], number] = await m.query(
+      `WITH due AS (
+         SELECT e.id AS endpoint_id,
+                $3::int - (SELECT count(*)::int FROM webhook_deliveries f WHERE f.endpoint_id = e.id AND f.locked_until >= $1) AS free,
+                (SELECT min(d.next_attempt_at) FROM webhook_deliveries d
+                  WHERE d.endpoint_id = e.id AND d.${WAITING} AND d.next_attempt_at <= $1
+                    AND (d.locked_until IS NULL OR d.locked_until < $1)) AS oldest
+         FROM webhook_endpoints e WHERE e.enabled),
+       picked AS (
+         SELECT p.id FROM (SELECT * FROM due WHERE free > 0 AND oldest IS NOT NULL ORDER BY oldest) due
+         CROSS JOIN LATERAL (
+           SELECT d.id FROM webhook_deliveries d
+           WHERE d.endpoint_id = due.endpoint_id AND d.${WAITING} AND d.next_attempt_at <= $1
+             AND (d.locked_until IS NULL OR d.locked_until < $1)
+           ORDER BY d.next_attempt_at, d.id
+           LIMIT due.free
+           FOR UPDATE SKIP LOCKED) p
+         LIMIT $2)
+       UPDATE webhook_deliveries d SET locked_by = $4, locked_until = $5, attempts = d.attempts + 1
+       FROM picked WHERE d.id = picked.id
+       RETURNING d.id, d.app_id, d.event_id, d.endpoint_id, d.attempts, d.schedule_start`,
+      [o.now, o.limit, o.perEndpoint, o.workerId, new Date(o.now.getTime() + o.leaseMs)],
+    );
+    return rows.map((r) => ({
+      id: r.id as string,
+      appId: r.app_id as string,
+      eventId: r.event_id as string,
+      endpointId: r.endpoint_id as string,
+      attempts: r.attempts as number,
+      scheduleStart: r.schedule_start as number,
+    }));
   }
 
   /** Hands this worker's deliveries back at once (a graceful stop that cannot wait for them). */
@@ -150,8 +151,8 @@ export class DeliveryRepository {
    * success, and their endpoints' health. Each delivery is written only if its worker still holds it; returns the
    * ids that were.
    */
-  async recordSuccesses(rows: readonly SuccessRecord[], now: Date, status: DeliveryStatus): Promise<Set<string>> {
-    const settled: { id: string }[] = await this.db.query(
+  async recordSuccesses(m: EntityManager, rows: readonly SuccessRecord[], now: Date, status: DeliveryStatus): Promise<Set<string>> {
+    const settled: { id: string }[] = await m.query(
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::text[])
            AS i(id, worker, status_code, attempted_at, latency_ms, body)),

@@ -41,9 +41,13 @@ export async function queueDeliveries(
   return queued;
 }
 
-/** succeeded: a batch of successful attempts; returns the ids this worker still held (only those are written). */
-export function recordSuccesses(db: DataSource, rows: readonly SuccessRecord[], now: Date): Promise<Set<string>> {
-  return new DeliveryRepository(db).recordSuccesses(rows, now, target('succeeded'));
+/**
+ * succeeded: a batch of successful attempts, by themselves or in the caller's transaction; returns the ids this
+ * worker still held (only those are written).
+ */
+export function recordSuccesses(db: DataSource | EntityManager, rows: readonly SuccessRecord[], now: Date): Promise<Set<string>> {
+  const m = 'connection' in db ? db : db.manager;
+  return new DeliveryRepository(m.connection).recordSuccesses(m, rows, now, target('succeeded'));
 }
 
 /** retry-scheduled, exhausted or given-up: a failed attempt's outcome; false when another worker holds it now. */

@@ -81,29 +81,45 @@ describe('hostile webhook receivers', () => {
   });
 
   it('one success that cannot be written fails alone; the rest of its batch is recorded', async () => {
-    const app = await createTestApp(service);
-    const { endpointId } = await subscribedReceiver(app);
-    const ids: string[] = [];
-    for (let i = 0; i < 4; i++) ids.push((await app.client.connections.create.mutate(connectionInput())).connection.id);
-    const [poisoned] = (await service.database.db.query(
-      `SELECT d.id FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.endpoint_id = $1 AND e.connection_id = $2`,
-      [endpointId, ids[0]],
-    )) as { id: string }[];
-    // A sender whose answer for one event no row can hold (a latency past int4), as a hostile peer could produce.
-    const poisonEventId = (await service.database.db.query(`SELECT event_id FROM webhook_deliveries WHERE id = $1`, [poisoned!.id]))[0]
-      .event_id as string;
-    const sender: Sender = {
-      async send(_url, headers): Promise<SendOutcome> {
-        const latencyMs = headers['webhook-id'] === poisonEventId ? 1e12 : 1;
-        return { ok: true, statusCode: 200, error: null, latencyMs, retryAfterMs: null, responseBody: 'fine', blocked: false };
-      },
-    };
+    const { endpointId, poisoned, sender } = await poisonedBatch();
     const worker = new DeliveryWorker(service.deps, sender, { ...service.webhookSettings, concurrency: 8 });
     workers.push(worker);
     await worker.runOnce();
 
     const rows = await deliveryRows(endpointId);
     expect(rows.filter((r) => r.status === 'succeeded')).toHaveLength(3);
-    expect(rows.find((r) => r.id === poisoned!.id)).toMatchObject({ status: 'pending' });
+    expect(rows.find((r) => r.id === poisoned)).toMatchObject({ status: 'pending' });
+  });
+
+  it('the same when the batch is written in the transaction of the next claim', async () => {
+    const { endpointId, poisoned, sender } = await poisonedBatch();
+    const worker = new DeliveryWorker(service.deps, sender, { ...service.webhookSettings, concurrency: 8 });
+    workers.push(worker);
+    // drain claims again as soon as the batch's sends have answered, before the batch's own write is due.
+    await worker.drain();
+
+    const rows = await deliveryRows(endpointId);
+    expect(rows.filter((r) => r.status === 'succeeded')).toHaveLength(3);
+    expect(rows.find((r) => r.id === poisoned)).toMatchObject({ status: 'pending' });
   });
 });
+
+/** Four deliveries to one endpoint, and a sender whose answer for one of them no row can hold. */
+async function poisonedBatch(): Promise<{ endpointId: string; poisoned: string; sender: Sender }> {
+  const app = await createTestApp(service);
+  const { endpointId } = await subscribedReceiver(app);
+  const ids: string[] = [];
+  for (let i = 0; i < 4; i++) ids.push((await app.client.connections.create.mutate(connectionInput())).connection.id);
+  const [poisoned] = (await service.database.db.query(
+    `SELECT d.id, d.event_id FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.endpoint_id = $1 AND e.connection_id = $2`,
+    [endpointId, ids[0]],
+  )) as { id: string; event_id: string }[];
+  // A latency past int4, as a hostile peer could produce.
+  const sender: Sender = {
+    async send(_url, headers): Promise<SendOutcome> {
+      const latencyMs = headers['webhook-id'] === poisoned!.event_id ? 1e12 : 1;
+      return { ok: true, statusCode: 200, error: null, latencyMs, retryAfterMs: null, responseBody: 'fine', blocked: false };
+    },
+  };
+  return { endpointId, poisoned: poisoned!.id, sender };
+}
