@@ -1,6 +1,7 @@
+import { CHROMIUM_PATH, launchChromium } from '../../test/helpers/browser.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page, type Request } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { createConnectSessionInput } from '../../src/connect/connect-session.schemas.ts';
 import { SANDBOX_CHALLENGE_ANSWER } from '../../src/providers/sandbox/sandbox-script.ts';
 import { freePort } from '../../test/helpers/free-port.ts';
@@ -17,7 +18,6 @@ import { percentile, round, type Scenario } from '../lib/types.ts';
  * success page being shown. In real Chromium when there is one; otherwise over plain HTTP (the fallback says so).
  */
 
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** The issue's target: the heaviest page view, in KB of 1,000 bytes. */
 const MAX_PAGE_KB = 100;
 /** A sandbox bank with a credentials form and, for loginId "challenge", a one-time code (SANDBOX_SCRIPTS). */
@@ -78,7 +78,7 @@ export const connect: Scenario = async (ctx) => {
     };
     // A Chromium that is there but will not start is reported, and the fallback measures instead.
     const launched = existsSync(CHROMIUM_PATH)
-      ? await launch().then(
+      ? await launchChromium().then(
           (b) => ({ browser: b, error: null }),
           (error: unknown) => ({ browser: null, error: error instanceof Error ? error.message.split('\n')[0]! : String(error) }),
         )
@@ -180,23 +180,6 @@ export const connect: Scenario = async (ctx) => {
 };
 
 type NewSession = (input?: { institutionId?: string }) => Promise<{ id: string; url: string }>;
-
-/** The browser tests' launch (test/helpers/browser.ts); playwright gives every launch a fresh profile directory. */
-function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: [
-      ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-    ],
-  });
-}
 
 /**
  * Records every request the page makes while `drive` runs, grouped into page views: a main-frame navigation starts
