@@ -44,5 +44,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form: node is the process Docker signals (no npm or shell in between), and the service stops in order on
-# SIGTERM. Run with --init (Compose: init: true) so that tini is PID 1 and reaps any stray child.
-CMD ["node", "dist/src/main.js"]
+# SIGTERM. Run with --init (Compose: init: true) so that tini is PID 1 and reaps any stray child. The heap flag is
+# npm start's (docs/operations.md, "Memory"): it keeps V8 collecting before garbage doubles the process's RSS.
+CMD ["node", "--max-old-space-size=512", "dist/src/main.js"]

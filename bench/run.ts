@@ -1,5 +1,5 @@
 // npm run bench [-- <scenario> …] [-- --quick]
-// Type-checks the code, builds dist/ (the service processes run `node dist/src/main.js`; BENCH_RUNTIME=tsx runs
+// Type-checks the code, builds dist/ (the service processes run `node <npm start's flags> dist/src/main.js`; BENCH_RUNTIME=tsx runs
 // `node --import tsx src/main.ts` instead, to compare), starts (or uses) PostgreSQL, runs the scenarios, prints a
 // table with the peak RSS of every process it started, and writes
 // bench/results/latest.{json,md,png} (a full run) or bench/results/quick.{json,md,png} (--quick).
@@ -14,6 +14,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { renderLatencyChart } from './lib/chart.ts';
 import { freePort } from '../test/helpers/free-port.ts';
 import { withDatabase } from '../test/helpers/pg-urls.ts';
+import { SERVICE_NODE_FLAGS } from '../test/helpers/run-process.ts';
 import { BENCH_RUNTIME, processRecords, ROOT, type ProcessRecord } from './lib/process.ts';
 import type { BenchContext, Scenario, ScenarioResult } from './lib/types.ts';
 import { api } from './scenarios/api.ts';
@@ -175,6 +176,10 @@ const report = {
   durationS: Math.round((Date.now() - started) / 1000),
   quick,
   runtime: BENCH_RUNTIME,
+  // How each service process started (npm start's node flags, then the entry point).
+  serviceCommand: ['node', ...SERVICE_NODE_FLAGS, BENCH_RUNTIME === 'tsx' ? '--import tsx src/main.ts' : 'dist/src/main.js'].join(' ') as
+    | string
+    | undefined,
   machine,
   benchProcess,
   scenarios: results,
@@ -228,7 +233,7 @@ function markdown(rep: typeof report, chart: string | null): string {
     '',
   );
   out.push(
-    `Service processes ran ${rep.runtime === 'tsx' ? '`node --import tsx src/main.ts`' : 'compiled code (`node dist/src/main.js`)'}.`,
+    `Service processes ran ${rep.runtime === 'tsx' ? 'the sources with tsx' : 'compiled code'}: \`${rep.serviceCommand ?? (rep.runtime === 'tsx' ? 'node --import tsx src/main.ts' : 'node dist/src/main.js')}\`.`,
     '',
   );
   out.push(

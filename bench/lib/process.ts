@@ -4,12 +4,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '../../test/helpers/run-process.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * How the service runs in the bench: `compiled` (default) is what production runs, `node dist/src/main.js` (run.ts
- * builds first); `tsx` is `node --import tsx src/main.ts`, as `npm start` ran before the compiled build
+ * How the service runs in the bench: `compiled` (default) is what production runs, `node <npm start's flags>
+ * dist/src/main.js` (run.ts builds first; the flags are V8's heap settings, read from package.json's start script); `tsx` is `node --import tsx src/main.ts`, as `npm start` ran before the compiled build
  * (BENCH_RUNTIME=tsx, to compare). The bench's own helper scripts (floors, receivers, the sweep child) run with tsx
  * either way: they are not the service.
  */
@@ -58,7 +59,11 @@ export function startProcess(script: string, env: Record<string, string>, args: 
   const service = script === 'src/main.ts';
   // BENCH_PROFILE=<dir> writes a CPU profile of every service process (node --cpu-prof) there.
   const profile = process.env.BENCH_PROFILE && service ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const entry = service && BENCH_RUNTIME === 'compiled' ? ['dist/src/main.js'] : ['--import', 'tsx', script];
+  const entry = !service
+    ? ['--import', 'tsx', script]
+    : BENCH_RUNTIME === 'compiled'
+      ? [...SERVICE_NODE_FLAGS, 'dist/src/main.js']
+      : [...SERVICE_NODE_FLAGS, '--import', 'tsx', script];
   const child = spawn(process.execPath, [...profile, ...entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'cs-bench-')), ...env },

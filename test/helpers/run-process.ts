@@ -1,10 +1,16 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 /** The compiled entry points production runs (built by global-setup.ts before any test file). */
 export const MAIN_JS = 'dist/src/main.js';
+/**
+ * The node flags `npm start` gives the service (V8's heap settings), read from package.json's start script so that
+ * the tests, the bench and the Dockerfile's check run the service exactly as it ships.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = serviceNodeFlags();
 export const CLI_JS = 'dist/src/cli.js';
 
 export interface ProcessResult {
@@ -46,4 +52,11 @@ function run(command: string, args: string[], env: Record<string, string | undef
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+function serviceNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const m = /\bexec node ((?:--\S+ )*)dist\/src\/main\.js$/.exec(pkg.scripts.start);
+  if (!m) throw new Error(`package.json's start script does not end in "exec node [flags] dist/src/main.js": ${pkg.scripts.start}`);
+  return m[1]!.split(' ').filter(Boolean);
 }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { MAIN_JS, ROOT } from './run-process.ts';
+import { MAIN_JS, ROOT, SERVICE_NODE_FLAGS } from './run-process.ts';
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -26,7 +26,7 @@ export function startServiceProcess(env: Record<string, string>, options: { via?
       ? process.env.npm_execpath
         ? [process.execPath, [process.env.npm_execpath, 'start', '--silent']]
         : ['npm', ['start', '--silent']]
-      : [process.execPath, [MAIN_JS]];
+      : [process.execPath, [...SERVICE_NODE_FLAGS, MAIN_JS]];
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'cs-proc-')), ...env },

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.ts';
-import { runTs } from '../helpers/run-process.ts';
+import { runTs, SERVICE_NODE_FLAGS } from '../helpers/run-process.ts';
 import { startServiceProcess, waitUntil, type ServiceProcess } from '../helpers/service-process.ts';
 import { createClient } from '../helpers/test-service.ts';
 
@@ -94,7 +94,7 @@ describe('npm start on a fresh machine', () => {
       expect(servicePid).not.toBe(first.child.pid);
       // What npm start runs is the compiled build: node itself on dist/, no TypeScript loader in the process.
       const commandLine = readFileSync(`/proc/${servicePid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      expect(commandLine.slice(1)).toEqual(['dist/src/main.js']);
+      expect(commandLine.slice(1)).toEqual([...SERVICE_NODE_FLAGS, 'dist/src/main.js']);
 
       first.kill('SIGTERM');
       expect(await first.exited).toBe(0);

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ROOT } from '../helpers/run-process.ts';
+import { ROOT, SERVICE_NODE_FLAGS } from '../helpers/run-process.ts';
 
 // No Docker daemon runs where these tests run, so the Dockerfile and docker-compose.yml are checked as files: what
 // each must say for the image to be the one docs/deployment.md describes.
@@ -68,7 +68,8 @@ describe('Dockerfile', () => {
     expect(users.at(-1)).toBe('node');
     const cmd = inRuntime('CMD').at(-1)!.args;
     // Exec form (JSON array): no shell and no npm between Docker and node.
-    expect(JSON.parse(cmd)).toEqual(['node', 'dist/src/main.js']);
+    // The same node flags as npm start (V8's heap settings), so the image runs the service as the bench measured it.
+    expect(JSON.parse(cmd)).toEqual(['node', ...SERVICE_NODE_FLAGS, 'dist/src/main.js']);
     expect(instructions.some((i) => i.keyword === 'ENTRYPOINT')).toBe(false);
     const health = inRuntime('HEALTHCHECK').at(-1)!.args;
     expect(health).toMatch(/CMD \["node", "-e", .*\/healthz/);
@@ -155,7 +156,12 @@ describe('package.json', () => {
   it('production runs compiled code: tsx is a dev dependency, and no source file the build compiles imports it', () => {
     expect(pkg.dependencies.tsx).toBeUndefined();
     expect(pkg.devDependencies.tsx).toBeDefined();
-    expect(pkg.scripts.start).toMatch(/&& exec node dist\/src\/main\.js$/);
+    expect(pkg.scripts.start).toBe(
+      `node scripts/build.mjs --if-stale && exec ${['node', ...SERVICE_NODE_FLAGS, 'dist/src/main.js'].join(' ')}`,
+    );
+    // V8's heap growth: without a limit below 1 GB, the old generation grows to about four times what survived the
+    // last full collection (docs/operations.md, "Memory").
+    expect(SERVICE_NODE_FLAGS).toContainEqual(expect.stringMatching(/^--max-old-space-size=\d+$/));
     expect(pkg.scripts.prepare).toBe('node scripts/build.mjs');
     const importsTsx = (dir: string): string[] =>
       readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })
