@@ -1,6 +1,8 @@
 // Webhook receivers for the benchmark, in their own process: N HTTP servers that verify every request with the
 // standardwebhooks package and record when each arrived. Control: POST /control/secrets (JSON string[]),
-// GET /control/stats, POST /control/reset. Prints one JSON line with the ports when listening.
+// GET /control/stats (the counts only: the bench polls it while the service delivers, so it must stay as cheap as
+// the floor's wait, which polls nothing), GET /control/receipts (the counts and every [webhook-id, received at]),
+// POST /control/reset. Prints one JSON line with the ports when listening.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -9,6 +11,8 @@ const count = Number(process.argv[2] ?? 4);
 let verifiers: Webhook[] = [];
 let receipts: [string, number][] = [];
 let rejected = 0;
+/** TCP connections accepted since the last reset: keep-alive shows as far fewer than requests. */
+let connections = 0;
 
 const body = (req: IncomingMessage) =>
   new Promise<string>((resolve, reject) => {
@@ -29,9 +33,17 @@ for (let i = 0; i < count; i++) {
       if (req.url === '/control/reset') {
         receipts = [];
         rejected = 0;
+        connections = 0;
       }
       res.setHeader('content-type', 'application/json');
-      res.end(req.url === '/control/stats' ? JSON.stringify({ received: receipts.length, rejected, receipts }) : '{}');
+      const counts = { received: receipts.length, rejected, connections };
+      res.end(
+        req.url === '/control/stats'
+          ? JSON.stringify(counts)
+          : req.url === '/control/receipts'
+            ? JSON.stringify({ ...counts, receipts })
+            : '{}',
+      );
       return;
     }
     const at = Date.now();
@@ -53,6 +65,7 @@ for (let i = 0; i < count; i++) {
     res.statusCode = 204;
     res.end();
   }
+  server.on('connection', () => connections++);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   ports.push((server.address() as AddressInfo).port);

@@ -49,7 +49,9 @@ export const webhooks: Scenario = async (ctx) => {
       ),
     );
     // The receivers share one record in their process: any port's control answers for all of them.
+    // Counts only while polling (a few bytes); the receipts, once, for the latency phase and the debug output.
     const stats = () => control(ports[0]!, 'stats');
+    const receiptsOf = async () => (await control(ports[0]!, 'receipts')).receipts!;
     const reset = () => control(ports[0]!, 'reset');
 
     worker = startProcess('src/main.ts', {
@@ -107,8 +109,7 @@ export const webhooks: Scenario = async (ctx) => {
       );
       const serviceSeconds = (performance.now() - t0) / 1000;
       if (process.env.BENCH_DEBUG) {
-        const s = await stats();
-        const ids = s.receipts.map(([id]) => id);
+        const ids = (await receiptsOf()).map(([id]) => id);
         ctx.log(`DEBUG receipts ${ids.length} unique ${new Set(ids).size}`);
         ctx.log(
           `DEBUG ${JSON.stringify(await service.deps.db.query(`SELECT status, attempts, (locked_by IS NOT NULL) AS locked, count(*)::int FROM webhook_deliveries GROUP BY 1,2,3`))}`,
@@ -118,7 +119,9 @@ export const webhooks: Scenario = async (ctx) => {
         );
       }
       serviceRates.push(deliveries / serviceSeconds);
-      ctx.log(`webhooks: service delivered ${deliveries.toLocaleString()} in ${serviceSeconds.toFixed(2)} s`);
+      ctx.log(
+        `webhooks: service delivered ${deliveries.toLocaleString()} in ${serviceSeconds.toFixed(2)} s over ${(await stats()).connections} connections`,
+      );
 
       await reset();
       const specFile = path.join(tmpdir(), `cs-bench-floor-${process.pid}.json`);
@@ -129,7 +132,9 @@ export const webhooks: Scenario = async (ctx) => {
       const f = JSON.parse(floor.output().trim().split('\n').at(-1)!) as { ms: number; failed: number };
       if (f.failed) throw new Error(`floor: ${f.failed} posts failed`);
       floorRates.push(deliveries / (f.ms / 1000));
-      ctx.log(`webhooks: floor posted ${deliveries.toLocaleString()} in ${(f.ms / 1000).toFixed(2)} s`);
+      ctx.log(
+        `webhooks: floor posted ${deliveries.toLocaleString()} in ${(f.ms / 1000).toFixed(2)} s over ${(await stats()).connections} connections`,
+      );
     }
 
     // Commit-to-receipt at a steady rate well below capacity.
@@ -144,7 +149,7 @@ export const webhooks: Scenario = async (ctx) => {
       committedAt.set(id, Date.now());
     }
     await waitUntil(async () => (await stats()).received >= paced * RECEIVERS, 120_000, 'paced deliveries', 50);
-    const receipts = (await stats()).receipts;
+    const receipts = await receiptsOf();
     const strays = receipts.filter(([id]) => !committedAt.has(id)).length;
     if (strays) throw new Error(`${strays} receipts of events outside the latency phase`);
     const latencies = receipts.map(([id, at]) => at - committedAt.get(id)!).sort((a, b) => a - b);
@@ -203,14 +208,14 @@ class RollbackSample extends Error {}
 
 async function control(
   port: number,
-  what: 'secrets' | 'stats' | 'reset',
+  what: 'secrets' | 'stats' | 'receipts' | 'reset',
   payload?: unknown,
-): Promise<{ received: number; rejected: number; receipts: [string, number][] }> {
+): Promise<{ received: number; rejected: number; connections: number; receipts?: [string, number][] }> {
   const res = await fetch(`http://127.0.0.1:${port}/control/${what}`, {
-    method: what === 'stats' ? 'GET' : 'POST',
+    method: what === 'stats' || what === 'receipts' ? 'GET' : 'POST',
     body: payload === undefined ? undefined : JSON.stringify(payload),
   });
-  return (await res.json()) as { received: number; rejected: number; receipts: [string, number][] };
+  return (await res.json()) as { received: number; rejected: number; connections: number; receipts?: [string, number][] };
 }
 
 /** A connection as connection.created carries it (the size of a real payload). */
