@@ -119,3 +119,22 @@ export async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Waits until the service process answers GET /readyz; stops it and throws if it exits or never gets there. */
+export async function waitReady(proc: BenchProcess, base: string): Promise<void> {
+  await waitUntil(
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`the service exited (${proc.child.exitCode}):\n${proc.output().slice(-3000)}`);
+      try {
+        return (await fetch(`${base}/readyz`)).ok;
+      } catch {
+        return false;
+      }
+    },
+    60_000,
+    `${base}/readyz`,
+  ).catch(async (error: unknown) => {
+    await proc.stop();
+    throw error;
+  });
+}

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { inProcessService } from '../lib/in-process.ts';
-import { startProcess, waitUntil, type BenchProcess } from '../lib/process.ts';
+import { startProcess, waitReady, type BenchProcess } from '../lib/process.ts';
 import { percentile, round, type BenchContext, type LatencySeries, type Scenario } from '../lib/types.ts';
 import { freePort } from '../../test/helpers/free-port.ts';
 
@@ -266,24 +266,6 @@ export async function startFloor(url: string): Promise<Target> {
   const base = `http://127.0.0.1:${port}`;
   await waitReady(proc, base);
   return { name: 'floor', base, proc };
-}
-
-async function waitReady(proc: BenchProcess, base: string): Promise<void> {
-  await waitUntil(
-    async () => {
-      if (proc.child.exitCode !== null) throw new Error(`process exited (${proc.child.exitCode}):\n${proc.output().slice(-3000)}`);
-      try {
-        return (await fetch(`${base}/readyz`)).ok;
-      } catch {
-        return false;
-      }
-    },
-    60_000,
-    `${base}/readyz`,
-  ).catch(async (error: unknown) => {
-    await proc.stop();
-    throw error;
-  });
 }
 
 /** One get and one list from each, over tRPC and REST: same status, same body (for tRPC, the service's superjson "json" part against the floor's). */

@@ -7,7 +7,7 @@ import { SANDBOX_CHALLENGE_ANSWER } from '../../src/providers/sandbox/sandbox-sc
 import { freePort } from '../../test/helpers/free-port.ts';
 import { inProcessService } from '../lib/in-process.ts';
 import { classifyPage, HttpPageWalker, isThirdParty, type PageView } from '../lib/page-weight.ts';
-import { startProcess, waitUntil, type BenchProcess } from '../lib/process.ts';
+import { startProcess, waitReady } from '../lib/process.ts';
 import { percentile, round, type Scenario } from '../lib/types.ts';
 
 /**
@@ -335,19 +335,4 @@ async function httpTimedFlow(origin: string, { url }: { url: string }, loginId: 
   const progress = await walker.post(url, 'credentials', { cred_loginId: loginId, cred_password: `pw-${randomBytes(6).toString('hex')}` });
   await followProgress(walker, url, progress, (p) => p === 'success');
   return { ms: performance.now() - t0, views: walker.views };
-}
-
-async function waitReady(proc: BenchProcess, base: string): Promise<void> {
-  await waitUntil(
-    async () => {
-      if (proc.child.exitCode !== null) throw new Error(`the service exited (${proc.child.exitCode}):\n${proc.output().slice(-3000)}`);
-      try {
-        return (await fetch(`${base}/readyz`)).ok;
-      } catch {
-        return false;
-      }
-    },
-    60_000,
-    `${base}/readyz`,
-  );
 }
