@@ -83,17 +83,28 @@ export class DeliveryRepository {
     if (o.limit <= 0) return [];
     if (!within) return this.db.transaction((m) => this.claim(o, m));
     const m = within;
-    await m.query(`SELECT pg_advisory_xact_lock(hashtext('cs_webhook_delivery_claim'))`);
+    // The in-flight count reads the index of leased deliveries, which keeps an entry for every delivery settled since
+    // the table was last vacuumed: ~9,600 per endpoint after 40,000 deliveries. A bitmap scan visits each of their
+    // rows on every claim (16 of a claim's 19 ms, auto_explain in the webhooks bench); a plain index scan marks the
+    // entries of dead rows as it passes, so later claims skip them. Hence no bitmap scans for the rest of this
+    // transaction, and a count that stops at perEndpoint. The CTEs are materialized so that each subquery runs once
+    // per endpoint, not once per reference.
+    await m.query(`SELECT set_config('enable_bitmapscan', 'off', true), pg_advisory_xact_lock(hashtext('cs_webhook_delivery_claim'))`);
     const [rows]: [Record<string, unknown>[], number] = await m.query(
-      `WITH due AS (
+      `WITH due AS MATERIALIZED (
          SELECT e.id AS endpoint_id,
-                $3::int - (SELECT count(*)::int FROM webhook_deliveries f WHERE f.endpoint_id = e.id AND f.locked_until >= $1) AS free,
                 (SELECT min(d.next_attempt_at) FROM webhook_deliveries d
                   WHERE d.endpoint_id = e.id AND d.${WAITING} AND d.next_attempt_at <= $1
                     AND (d.locked_until IS NULL OR d.locked_until < $1)) AS oldest
          FROM webhook_endpoints e WHERE e.enabled),
+       ready AS MATERIALIZED (
+         SELECT endpoint_id, oldest,
+                $3::int - (SELECT count(*)::int FROM (
+                  SELECT 1 FROM webhook_deliveries f WHERE f.endpoint_id = due.endpoint_id AND f.locked_until >= $1
+                  LIMIT $3) busy) AS free
+         FROM due WHERE oldest IS NOT NULL),
        picked AS (
-         SELECT p.id FROM (SELECT * FROM due WHERE free > 0 AND oldest IS NOT NULL ORDER BY oldest) due
+         SELECT p.id FROM (SELECT * FROM ready WHERE free > 0 ORDER BY oldest) due
          CROSS JOIN LATERAL (
            SELECT d.id FROM webhook_deliveries d
            WHERE d.endpoint_id = due.endpoint_id AND d.${WAITING} AND d.next_attempt_at <= $1
