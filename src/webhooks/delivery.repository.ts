@@ -104,13 +104,13 @@ export class DeliveryRepository {
                   LIMIT $3) busy) AS free
          FROM due WHERE oldest IS NOT NULL),
        picked AS (
-         SELECT p.id FROM (SELECT * FROM ready WHERE free > 0 ORDER BY oldest) due
+         SELECT p.id FROM (SELECT * FROM ready WHERE free > 0 ORDER BY oldest) r
          CROSS JOIN LATERAL (
            SELECT d.id FROM webhook_deliveries d
-           WHERE d.endpoint_id = due.endpoint_id AND d.${WAITING} AND d.next_attempt_at <= $1
+           WHERE d.endpoint_id = r.endpoint_id AND d.${WAITING} AND d.next_attempt_at <= $1
              AND (d.locked_until IS NULL OR d.locked_until < $1)
            ORDER BY d.next_attempt_at, d.id
-           LIMIT due.free
+           LIMIT r.free
            FOR UPDATE SKIP LOCKED) p
          LIMIT $2)
        UPDATE webhook_deliveries d SET locked_by = $4, locked_until = $5, attempts = d.attempts + 1
