@@ -2,6 +2,7 @@ import { In, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { Connection, sqlList, type ConnectionStatus, type Dataset } from '../../entities/index.ts';
 import { decodeCursor, keysetPage } from '../db/keyset-cursor.ts';
+import { selectList } from '../db/select-list.ts';
 import { noActiveJob } from '../jobs/job.repository.ts';
 import type { ListConnectionsInput } from './connection.schemas.ts';
 import { refreshDueSql } from './refresh-schedule.ts';
@@ -32,7 +33,7 @@ export class ConnectionRepository {
   // without the query builder's per-call cost (the API benchmark found it a large part of a request's CPU).
   async findOne(appId: string, id: string): Promise<Connection | null> {
     const rows: Connection[] = await this.manager.query(
-      `SELECT ${selectList(this.manager)} FROM connections c WHERE c.app_id = $1 AND c.id = $2`,
+      `SELECT ${connectionColumns(this.manager)} FROM connections c WHERE c.app_id = $1 AND c.id = $2`,
       [appId, id],
     );
     return rows[0] ?? null;
@@ -85,7 +86,7 @@ export class ConnectionRepository {
     }
     params.push(input.limit + 1);
     const rows: Connection[] = await this.manager.query(
-      `SELECT ${selectList(this.manager)} FROM connections c WHERE ${where.join(' AND ')} ORDER BY c.created_at, c.id LIMIT $${params.length}`,
+      `SELECT ${connectionColumns(this.manager)} FROM connections c WHERE ${where.join(' AND ')} ORDER BY c.created_at, c.id LIMIT $${params.length}`,
       params,
     );
     return keysetPage(rows, input.limit, (c) => ({ at: c.createdAt, id: c.id }));
@@ -209,18 +210,5 @@ export class ConnectionRepository {
   }
 }
 
-const selectLists = new WeakMap<object, string>();
-
 /** The entity's selectable columns, aliased to its property names (credentials, select: false, are not among them). */
-function selectList(manager: EntityManager): string {
-  const metadata = manager.connection.getMetadata(Connection);
-  let list = selectLists.get(metadata);
-  if (!list) {
-    list = metadata.columns
-      .filter((c) => c.isSelect)
-      .map((c) => `c."${c.databaseName}" AS "${c.propertyName}"`)
-      .join(', ');
-    selectLists.set(metadata, list);
-  }
-  return list;
-}
+const connectionColumns = (manager: EntityManager) => selectList(manager.connection.getMetadata(Connection), 'c');

@@ -11,6 +11,7 @@ import {
 } from '../../entities/index.ts';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { PreparedStatement } from '../db/prepared-statement.ts';
+import { selectList } from '../db/select-list.ts';
 import { storableText } from '../storable-text.ts';
 import { JOB_TRANSITIONS } from './job.lifecycle.ts';
 
@@ -231,7 +232,10 @@ export class JobRepository {
     return jobs.sort((a, b) => a.runAt.getTime() - b.runAt.getTime());
   }
 
-  /** The claim's statement, built once (its text depends only on the entity's columns) and prepared. */
+  /**
+   * The claim's statement, built once (its text depends only on the entity's columns) and prepared. It returns every
+   * column the entity selects, plus the challenge answer the run needs.
+   */
   private claimStatement(): PreparedStatement {
     claimStatement ??= new PreparedStatement(
       `WITH due AS (
@@ -252,21 +256,9 @@ export class JobRepository {
                            -- Taken over from a worker whose lease ran out: its step in progress was interrupted.
                            steps = CASE WHEN j.status = ${RUNNING} THEN ${interruptedSteps('$1')} ELSE j.steps END
          FROM picked WHERE j.id = picked.id
-         RETURNING ${this.claimedColumns()}`,
+         RETURNING ${selectList(this.db.getRepository(Job).metadata, 'j', ['challengeResponseCiphertext'])}`,
     );
     return claimStatement;
-  }
-
-  /**
-   * What a claim returns of each job, named as the entity's properties (so `create` builds the same Job the entity
-   * loader would): every column the entity selects, plus the challenge answer the run needs.
-   */
-  private claimedColumns(): string {
-    return this.db
-      .getRepository(Job)
-      .metadata.columns.filter((c) => c.isSelect || c.propertyName === 'challengeResponseCiphertext')
-      .map((c) => `j.${c.databaseName} AS "${c.propertyName}"`)
-      .join(', ');
   }
 
   /** Extends the lease; false when it is no longer ours. */

@@ -9,6 +9,8 @@ import {
 } from '../../entities/index.ts';
 import { sqlList } from '../../entities/sql.ts';
 import { listKeysetPage } from '../db/keyset-cursor.ts';
+import { PreparedStatement } from '../db/prepared-statement.ts';
+import { selectList } from '../db/select-list.ts';
 import { storableOrNull } from '../storable-text.ts';
 import type { DeliveryContext } from './delivery.types.ts';
 
@@ -52,6 +54,64 @@ export function endpointWantsEvent(endpoint: string, type: string, connectionId:
            AND (${endpoint}.connection_ids IS NULL OR ${connectionId} IS NULL OR ${connectionId} = ANY(${endpoint}.connection_ids))`;
 }
 
+/**
+ * The claim's two statements, prepared (the claim runs many times a second under load). First its settings for the
+ * rest of the transaction and the lock that makes claims take turns; see claim() for why.
+ */
+const CLAIM_SETTINGS = new PreparedStatement(
+  `SELECT set_config('enable_bitmapscan', 'off', true), pg_advisory_xact_lock(hashtext('cs_webhook_delivery_claim'))`,
+);
+const CLAIM = new PreparedStatement(
+  `WITH due AS MATERIALIZED (
+         SELECT e.id AS endpoint_id,
+                (SELECT min(d.next_attempt_at) FROM webhook_deliveries d
+                  WHERE d.endpoint_id = e.id AND d.${WAITING} AND d.next_attempt_at <= $1
+                    AND (d.locked_until IS NULL OR d.locked_until < $1)) AS oldest
+         FROM webhook_endpoints e WHERE e.enabled),
+       ready AS MATERIALIZED (
+         SELECT endpoint_id, oldest,
+                $3::int - (SELECT count(*)::int FROM (
+                  SELECT 1 FROM webhook_deliveries f WHERE f.endpoint_id = due.endpoint_id AND f.locked_until >= $1
+                  LIMIT $3) busy) AS free
+         FROM due WHERE oldest IS NOT NULL),
+       picked AS (
+         SELECT p.id FROM (SELECT * FROM ready WHERE free > 0 ORDER BY oldest) r
+         CROSS JOIN LATERAL (
+           SELECT d.id FROM webhook_deliveries d
+           WHERE d.endpoint_id = r.endpoint_id AND d.${WAITING} AND d.next_attempt_at <= $1
+             AND (d.locked_until IS NULL OR d.locked_until < $1)
+           ORDER BY d.next_attempt_at, d.id
+           LIMIT r.free
+           FOR UPDATE SKIP LOCKED) p
+         LIMIT $2)
+       UPDATE webhook_deliveries d SET locked_by = $4, locked_until = $5, attempts = d.attempts + 1
+       FROM picked WHERE d.id = picked.id
+       RETURNING d.id, d.app_id, d.event_id, d.endpoint_id, d.attempts, d.schedule_start`,
+);
+
+/** A batch of successes, written in one statement (recordSuccesses), prepared. */
+const RECORD_SUCCESSES = new PreparedStatement(
+  `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::text[])
+           AS i(id, worker, status_code, attempted_at, latency_ms, body)),
+       settled AS (
+         UPDATE webhook_deliveries d SET status = $8, next_attempt_at = NULL, last_status_code = i.status_code,
+                last_error = NULL, delivered_at = $7, locked_by = NULL, locked_until = NULL
+         FROM input i WHERE d.id = i.id AND d.locked_by = i.worker
+         RETURNING d.id, d.endpoint_id),
+       attempt AS (
+         INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_body)
+         SELECT i.id, i.attempted_at, i.status_code, NULL, i.latency_ms, i.body FROM input i JOIN settled s ON s.id = i.id),
+       healthy AS (
+         UPDATE webhook_endpoints e SET failing_since = NULL, last_success_at = $7
+         WHERE e.id IN (SELECT endpoint_id FROM settled)
+           AND (e.failing_since IS NOT NULL OR e.last_success_at IS NULL OR e.last_success_at < $7::timestamptz - interval '1 minute'))
+       SELECT id FROM settled`,
+);
+
+/** contextOf's reads, prepared (see contextStatements). */
+let contextStatements: { events: PreparedStatement; endpoints: PreparedStatement } | undefined;
+
 /** The filters of the deliveries list. */
 export interface DeliveryListFilter {
   endpointId?: string;
@@ -89,35 +149,14 @@ export class DeliveryRepository {
     // entries of dead rows as it passes, so later claims skip them. Hence no bitmap scans for the rest of this
     // transaction, and a count that stops at perEndpoint. The CTEs are materialized so that each subquery runs once
     // per endpoint, not once per reference.
-    await m.query(`SELECT set_config('enable_bitmapscan', 'off', true), pg_advisory_xact_lock(hashtext('cs_webhook_delivery_claim'))`);
-    const [rows]: [Record<string, unknown>[], number] = await m.query(
-      `WITH due AS MATERIALIZED (
-         SELECT e.id AS endpoint_id,
-                (SELECT min(d.next_attempt_at) FROM webhook_deliveries d
-                  WHERE d.endpoint_id = e.id AND d.${WAITING} AND d.next_attempt_at <= $1
-                    AND (d.locked_until IS NULL OR d.locked_until < $1)) AS oldest
-         FROM webhook_endpoints e WHERE e.enabled),
-       ready AS MATERIALIZED (
-         SELECT endpoint_id, oldest,
-                $3::int - (SELECT count(*)::int FROM (
-                  SELECT 1 FROM webhook_deliveries f WHERE f.endpoint_id = due.endpoint_id AND f.locked_until >= $1
-                  LIMIT $3) busy) AS free
-         FROM due WHERE oldest IS NOT NULL),
-       picked AS (
-         SELECT p.id FROM (SELECT * FROM ready WHERE free > 0 ORDER BY oldest) r
-         CROSS JOIN LATERAL (
-           SELECT d.id FROM webhook_deliveries d
-           WHERE d.endpoint_id = r.endpoint_id AND d.${WAITING} AND d.next_attempt_at <= $1
-             AND (d.locked_until IS NULL OR d.locked_until < $1)
-           ORDER BY d.next_attempt_at, d.id
-           LIMIT r.free
-           FOR UPDATE SKIP LOCKED) p
-         LIMIT $2)
-       UPDATE webhook_deliveries d SET locked_by = $4, locked_until = $5, attempts = d.attempts + 1
-       FROM picked WHERE d.id = picked.id
-       RETURNING d.id, d.app_id, d.event_id, d.endpoint_id, d.attempts, d.schedule_start`,
-      [o.now, o.limit, o.perEndpoint, o.workerId, new Date(o.now.getTime() + o.leaseMs)],
-    );
+    await CLAIM_SETTINGS.run(m, []);
+    const [rows]: [Record<string, unknown>[], number] = await CLAIM.run(m, [
+      o.now,
+      o.limit,
+      o.perEndpoint,
+      o.workerId,
+      new Date(o.now.getTime() + o.leaseMs),
+    ]);
     return rows.map((r) => ({
       id: r.id as string,
       appId: r.app_id as string,
@@ -163,34 +202,16 @@ export class DeliveryRepository {
    * ids that were.
    */
   async recordSuccesses(m: EntityManager, rows: readonly SuccessRecord[], now: Date, status: DeliveryStatus): Promise<Set<string>> {
-    const settled: { id: string }[] = await m.query(
-      `WITH input AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::text[])
-           AS i(id, worker, status_code, attempted_at, latency_ms, body)),
-       settled AS (
-         UPDATE webhook_deliveries d SET status = $8, next_attempt_at = NULL, last_status_code = i.status_code,
-                last_error = NULL, delivered_at = $7, locked_by = NULL, locked_until = NULL
-         FROM input i WHERE d.id = i.id AND d.locked_by = i.worker
-         RETURNING d.id, d.endpoint_id),
-       attempt AS (
-         INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_body)
-         SELECT i.id, i.attempted_at, i.status_code, NULL, i.latency_ms, i.body FROM input i JOIN settled s ON s.id = i.id),
-       healthy AS (
-         UPDATE webhook_endpoints e SET failing_since = NULL, last_success_at = $7
-         WHERE e.id IN (SELECT endpoint_id FROM settled)
-           AND (e.failing_since IS NOT NULL OR e.last_success_at IS NULL OR e.last_success_at < $7::timestamptz - interval '1 minute'))
-       SELECT id FROM settled`,
-      [
-        rows.map((r) => r.deliveryId),
-        rows.map((r) => r.workerId),
-        rows.map((r) => r.statusCode),
-        rows.map((r) => r.attemptedAt),
-        rows.map((r) => Math.round(r.latencyMs)),
-        rows.map((r) => storableOrNull(r.responseBody, RESPONSE_BODY_CHARS)),
-        now,
-        status,
-      ],
-    );
+    const settled: { id: string }[] = await RECORD_SUCCESSES.run(m, [
+      rows.map((r) => r.deliveryId),
+      rows.map((r) => r.workerId),
+      rows.map((r) => r.statusCode),
+      rows.map((r) => r.attemptedAt),
+      rows.map((r) => Math.round(r.latencyMs)),
+      rows.map((r) => storableOrNull(r.responseBody, RESPONSE_BODY_CHARS)),
+      now,
+      status,
+    ]);
     return new Set(settled.map((r) => r.id));
   }
 
@@ -351,18 +372,35 @@ export class DeliveryRepository {
   async contextOf(claimed: readonly ClaimedDelivery[]): Promise<DeliveryContext> {
     const eventIds = [...new Set(claimed.map((c) => c.eventId))];
     const endpointIds = [...new Set(claimed.map((c) => c.endpointId))];
+    const load = this.contextStatements();
     const [events, endpoints] = await Promise.all([
-      eventIds.length ? this.db.getRepository(Event).findBy({ id: In(eventIds) }) : [],
+      eventIds.length
+        ? load.events.run<Partial<Event>[]>(this.db, [eventIds]).then((rows) => this.db.getRepository(Event).create(rows))
+        : [],
       endpointIds.length
-        ? this.db
-            .getRepository(WebhookEndpoint)
-            .createQueryBuilder('e')
-            .addSelect(['e.secretCiphertext', 'e.previousSecretCiphertext'])
-            .where('e.id IN (:...ids)', { ids: endpointIds })
-            .getMany()
+        ? load.endpoints
+            .run<Partial<WebhookEndpoint>[]>(this.db, [endpointIds])
+            .then((rows) => this.db.getRepository(WebhookEndpoint).create(rows))
         : [],
     ]);
     return { events: new Map(events.map((e) => [e.id, e])), endpoints: new Map(endpoints.map((e) => [e.id, e])) };
+  }
+
+  /**
+   * contextOf's two reads, built once from the entities' columns (the endpoint's with its secrets) and prepared: the
+   * worker runs them after every claim.
+   */
+  private contextStatements(): { events: PreparedStatement; endpoints: PreparedStatement } {
+    contextStatements ??= {
+      events: new PreparedStatement(
+        `SELECT ${selectList(this.db.getRepository(Event).metadata, 'e')} FROM events e WHERE e.id = ANY($1::uuid[])`,
+      ),
+      endpoints: new PreparedStatement(
+        `SELECT ${selectList(this.db.getRepository(WebhookEndpoint).metadata, 'e', ['secretCiphertext', 'previousSecretCiphertext'])}
+         FROM webhook_endpoints e WHERE e.id = ANY($1::uuid[])`,
+      ),
+    };
+    return contextStatements;
   }
 
   // ---- Reading ------------------------------------------------------------------------------------------------------
