@@ -24,3 +24,12 @@ export class PreparedStatement {
     return db.query({ name: this.name, text: this.text } as unknown as string, parameters);
   }
 }
+
+/**
+ * A PreparedStatement whose text is built on its first run, from the database it runs on: for statements whose
+ * column lists come from the entities' metadata (selectList), which exists only once a DataSource is initialized.
+ */
+export function preparedOnFirstRun(build: (db: DataSource | EntityManager) => string): Pick<PreparedStatement, 'run'> {
+  let statement: PreparedStatement | undefined;
+  return { run: (db, parameters) => (statement ??= new PreparedStatement(build(db))).run(db, parameters) };
+}

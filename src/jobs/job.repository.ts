@@ -10,7 +10,7 @@ import {
   type JobStep,
 } from '../../entities/index.ts';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
-import { PreparedStatement } from '../db/prepared-statement.ts';
+import { preparedOnFirstRun } from '../db/prepared-statement.ts';
 import { selectList } from '../db/select-list.ts';
 import { storableText } from '../storable-text.ts';
 import { JOB_TRANSITIONS } from './job.lifecycle.ts';
@@ -63,8 +63,31 @@ const interruptedSteps = (now: string) => `(
                                  ELSE s END ORDER BY n), '[]'::jsonb)
   FROM jsonb_array_elements(steps) WITH ORDINALITY AS e(s, n))`;
 
-/** The claim, prepared on each pooled connection (see claimStatement). */
-let claimStatement: PreparedStatement | undefined;
+/**
+ * The claim (see JobRepository.claim), prepared: it returns every column the entity selects, plus the challenge
+ * answer the run needs.
+ */
+const CLAIM = preparedOnFirstRun(
+  (db) => `WITH due AS (
+         SELECT id, priority, run_at AS at FROM jobs
+         WHERE status = ${QUEUED} AND run_at <= $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
+         ORDER BY priority, run_at, id
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED),
+       expired AS (
+         SELECT id, priority, locked_until AS at FROM jobs
+         WHERE status = ${RUNNING} AND locked_until < $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
+         ORDER BY locked_until
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED),
+       picked AS (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) c ORDER BY priority, at LIMIT $3)
+       UPDATE jobs j SET status = ${RUNNING}, locked_by = $2, locked_until = $5, attempts = j.attempts + 1,
+                         started_at = coalesce(j.started_at, $1), updated_at = $1,
+                         -- Taken over from a worker whose lease ran out: its step in progress was interrupted.
+                         steps = CASE WHEN j.status = ${RUNNING} THEN ${interruptedSteps('$1')} ELSE j.steps END
+       FROM picked WHERE j.id = picked.id
+       RETURNING ${selectList(db.getRepository(Job).metadata, 'j', ['challengeResponseCiphertext'])}`,
+);
 
 /** This worker no longer holds the job (its lease expired and another worker took it): stop writing. */
 export class LeaseLost extends Error {
@@ -220,45 +243,10 @@ export class JobRepository {
     // run_at (someone waiting goes before any number of scheduled refreshes), and jobs whose lease ran out by
     // locked_until. (One scan with an OR of the two could use neither index and would
     // sort the whole queue on every claim.)
-    const [rows]: [Partial<Job>[], number] = await this.claimStatement().run(this.db, [
-      o.now,
-      o.workerId,
-      o.limit,
-      o.excludeProviders,
-      leaseUntil,
-    ]);
+    const [rows]: [Partial<Job>[], number] = await CLAIM.run(this.db, [o.now, o.workerId, o.limit, o.excludeProviders, leaseUntil]);
     // The claimed rows come back whole, so the claim is one round trip: a job starts one query after its NOTIFY.
     const jobs = this.db.getRepository(Job).create(rows);
     return jobs.sort((a, b) => a.runAt.getTime() - b.runAt.getTime());
-  }
-
-  /**
-   * The claim's statement, built once (its text depends only on the entity's columns) and prepared. It returns every
-   * column the entity selects, plus the challenge answer the run needs.
-   */
-  private claimStatement(): PreparedStatement {
-    claimStatement ??= new PreparedStatement(
-      `WITH due AS (
-           SELECT id, priority, run_at AS at FROM jobs
-           WHERE status = ${QUEUED} AND run_at <= $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
-           ORDER BY priority, run_at, id
-           LIMIT $3
-           FOR UPDATE SKIP LOCKED),
-         expired AS (
-           SELECT id, priority, locked_until AS at FROM jobs
-           WHERE status = ${RUNNING} AND locked_until < $1 AND provider_key <> ALL($4::text[]) AND ${NOT_PAUSED}
-           ORDER BY locked_until
-           LIMIT $3
-           FOR UPDATE SKIP LOCKED),
-         picked AS (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) c ORDER BY priority, at LIMIT $3)
-         UPDATE jobs j SET status = ${RUNNING}, locked_by = $2, locked_until = $5, attempts = j.attempts + 1,
-                           started_at = coalesce(j.started_at, $1), updated_at = $1,
-                           -- Taken over from a worker whose lease ran out: its step in progress was interrupted.
-                           steps = CASE WHEN j.status = ${RUNNING} THEN ${interruptedSteps('$1')} ELSE j.steps END
-         FROM picked WHERE j.id = picked.id
-         RETURNING ${selectList(this.db.getRepository(Job).metadata, 'j', ['challengeResponseCiphertext'])}`,
-    );
-    return claimStatement;
   }
 
   /** Extends the lease; false when it is no longer ours. */

@@ -9,7 +9,7 @@ import {
 } from '../../entities/index.ts';
 import { sqlList } from '../../entities/sql.ts';
 import { listKeysetPage } from '../db/keyset-cursor.ts';
-import { PreparedStatement } from '../db/prepared-statement.ts';
+import { PreparedStatement, preparedOnFirstRun } from '../db/prepared-statement.ts';
 import { selectList } from '../db/select-list.ts';
 import { storableOrNull } from '../storable-text.ts';
 import type { DeliveryContext } from './delivery.types.ts';
@@ -109,8 +109,14 @@ const RECORD_SUCCESSES = new PreparedStatement(
        SELECT id FROM settled`,
 );
 
-/** contextOf's reads, prepared (see contextStatements). */
-let contextStatements: { events: PreparedStatement; endpoints: PreparedStatement } | undefined;
+/** contextOf's two reads, prepared (the endpoint's with its secrets). */
+const EVENTS_BY_ID = preparedOnFirstRun(
+  (db) => `SELECT ${selectList(db.getRepository(Event).metadata, 'e')} FROM events e WHERE e.id = ANY($1::uuid[])`,
+);
+const ENDPOINTS_BY_ID = preparedOnFirstRun(
+  (db) => `SELECT ${selectList(db.getRepository(WebhookEndpoint).metadata, 'e', ['secretCiphertext', 'previousSecretCiphertext'])}
+           FROM webhook_endpoints e WHERE e.id = ANY($1::uuid[])`,
+);
 
 /** The filters of the deliveries list. */
 export interface DeliveryListFilter {
@@ -372,35 +378,17 @@ export class DeliveryRepository {
   async contextOf(claimed: readonly ClaimedDelivery[]): Promise<DeliveryContext> {
     const eventIds = [...new Set(claimed.map((c) => c.eventId))];
     const endpointIds = [...new Set(claimed.map((c) => c.endpointId))];
-    const load = this.contextStatements();
     const [events, endpoints] = await Promise.all([
       eventIds.length
-        ? load.events.run<Partial<Event>[]>(this.db, [eventIds]).then((rows) => this.db.getRepository(Event).create(rows))
+        ? EVENTS_BY_ID.run<Partial<Event>[]>(this.db, [eventIds]).then((rows) => this.db.getRepository(Event).create(rows))
         : [],
       endpointIds.length
-        ? load.endpoints
-            .run<Partial<WebhookEndpoint>[]>(this.db, [endpointIds])
-            .then((rows) => this.db.getRepository(WebhookEndpoint).create(rows))
+        ? ENDPOINTS_BY_ID.run<Partial<WebhookEndpoint>[]>(this.db, [endpointIds]).then((rows) =>
+            this.db.getRepository(WebhookEndpoint).create(rows),
+          )
         : [],
     ]);
     return { events: new Map(events.map((e) => [e.id, e])), endpoints: new Map(endpoints.map((e) => [e.id, e])) };
-  }
-
-  /**
-   * contextOf's two reads, built once from the entities' columns (the endpoint's with its secrets) and prepared: the
-   * worker runs them after every claim.
-   */
-  private contextStatements(): { events: PreparedStatement; endpoints: PreparedStatement } {
-    contextStatements ??= {
-      events: new PreparedStatement(
-        `SELECT ${selectList(this.db.getRepository(Event).metadata, 'e')} FROM events e WHERE e.id = ANY($1::uuid[])`,
-      ),
-      endpoints: new PreparedStatement(
-        `SELECT ${selectList(this.db.getRepository(WebhookEndpoint).metadata, 'e', ['secretCiphertext', 'previousSecretCiphertext'])}
-         FROM webhook_endpoints e WHERE e.id = ANY($1::uuid[])`,
-      ),
-    };
-    return contextStatements;
   }
 
   // ---- Reading ------------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PreparedStatement } from '../../src/db/prepared-statement.ts';
+import { PreparedStatement, preparedOnFirstRun } from '../../src/db/prepared-statement.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 
@@ -46,5 +46,16 @@ describe('PreparedStatement', () => {
   it("fails with TypeORM's QueryFailedError, carrying PostgreSQL's code", async () => {
     const bad = new PreparedStatement('SELECT 1 / $1::int AS n');
     await expect(bad.run(database.db, [0])).rejects.toMatchObject({ name: 'QueryFailedError', code: '22012' });
+  });
+
+  it('preparedOnFirstRun builds its text once, on the first run, from the database it runs on', async () => {
+    let builds = 0;
+    const statement = preparedOnFirstRun((db) => {
+      builds++;
+      return `SELECT count(*)::int AS n FROM ${db.getRepository('Application').metadata.tableName}`;
+    });
+    expect(builds).toBe(0);
+    for (let i = 0; i < 3; i++) expect(await statement.run(database.db, [])).toEqual([{ n: expect.any(Number) }]);
+    expect(builds).toBe(1);
   });
 });
